@@ -1,0 +1,16 @@
+//! Domain types and rules of Kendrix Sync.
+//!
+//! Architecture invariant: nothing here does IO, knows HTTP or SQL, or reads the clock or
+//! the OS random source by itself — time and randomness are passed in, so every rule is
+//! testable exactly.
+
+pub mod audit;
+pub mod clock;
+pub mod credentials;
+pub mod enrollment;
+pub mod rate_limit;
+pub mod scope;
+
+pub use audit::{AuditDraft, AuditEvent, AuditOutcome};
+pub use clock::{Clock, UnixMillis};
+pub use scope::{Scope, ScopeSet};
