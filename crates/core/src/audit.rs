@@ -160,6 +160,14 @@ impl AuditDraft {
         self
     }
 
+    /// Adds one field to the details object.
+    pub fn with_detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let serde_json::Value::Object(map) = &mut self.details {
+            map.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+
     /// The details exactly as stored and hashed (serde_json sorts object keys).
     pub fn details_text(&self) -> String {
         self.details.to_string()

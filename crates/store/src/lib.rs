@@ -1,1 +1,191 @@
+//! Server persistence: the [`Store`] trait and its SQLite and PostgreSQL implementations.
+//!
+//! Architecture invariant: this is the only crate that knows SQL. Every write method takes
+//! the audit entries that describe it and commits them in the same transaction, so an action
+//! and its audit record exist together or not at all. Writes are set-based: no method runs
+//! one statement per row of its input.
 
+mod common;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kendrix_core::audit::ChainedEntry;
+use kendrix_core::{AuditDraft, UnixMillis};
+
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// What went wrong in storage, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (for example a tenant name that already exists).
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// A referenced row does not exist (for example a client's tenant).
+    #[error("{0} does not exist")]
+    MissingReference(&'static str),
+    #[error("the database URL is not usable: {0}")]
+    BadUrl(String),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            let what = constraint_subject(db.message(), db.constraint());
+            if db.is_unique_violation() {
+                return StoreError::AlreadyExists(what);
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::MissingReference(what);
+            }
+        }
+        StoreError::Database(err)
+    }
+}
+
+/// Names the thing a violated constraint protects, from the constraint or column name.
+fn constraint_subject(message: &str, constraint: Option<&str>) -> &'static str {
+    let text = constraint.unwrap_or(message);
+    if text.contains("tenant") {
+        if text.contains("name") {
+            "a tenant with this name"
+        } else {
+            "the tenant"
+        }
+    } else if text.contains("client") {
+        "the client"
+    } else {
+        "the row"
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the server persists. One story test suite runs unchanged against every
+/// implementation (see `tests/`).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for health output and logs.
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations (also done by [`connect`]).
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// A cheap round trip that proves the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_tenant(&self, name: &str, at: UnixMillis, audit: AuditDraft) -> StoreResult<Tenant>;
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+
+    async fn register_client(&self, client: NewClient, audit: AuditDraft) -> StoreResult<Client>;
+    async fn list_clients(&self, tenant_id: Option<i64>) -> StoreResult<Vec<Client>>;
+    async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// Disables a client and revokes every token it holds. `None` if no such client.
+    async fn revoke_client(
+        &self,
+        client_id: &str,
+        at: UnixMillis,
+        audit: AuditDraft,
+    ) -> StoreResult<Option<RevokedClient>>;
+
+    async fn issue_tokens(&self, tokens: &[NewToken], audit: &[AuditDraft]) -> StoreResult<()>;
+    /// A token by the hash of its value, with its client's state.
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenState>>;
+    /// Marks a refresh token used; says whether this was its first use (rotation) or a reuse.
+    async fn use_refresh_token(&self, token_hash: &str, at: UnixMillis) -> StoreResult<Option<RefreshUse>>;
+    /// Revokes one token; a refresh token takes its whole family with it. Returns tokens revoked.
+    async fn revoke_token(&self, token_hash: &str, at: UnixMillis, audit: &[AuditDraft]) -> StoreResult<u64>;
+    /// Revokes every token of a family (refresh-token reuse). Returns tokens revoked.
+    async fn revoke_family(&self, family: &str, at: UnixMillis, audit: &[AuditDraft]) -> StoreResult<u64>;
+
+    /// Adds each hit to its window's counter and returns the new counts, in input order.
+    /// A hit of 0 reads a counter without adding to it.
+    async fn count_hits(&self, hits: &[RateHit]) -> StoreResult<Vec<i64>>;
+
+    /// Appends entries to the audit chain on their own (for events with no other write).
+    async fn append_audit(&self, audit: &[AuditDraft]) -> StoreResult<()>;
+    /// Stored entries with their hashes, in chain order, starting after `after_seq`.
+    async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<StoredAuditEntry>>;
+    /// Counts of authentication events per client and event since `since` for one tenant.
+    async fn auth_event_counts(&self, tenant_id: i64, since: UnixMillis) -> StoreResult<Vec<EventCount>>;
+
+    /// The caller's high-water marks per entity.
+    async fn sync_versions(&self, tenant_id: i64, client_pk: i64) -> StoreResult<Vec<SyncVersion>>;
+
+    /// Deletes rate-limit windows and tokens that ended before `before`.
+    async fn prune(&self, before: UnixMillis) -> StoreResult<PruneCounts>;
+}
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Opens (creating if needed) and migrates the database named by `url`:
+/// `sqlite://path.db` or `postgres://user@host/db`.
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(SqliteStore::open(url, max_connections).await?)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Arc::new(PgStore::open(url, max_connections).await?)
+    } else {
+        return Err(StoreError::BadUrl(format!(
+            "{}: expected sqlite://FILE or postgres://USER@HOST/DB",
+            redact_url(url)
+        )));
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// A database URL safe to print: any password is replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparseable database URL>".into(),
+    }
+}
+
+/// Links `drafts` after the given chain head; shared by both backends' append paths.
+pub(crate) fn link_audit(drafts: &[AuditDraft], seq: i64, head: &str) -> (Vec<(ChainedEntry, String)>, i64, String) {
+    kendrix_core::audit::link_all(drafts, seq, head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/kendrix"),
+            "postgres://app:***@db:5432/kendrix"
+        );
+        assert_eq!(redact_url("sqlite://kendrix.db"), "sqlite://kendrix.db");
+    }
+}

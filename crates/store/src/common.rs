@@ -1,0 +1,349 @@
+//! The part of the `Store` implementation that is the same SQL on both backends.
+//!
+//! Written once as a macro and expanded for `SqliteStore` and `PgStore`, so each expansion is
+//! type-checked against its own driver. Each backend provides `reader()`, `begin()` (a write
+//! transaction) and `LOCK_CHAIN_HEAD` (how to read the audit head so appends never fork).
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $backend:expr) => {
+        impl $store {
+            /// Appends drafts to the audit chain inside the caller's transaction.
+            async fn append_audit_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                drafts: &[kendrix_core::AuditDraft],
+            ) -> $crate::StoreResult<()> {
+                if drafts.is_empty() {
+                    return Ok(());
+                }
+                let (seq, head): (i64, String) = sqlx::query_as(Self::LOCK_CHAIN_HEAD)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let (linked, new_seq, new_head) = $crate::link_audit(drafts, seq, &head);
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO audit_logs (id, at, tenant_id, client_id, request_id, source, \
+                     event, outcome, details, prev_hash, hash) ",
+                );
+                insert.push_values(&linked, |mut row, (entry, hash)| {
+                    row.push_bind(entry.seq)
+                        .push_bind(entry.at)
+                        .push_bind(entry.tenant_id)
+                        .push_bind(entry.client_id.clone())
+                        .push_bind(entry.request_id.clone())
+                        .push_bind(entry.source.clone())
+                        .push_bind(entry.event.clone())
+                        .push_bind(entry.outcome.clone())
+                        .push_bind(entry.details.clone())
+                        .push_bind(entry.prev_hash.clone())
+                        .push_bind(hash.clone());
+                });
+                insert.build().execute(&mut **tx).await?;
+                sqlx::query($crate::sql::UPDATE_CHAIN_HEAD)
+                    .bind(new_seq)
+                    .bind(new_head)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> $crate::StoreResult<()> {
+                Self::MIGRATOR.run(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> $crate::StoreResult<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn create_tenant(
+                &self,
+                name: &str,
+                at: kendrix_core::UnixMillis,
+                audit: kendrix_core::AuditDraft,
+            ) -> $crate::StoreResult<$crate::Tenant> {
+                let mut tx = self.begin().await?;
+                let tenant: $crate::Tenant = sqlx::query_as($crate::sql::INSERT_TENANT)
+                    .bind(name)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Self::append_audit_in(&mut tx, &[audit.tenant(tenant.id)]).await?;
+                tx.commit().await?;
+                Ok(tenant)
+            }
+
+            async fn list_tenants(&self) -> $crate::StoreResult<Vec<$crate::Tenant>> {
+                Ok(sqlx::query_as($crate::sql::LIST_TENANTS)
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
+            async fn register_client(
+                &self,
+                client: $crate::NewClient,
+                audit: kendrix_core::AuditDraft,
+            ) -> $crate::StoreResult<$crate::Client> {
+                let mut tx = self.begin().await?;
+                let row: $crate::Client = sqlx::query_as(&$crate::sql::insert_client())
+                    .bind(&client.client_id)
+                    .bind(client.tenant_id)
+                    .bind(&client.name)
+                    .bind(&client.secret_hash)
+                    .bind(&client.scopes)
+                    .bind(client.created_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Self::append_audit_in(&mut tx, &[audit]).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn list_clients(
+                &self,
+                tenant_id: Option<i64>,
+            ) -> $crate::StoreResult<Vec<$crate::Client>> {
+                Ok(sqlx::query_as(&$crate::sql::list_clients())
+                    .bind(tenant_id)
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
+            async fn client(&self, client_id: &str) -> $crate::StoreResult<Option<$crate::Client>> {
+                Ok(sqlx::query_as(&$crate::sql::client_by_id())
+                    .bind(client_id)
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
+            async fn revoke_client(
+                &self,
+                client_id: &str,
+                at: kendrix_core::UnixMillis,
+                audit: kendrix_core::AuditDraft,
+            ) -> $crate::StoreResult<Option<$crate::RevokedClient>> {
+                let mut tx = self.begin().await?;
+                let pk: Option<i64> = sqlx::query_scalar($crate::sql::REVOKE_CLIENT)
+                    .bind(at)
+                    .bind(client_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(pk) = pk else {
+                    return Ok(None);
+                };
+                let revoked = sqlx::query($crate::sql::REVOKE_CLIENT_TOKENS)
+                    .bind(at)
+                    .bind(pk)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let audit = audit.with_detail("tokens_revoked", revoked);
+                Self::append_audit_in(&mut tx, &[audit]).await?;
+                tx.commit().await?;
+                Ok(Some($crate::RevokedClient { tokens_revoked: revoked }))
+            }
+
+            async fn issue_tokens(
+                &self,
+                tokens: &[$crate::NewToken],
+                audit: &[kendrix_core::AuditDraft],
+            ) -> $crate::StoreResult<()> {
+                let mut tx = self.begin().await?;
+                if !tokens.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO oauth_tokens (token_hash, kind, client_pk, tenant_id, scopes, \
+                         family, issued_at, expires_at) ",
+                    );
+                    insert.push_values(tokens, |mut row, t| {
+                        row.push_bind(t.token_hash.clone())
+                            .push_bind(t.kind.as_str())
+                            .push_bind(t.client_pk)
+                            .push_bind(t.tenant_id)
+                            .push_bind(t.scopes.clone())
+                            .push_bind(t.family.clone())
+                            .push_bind(t.issued_at)
+                            .push_bind(t.expires_at);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn token(&self, token_hash: &str) -> $crate::StoreResult<Option<$crate::TokenState>> {
+                Ok(sqlx::query_as($crate::sql::TOKEN_STATE)
+                    .bind(token_hash)
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
+            async fn use_refresh_token(
+                &self,
+                token_hash: &str,
+                at: kendrix_core::UnixMillis,
+            ) -> $crate::StoreResult<Option<$crate::RefreshUse>> {
+                let mut tx = self.begin().await?;
+                let spent: Option<i64> = sqlx::query_scalar($crate::sql::SPEND_REFRESH)
+                    .bind(at)
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let state: Option<$crate::TokenState> = sqlx::query_as($crate::sql::TOKEN_STATE)
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(match state {
+                    Some(s) if s.kind() != $crate::TokenKind::Refresh => None,
+                    Some(s) if spent.is_some() => Some($crate::RefreshUse::First(s)),
+                    Some(s) => Some($crate::RefreshUse::Reused(s)),
+                    None => None,
+                })
+            }
+
+            async fn revoke_token(
+                &self,
+                token_hash: &str,
+                at: kendrix_core::UnixMillis,
+                audit: &[kendrix_core::AuditDraft],
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = self.begin().await?;
+                let revoked: Option<(String, String)> = sqlx::query_as($crate::sql::REVOKE_TOKEN)
+                    .bind(at)
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let count = match revoked {
+                    None => 0,
+                    Some((kind, _)) if kind == "access" => 1,
+                    Some((_, family)) => {
+                        1 + sqlx::query($crate::sql::REVOKE_FAMILY)
+                            .bind(at)
+                            .bind(family)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected()
+                    }
+                };
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(count)
+            }
+
+            async fn revoke_family(
+                &self,
+                family: &str,
+                at: kendrix_core::UnixMillis,
+                audit: &[kendrix_core::AuditDraft],
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = self.begin().await?;
+                let count = sqlx::query($crate::sql::REVOKE_FAMILY)
+                    .bind(at)
+                    .bind(family)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(count)
+            }
+
+            async fn count_hits(&self, hits: &[$crate::RateHit]) -> $crate::StoreResult<Vec<i64>> {
+                if hits.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut upsert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO rate_limits (bucket, window_start, hits) ",
+                );
+                upsert.push_values(hits, |mut row, hit| {
+                    row.push_bind(hit.bucket.clone())
+                        .push_bind(hit.window_start)
+                        .push_bind(hit.hits);
+                });
+                upsert.push(
+                    " ON CONFLICT (bucket, window_start) DO UPDATE \
+                     SET hits = rate_limits.hits + excluded.hits \
+                     RETURNING bucket, window_start, hits",
+                );
+                let rows: Vec<(String, i64, i64)> =
+                    upsert.build_query_as().fetch_all(self.writer()).await?;
+                Ok(hits
+                    .iter()
+                    .map(|hit| {
+                        rows.iter()
+                            .find(|(b, w, _)| *b == hit.bucket && *w == hit.window_start)
+                            .map_or(hit.hits, |(_, _, n)| *n)
+                    })
+                    .collect())
+            }
+
+            async fn append_audit(&self, audit: &[kendrix_core::AuditDraft]) -> $crate::StoreResult<()> {
+                let mut tx = self.begin().await?;
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_entries(
+                &self,
+                after_seq: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::StoredAuditEntry>> {
+                Ok(sqlx::query_as($crate::sql::AUDIT_ENTRIES)
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
+            async fn auth_event_counts(
+                &self,
+                tenant_id: i64,
+                since: kendrix_core::UnixMillis,
+            ) -> $crate::StoreResult<Vec<$crate::EventCount>> {
+                Ok(sqlx::query_as($crate::sql::AUTH_EVENT_COUNTS)
+                    .bind(tenant_id)
+                    .bind(since)
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
+            async fn sync_versions(
+                &self,
+                tenant_id: i64,
+                client_pk: i64,
+            ) -> $crate::StoreResult<Vec<$crate::SyncVersion>> {
+                Ok(sqlx::query_as($crate::sql::SYNC_VERSIONS)
+                    .bind(tenant_id)
+                    .bind(client_pk)
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
+            async fn prune(&self, before: kendrix_core::UnixMillis) -> $crate::StoreResult<$crate::PruneCounts> {
+                let mut tx = self.begin().await?;
+                let rate_windows = sqlx::query($crate::sql::PRUNE_RATE_WINDOWS)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let tokens = sqlx::query($crate::sql::PRUNE_TOKENS)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok($crate::PruneCounts { rate_windows, tokens })
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,189 @@
+//! Rows the store reads and writes, in plain types shared by both backends.
+
+use kendrix_core::UnixMillis;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Tenant {
+    pub id: i64,
+    pub name: String,
+    pub created_at: UnixMillis,
+}
+
+/// A registered OAuth client (a site). `pk` is the internal row id; `client_id` is public.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Client {
+    pub pk: i64,
+    pub client_id: String,
+    pub tenant_id: i64,
+    pub name: String,
+    pub secret_hash: String,
+    /// Space-separated scope names.
+    pub scopes: String,
+    pub created_at: UnixMillis,
+    pub revoked_at: Option<UnixMillis>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub client_id: String,
+    pub tenant_id: i64,
+    pub name: String,
+    pub secret_hash: String,
+    pub scopes: String,
+    pub created_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokedClient {
+    pub tokens_revoked: u64,
+}
+
+/// Access or refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "refresh" {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub token_hash: String,
+    pub kind: TokenKind,
+    pub client_pk: i64,
+    pub tenant_id: i64,
+    pub scopes: String,
+    /// Tokens issued from one client authentication share a family; refresh rotation keeps it.
+    pub family: String,
+    pub issued_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+/// A stored token joined with its client, as needed to decide whether it is valid.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenState {
+    #[sqlx(try_from = "String")]
+    pub kind: TokenKindColumn,
+    pub scopes: String,
+    pub family: String,
+    pub issued_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub revoked_at: Option<UnixMillis>,
+    pub used_at: Option<UnixMillis>,
+    pub client_pk: i64,
+    pub client_id: String,
+    pub tenant_id: i64,
+    pub client_revoked_at: Option<UnixMillis>,
+}
+
+/// Column wrapper so `TokenState` can derive `FromRow` on both backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenKindColumn(pub TokenKind);
+
+impl TryFrom<String> for TokenKindColumn {
+    type Error = std::convert::Infallible;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Ok(TokenKindColumn(TokenKind::parse(&s)))
+    }
+}
+
+impl TokenState {
+    pub fn kind(&self) -> TokenKind {
+        self.kind.0
+    }
+
+    /// Usable now: not expired, not revoked, and its client not revoked.
+    pub fn is_active(&self, now: UnixMillis) -> bool {
+        self.revoked_at.is_none() && self.client_revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// The result of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Its first use: it is now spent and may be rotated.
+    First(TokenState),
+    /// It had been used before: a sign of theft; the caller revokes the family.
+    Reused(TokenState),
+}
+
+/// One rate-limit counter increment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateHit {
+    pub bucket: String,
+    pub window_start: UnixMillis,
+    pub hits: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredAuditEntry {
+    pub seq: i64,
+    pub at: UnixMillis,
+    pub tenant_id: Option<i64>,
+    pub client_id: Option<String>,
+    pub request_id: Option<String>,
+    pub source: Option<String>,
+    pub event: String,
+    pub outcome: String,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredAuditEntry {
+    /// The entry in the form its hash was computed over.
+    pub fn chained(&self) -> kendrix_core::audit::ChainedEntry {
+        kendrix_core::audit::ChainedEntry {
+            seq: self.seq,
+            at: self.at,
+            tenant_id: self.tenant_id,
+            client_id: self.client_id.clone(),
+            request_id: self.request_id.clone(),
+            source: self.source.clone(),
+            event: self.event.clone(),
+            outcome: self.outcome.clone(),
+            details: self.details.clone(),
+            prev_hash: self.prev_hash.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventCount {
+    pub client_id: Option<String>,
+    pub event: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SyncVersion {
+    pub entity: String,
+    pub newest_version: String,
+    pub last_batch_id: Option<String>,
+    pub applied: i64,
+    pub duplicate: i64,
+    pub stale: i64,
+    pub updated_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneCounts {
+    pub rate_windows: u64,
+    pub tokens: u64,
+}

@@ -1,0 +1,54 @@
+//! SQL shared by both backends. Placeholders are `$N`, which PostgreSQL and sqlx's SQLite
+//! driver both bind by number. Backend-specific statements live in `sqlite.rs` and
+//! `postgres.rs`.
+
+pub const INSERT_TENANT: &str =
+    "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at";
+pub const LIST_TENANTS: &str = "SELECT id, name, created_at FROM tenants ORDER BY id";
+
+const CLIENT_COLUMNS: &str =
+    "id AS pk, client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at";
+
+pub fn insert_client() -> String {
+    format!(
+        "INSERT INTO oauth_clients (client_id, tenant_id, name, secret_hash, scopes, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CLIENT_COLUMNS}"
+    )
+}
+pub fn list_clients() -> String {
+    format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY id")
+}
+pub fn client_by_id() -> String {
+    format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1")
+}
+pub const REVOKE_CLIENT: &str = "UPDATE oauth_clients SET revoked_at = COALESCE(revoked_at, $1) \
+     WHERE client_id = $2 RETURNING id";
+pub const REVOKE_CLIENT_TOKENS: &str =
+    "UPDATE oauth_tokens SET revoked_at = $1 WHERE client_pk = $2 AND revoked_at IS NULL";
+
+pub const TOKEN_STATE: &str = "SELECT t.kind, t.scopes, t.family, t.issued_at, t.expires_at, \
+     t.revoked_at, t.used_at, t.client_pk, c.client_id, t.tenant_id, \
+     c.revoked_at AS client_revoked_at \
+     FROM oauth_tokens t JOIN oauth_clients c ON c.id = t.client_pk WHERE t.token_hash = $1";
+/// Spends an unused refresh token; no row back means it was already used (or is unknown).
+pub const SPEND_REFRESH: &str = "UPDATE oauth_tokens SET used_at = $1 \
+     WHERE token_hash = $2 AND kind = 'refresh' AND used_at IS NULL RETURNING id";
+pub const REVOKE_TOKEN: &str = "UPDATE oauth_tokens SET revoked_at = $1 \
+     WHERE token_hash = $2 AND revoked_at IS NULL RETURNING kind, family";
+pub const REVOKE_FAMILY: &str =
+    "UPDATE oauth_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL";
+
+pub const AUDIT_ENTRIES: &str = "SELECT id AS seq, at, tenant_id, client_id, request_id, source, \
+     event, outcome, details, prev_hash, hash FROM audit_logs WHERE id > $1 ORDER BY id LIMIT $2";
+pub const UPDATE_CHAIN_HEAD: &str = "UPDATE audit_chain SET seq = $1, head_hash = $2 WHERE id = 1";
+pub const AUTH_EVENT_COUNTS: &str = "SELECT client_id, event, COUNT(*) AS count FROM audit_logs \
+     WHERE tenant_id = $1 AND at >= $2 AND event IN \
+     ('auth.client.success', 'auth.client.failure', 'auth.bearer.failure', 'token.issued', \
+      'token.refreshed', 'token.revoked', 'token.refresh_reuse', 'rate_limit.exceeded') \
+     GROUP BY client_id, event ORDER BY client_id, event";
+
+pub const SYNC_VERSIONS: &str = "SELECT entity, newest_version, last_batch_id, applied, duplicate, \
+     stale, updated_at FROM sync_versions WHERE tenant_id = $1 AND client_pk = $2 ORDER BY entity";
+
+pub const PRUNE_RATE_WINDOWS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
+pub const PRUNE_TOKENS: &str = "DELETE FROM oauth_tokens WHERE expires_at < $1";
