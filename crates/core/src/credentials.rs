@@ -54,6 +54,10 @@ pub fn hash(credential: &str) -> String {
     hex::encode(Sha256::digest(credential.as_bytes()))
 }
 
+/// A hash no credential has; compared against when a client id is unknown, so an unknown
+/// id costs the same time as a wrong secret.
+pub const DUMMY_HASH: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+
 /// Compares a presented credential with a stored hash in constant time.
 pub fn matches(credential: &str, stored_hash: &str) -> bool {
     hash(credential).as_bytes().ct_eq(stored_hash.as_bytes()).into()

@@ -1,0 +1,104 @@
+//! The HTTP API: routes, middleware and the OpenAPI document. Only this module knows axum.
+
+pub mod bearer;
+pub mod oauth;
+pub mod ops;
+pub mod problem;
+pub mod sync;
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::app::AppState;
+use crate::context::REQUEST_ID_HEADER;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kendrix Sync server", description = "OAuth 2.0 client credentials, sync, configuration and audit for Kendrix sites."),
+    paths(
+        oauth::token, oauth::revoke, oauth::introspect, oauth::metadata,
+        sync::versions, ops::health, ops::metrics, ops::auth_stats, openapi,
+    ),
+    components(schemas(problem::Problem, oauth::OAuthErrorBody)),
+    modifiers(&BearerScheme),
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3 description of this API")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/introspect", post(oauth::introspect))
+        .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
+        .route("/sync/versions", get(sync::versions))
+        .route("/auth/stats", get(ops::auth_stats))
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let id = request
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // The path only: a query string is never logged.
+                tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path(), client_id = tracing::field::Empty)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    problem::ApiError::NotFound.into_response()
+}
+
+async fn record_metrics(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    app.metrics.record_request(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}

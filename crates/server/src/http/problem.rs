@@ -1,0 +1,121 @@
+//! Errors of the API outside the OAuth endpoints, as RFC 9457 `application/problem+json`.
+//! Internals are logged with the request id; the body carries only a safe message.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kendrix_core::Scope;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem details body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+/// Every way an API request can fail, each with the status and headers a client acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer token was sent (RFC 6750 §3.1: no error code in the challenge).
+    #[error("this endpoint needs a bearer token: get one at POST /oauth/token")]
+    MissingToken,
+    #[error("the Authorization header is not a well-formed Bearer credential")]
+    MalformedToken,
+    #[error("the access token is {0}; get a new one at POST /oauth/token")]
+    InvalidToken(&'static str),
+    #[error("this endpoint needs the scope {0}, which the token does not carry")]
+    InsufficientScope(Scope),
+    #[error("too many requests; retry after {0} seconds")]
+    RateLimited(u64),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("no such endpoint; see GET /openapi.json")]
+    NotFound,
+    #[error("the database is unreachable")]
+    Unavailable,
+    #[error("internal error; see the server log for request id {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingToken | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::MalformedToken | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ApiError::MissingToken => "missing-token",
+            ApiError::MalformedToken => "malformed-token",
+            ApiError::InvalidToken(_) => "invalid-token",
+            ApiError::InsufficientScope(_) => "insufficient-scope",
+            ApiError::RateLimited(_) => "rate-limited",
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::NotFound => "not-found",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The RFC 6750 challenge for authentication failures.
+    fn challenge(&self) -> Option<String> {
+        match self {
+            ApiError::MissingToken => Some(r#"Bearer realm="kendrix""#.into()),
+            ApiError::MalformedToken => {
+                Some(r#"Bearer realm="kendrix", error="invalid_request""#.into())
+            }
+            ApiError::InvalidToken(why) => Some(format!(
+                r#"Bearer realm="kendrix", error="invalid_token", error_description="the access token is {why}""#
+            )),
+            ApiError::InsufficientScope(scope) => Some(format!(
+                r#"Bearer realm="kendrix", error="insufficient_scope", scope="{scope}""#
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let problem = Problem {
+            kind: format!("https://kendrix.dev/problems/{}", self.kind()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(challenge) = self.challenge() {
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                headers.insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        if let ApiError::RateLimited(secs) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// Logs a storage failure with the request id and turns it into a safe 500.
+pub fn internal(request_id: &str, err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(request_id, error = %err, "request failed");
+    ApiError::Internal(request_id.to_owned())
+}

@@ -1,0 +1,125 @@
+//! Server settings: one typed struct, from built-in defaults, then an optional TOML file, then
+//! `KENDRIX_*` environment variables (nested fields with `__`, e.g.
+//! `KENDRIX_RATE_LIMITS__API_PER_CLIENT_PER_MINUTE=600`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://FILE` (default `sqlite://kendrix.db`) or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    /// Connections in the read pool (SQLite) or the pool (PostgreSQL).
+    pub max_connections: u32,
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// The URL clients reach this server at; the OAuth issuer and the enrollment string use it.
+    /// Defaults to `http://<bind>`.
+    pub public_url: Option<String>,
+    /// Lifetime of an access token.
+    pub access_token_ttl_secs: u64,
+    /// Issue refresh tokens with client-credentials grants (RFC 6749 §4.4.3 advises against
+    /// it, so it is off by default). When on, each use rotates the token and a reused one
+    /// revokes its whole family.
+    pub refresh_tokens: bool,
+    pub refresh_token_ttl_secs: u64,
+    /// Largest accepted body at the OAuth endpoints, checked before parsing.
+    pub max_form_bytes: usize,
+    pub rate_limits: RateLimits,
+    /// Log filter in `tracing` syntax, e.g. `info` or `kendrix_server=debug,info`.
+    pub log: String,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+/// Fixed-window limits, counted in the database so they hold across instances.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    pub token_per_client_per_minute: i64,
+    pub token_per_address_per_minute: i64,
+    pub api_per_client_per_minute: i64,
+    /// After this many failed authentications from one address, or against one client id,
+    /// within `failed_auth_window_secs`, further attempts get 429 until the window ends.
+    pub failed_auth_max: i64,
+    pub failed_auth_window_secs: i64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            token_per_client_per_minute: 60,
+            token_per_address_per_minute: 600,
+            api_per_client_per_minute: 1200,
+            failed_auth_max: 10,
+            failed_auth_window_secs: 900,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://kendrix.db".into(),
+            max_connections: 8,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            access_token_ttl_secs: 3600,
+            refresh_tokens: false,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            max_form_bytes: 8 * 1024,
+            rate_limits: RateLimits::default(),
+            log: "info".into(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &kendrix_store::redact_url(&self.database_url))
+            .field("max_connections", &self.max_connections)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_tokens", &self.refresh_tokens)
+            .field("rate_limits", &self.rate_limits)
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given (it must exist), then `KENDRIX_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(figment::Error::from(format!(
+                    "settings file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("KENDRIX_").split("__").ignore(&["config"]))
+            .extract()
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
