@@ -1,1 +1,327 @@
+//! Test support: real servers on `127.0.0.1:0` (in-process or as `kendrix-server`
+//! processes), a fresh SQLite file or PostgreSQL database per test, and helpers that act the
+//! way an admin or a site would.
+//!
+//! PostgreSQL: `KENDRIX_TEST_PG_URL` names an admin connection (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test creates its own database from it
+//! and drops it when done.
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use kendrix_core::{Clock, ScopeSet};
+use kendrix_server::admin::{self, Registration};
+use kendrix_server::{AppState, Settings, SystemClock};
+use kendrix_store::Store;
+use sqlx::Connection;
+
+/// The two storage backends every story runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each story function, so the test output
+/// names the backend: `sqlite::story` and `postgres::story`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("KENDRIX_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test: a SQLite file in a temp dir, or a PostgreSQL
+/// database created now and dropped on drop.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("kendrix.db").display());
+                Self { url, pg_name: None, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let name = format!(
+                    "kxtest_{}_{}_{}",
+                    std::process::id(),
+                    DB_COUNTER.fetch_add(1, Ordering::SeqCst),
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                );
+                let admin = pg_admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL is not reachable at {admin} ({e}); start it or set KENDRIX_TEST_PG_URL")
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("admin url");
+                url.set_path(&name);
+                Self { url: url.to_string(), pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Arc<dyn Store> {
+        kendrix_store::connect(&self.url, 4).await.expect("open store")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        // Drop runs outside async context: use a private runtime on a plain thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Settings for tests: generous limits unless a test tightens them.
+pub fn test_settings(url: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.database_url = url.to_owned();
+    settings.max_connections = 4;
+    settings.rate_limits.token_per_client_per_minute = 10_000;
+    settings.rate_limits.token_per_address_per_minute = 100_000;
+    settings.rate_limits.api_per_client_per_minute = 100_000;
+    settings.rate_limits.failed_auth_max = 1_000;
+    settings
+}
+
+/// A real server on 127.0.0.1:0 inside the test process.
+pub struct TestServer {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub http: reqwest::Client,
+    pub db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}, Arc::new(SystemClock)).await
+    }
+
+    /// Starts a server with adjusted settings and a chosen clock.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Self {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut settings = test_settings(&db.url);
+        settings.public_url = Some(url.clone());
+        adjust(&mut settings);
+        let state = AppState::new(store.clone(), settings, clock);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(kendrix_server::app::serve(state, listener, async move {
+            let _ = rx.await;
+        }));
+        Self { url, store, http: reqwest::Client::new(), db, shutdown: Some(tx) }
+    }
+
+    pub async fn tenant(&self, name: &str) -> i64 {
+        admin::create_tenant(&*self.store, &SystemClock, &admin::cli_context(), name)
+            .await
+            .expect("create tenant")
+            .id
+    }
+
+    /// Registers a site with the given scopes, as an admin would with `client register`.
+    pub async fn register(&self, tenant_id: i64, name: &str, scopes: &str) -> Registration {
+        let scopes: ScopeSet = scopes.parse().expect("scopes");
+        admin::register_client(&*self.store, &SystemClock, &admin::cli_context(), tenant_id, name, &scopes, &self.url)
+            .await
+            .expect("register client")
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    /// Requests a token with HTTP Basic; returns the raw response.
+    pub async fn token_request(&self, client_id: &str, secret: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.endpoint("/oauth/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// A fresh access token for a registered client.
+    pub async fn access_token(&self, reg: &Registration) -> String {
+        let response = self
+            .token_request(&reg.client_id, &reg.client_secret, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(response.status(), 200, "token request failed");
+        let body: serde_json::Value = response.json().await.expect("token json");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Every audit entry so far, in chain order.
+    pub async fn audit(&self) -> Vec<kendrix_store::StoredAuditEntry> {
+        self.store.audit_entries(0, 1_000_000).await.expect("audit entries")
+    }
+
+    /// The audit entries with this event name.
+    pub async fn audit_events(&self, event: &str) -> Vec<kendrix_store::StoredAuditEntry> {
+        self.audit().await.into_iter().filter(|e| e.event == event).collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Checks that every entry links to its predecessor and hashes to its stored hash; returns
+/// the first broken sequence number.
+pub fn first_broken_link(entries: &[kendrix_store::StoredAuditEntry]) -> Option<i64> {
+    let mut prev = kendrix_core::audit::GENESIS_HASH.to_owned();
+    let mut expected_seq = 1;
+    for entry in entries {
+        if entry.seq != expected_seq || entry.prev_hash != prev || entry.chained().hash() != entry.hash {
+            return Some(entry.seq);
+        }
+        prev = entry.hash.clone();
+        expected_seq += 1;
+    }
+    None
+}
+
+/// Path of a workspace binary next to the test executable (`target/<profile>/NAME`).
+/// The test command builds every binary before running tests (`cargo build --bins`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A `kendrix-server serve` process on a free port, with its log captured to a file.
+pub struct ServerProcess {
+    pub url: String,
+    pub log: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("server.log");
+        let mut cmd = Command::new(binary("kendrix-server"));
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .env("KENDRIX_DATABASE_URL", database_url)
+            .env("NO_COLOR", "1")
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn kendrix-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let url = read_listening_line(stdout).unwrap_or_else(|| {
+            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("kendrix-server did not start:\n{log_text}")
+        });
+        Self { url, log, child, _dir: dir }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the server with SIGTERM and waits for it.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        self.log_text()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_listening_line(stdout: std::process::ChildStdout) -> Option<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60)).ok()
+}
+
+/// Runs `kendrix-server` with arguments against a database; returns stdout, panics on failure.
+pub fn server_cli(database_url: &str, args: &[&str]) -> String {
+    let output = Command::new(binary("kendrix-server"))
+        .args(args)
+        .env("KENDRIX_DATABASE_URL", database_url)
+        .output()
+        .expect("run kendrix-server");
+    assert!(
+        output.status.success(),
+        "kendrix-server {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
