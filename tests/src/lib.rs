@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use kendrix_core::{Clock, ScopeSet};
 use kendrix_server::admin::{self, Registration};
+use kendrix_server::settings::RateLimits;
 use kendrix_server::{AppState, Settings, SystemClock};
 use kendrix_store::Store;
 use sqlx::Connection;
@@ -69,7 +70,11 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("kendrix.db").display());
-                Self { url, pg_name: None, _dir: Some(dir) }
+                Self {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
             }
             Backend::Postgres => {
                 let name = format!(
@@ -88,22 +93,33 @@ impl TestDb {
                     .expect("create test database");
                 let mut url = url::Url::parse(&admin).expect("admin url");
                 url.set_path(&name);
-                Self { url: url.to_string(), pg_name: Some(name), _dir: None }
+                Self {
+                    url: url.to_string(),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
 
     pub async fn store(&self) -> Arc<dyn Store> {
-        kendrix_store::connect(&self.url, 4).await.expect("open store")
+        kendrix_store::connect(&self.url, 4)
+            .await
+            .expect("open store")
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         // Drop runs outside async context: use a private runtime on a plain thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -118,14 +134,18 @@ impl Drop for TestDb {
 
 /// Settings for tests: generous limits unless a test tightens them.
 pub fn test_settings(url: &str) -> Settings {
-    let mut settings = Settings::default();
-    settings.database_url = url.to_owned();
-    settings.max_connections = 4;
-    settings.rate_limits.token_per_client_per_minute = 10_000;
-    settings.rate_limits.token_per_address_per_minute = 100_000;
-    settings.rate_limits.api_per_client_per_minute = 100_000;
-    settings.rate_limits.failed_auth_max = 1_000;
-    settings
+    Settings {
+        database_url: url.to_owned(),
+        max_connections: 4,
+        rate_limits: RateLimits {
+            token_per_client_per_minute: 10_000,
+            token_per_address_per_minute: 100_000,
+            api_per_client_per_minute: 100_000,
+            failed_auth_max: 1_000,
+            ..RateLimits::default()
+        },
+        ..Settings::default()
+    }
 }
 
 /// A real server on 127.0.0.1:0 inside the test process.
@@ -143,10 +163,16 @@ impl TestServer {
     }
 
     /// Starts a server with adjusted settings and a chosen clock.
-    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Self {
+    pub async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let mut settings = test_settings(&db.url);
         settings.public_url = Some(url.clone());
@@ -156,7 +182,13 @@ impl TestServer {
         tokio::spawn(kendrix_server::app::serve(state, listener, async move {
             let _ = rx.await;
         }));
-        Self { url, store, http: reqwest::Client::new(), db, shutdown: Some(tx) }
+        Self {
+            url,
+            store,
+            http: reqwest::Client::new(),
+            db,
+            shutdown: Some(tx),
+        }
     }
 
     pub async fn tenant(&self, name: &str) -> i64 {
@@ -169,9 +201,17 @@ impl TestServer {
     /// Registers a site with the given scopes, as an admin would with `client register`.
     pub async fn register(&self, tenant_id: i64, name: &str, scopes: &str) -> Registration {
         let scopes: ScopeSet = scopes.parse().expect("scopes");
-        admin::register_client(&*self.store, &SystemClock, &admin::cli_context(), tenant_id, name, &scopes, &self.url)
-            .await
-            .expect("register client")
+        admin::register_client(
+            &*self.store,
+            &SystemClock,
+            &admin::cli_context(),
+            tenant_id,
+            name,
+            &scopes,
+            &self.url,
+        )
+        .await
+        .expect("register client")
     }
 
     pub fn endpoint(&self, path: &str) -> String {
@@ -179,7 +219,12 @@ impl TestServer {
     }
 
     /// Requests a token with HTTP Basic; returns the raw response.
-    pub async fn token_request(&self, client_id: &str, secret: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn token_request(
+        &self,
+        client_id: &str,
+        secret: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.http
             .post(self.endpoint("/oauth/token"))
             .basic_auth(client_id, Some(secret))
@@ -192,21 +237,35 @@ impl TestServer {
     /// A fresh access token for a registered client.
     pub async fn access_token(&self, reg: &Registration) -> String {
         let response = self
-            .token_request(&reg.client_id, &reg.client_secret, &[("grant_type", "client_credentials")])
+            .token_request(
+                &reg.client_id,
+                &reg.client_secret,
+                &[("grant_type", "client_credentials")],
+            )
             .await;
         assert_eq!(response.status(), 200, "token request failed");
         let body: serde_json::Value = response.json().await.expect("token json");
-        body["access_token"].as_str().expect("access_token").to_owned()
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     /// Every audit entry so far, in chain order.
     pub async fn audit(&self) -> Vec<kendrix_store::StoredAuditEntry> {
-        self.store.audit_entries(0, 1_000_000).await.expect("audit entries")
+        self.store
+            .audit_entries(0, 1_000_000)
+            .await
+            .expect("audit entries")
     }
 
     /// The audit entries with this event name.
     pub async fn audit_events(&self, event: &str) -> Vec<kendrix_store::StoredAuditEntry> {
-        self.audit().await.into_iter().filter(|e| e.event == event).collect()
+        self.audit()
+            .await
+            .into_iter()
+            .filter(|e| e.event == event)
+            .collect()
     }
 }
 
@@ -222,13 +281,14 @@ impl Drop for TestServer {
 /// the first broken sequence number.
 pub fn first_broken_link(entries: &[kendrix_store::StoredAuditEntry]) -> Option<i64> {
     let mut prev = kendrix_core::audit::GENESIS_HASH.to_owned();
-    let mut expected_seq = 1;
-    for entry in entries {
-        if entry.seq != expected_seq || entry.prev_hash != prev || entry.chained().hash() != entry.hash {
+    for (expected_seq, entry) in (1..).zip(entries) {
+        if entry.seq != expected_seq
+            || entry.prev_hash != prev
+            || entry.chained().hash() != entry.hash
+        {
             return Some(entry.seq);
         }
         prev = entry.hash.clone();
-        expected_seq += 1;
     }
     None
 }
@@ -237,7 +297,10 @@ pub fn first_broken_link(entries: &[kendrix_store::StoredAuditEntry]) -> Option<
 /// The test command builds every binary before running tests (`cargo build --bins`).
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
@@ -275,7 +338,12 @@ impl ServerProcess {
             let log_text = std::fs::read_to_string(&log).unwrap_or_default();
             panic!("kendrix-server did not start:\n{log_text}")
         });
-        Self { url, log, child, _dir: dir }
+        Self {
+            url,
+            log,
+            child,
+            _dir: dir,
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -284,7 +352,10 @@ impl ServerProcess {
 
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
         self.log_text()
     }

@@ -11,11 +11,25 @@ struct Site {
 }
 
 fn register(db: &TestDb, tenant: &str, scopes: &str) -> Site {
-    let tenant: Value = serde_json::from_str(&server_cli(&db.url, &["tenant", "create", "--name", tenant, "--json"])).unwrap();
+    let tenant: Value = serde_json::from_str(&server_cli(
+        &db.url,
+        &["tenant", "create", "--name", tenant, "--json"],
+    ))
+    .unwrap();
     let tenant_id = tenant["id"].to_string();
     let out = server_cli(
         &db.url,
-        &["client", "register", "--name", "Site 12", "--tenant-id", &tenant_id, "--scopes", scopes, "--json"],
+        &[
+            "client",
+            "register",
+            "--name",
+            "Site 12",
+            "--tenant-id",
+            &tenant_id,
+            "--scopes",
+            scopes,
+            "--json",
+        ],
     );
     let reg: Value = serde_json::from_str(&out).unwrap();
     Site {
@@ -36,11 +50,20 @@ async fn token(http: &reqwest::Client, base: &str, site: &Site) -> reqwest::Resp
 
 async fn access_token(http: &reqwest::Client, base: &str, site: &Site) -> String {
     let body: Value = token(http, base, site).await.json().await.unwrap();
-    body["access_token"].as_str().expect("access token").to_owned()
+    body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
 }
 
 async fn versions_status(http: &reqwest::Client, base: &str, token: &str) -> u16 {
-    http.get(format!("{base}/sync/versions")).bearer_auth(token).send().await.unwrap().status().as_u16()
+    http.get(format!("{base}/sync/versions"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
@@ -74,7 +97,10 @@ async fn postgres_two_instances_share_revocation_rate_limits_and_one_audit_chain
         statuses.push(token(&http, base, &site).await.status().as_u16());
     }
     let minute_turned_over = statuses[4..].contains(&200);
-    assert!(statuses == [200, 200, 200, 200, 429, 429] || minute_turned_over, "{statuses:?}");
+    assert!(
+        statuses == [200, 200, 200, 200, 429, 429] || minute_turned_over,
+        "{statuses:?}"
+    );
 
     // A client revoked by the admin is refused by both instances.
     let out = server_cli(&db.url, &["client", "revoke", &site.client_id]);
@@ -93,7 +119,11 @@ async fn postgres_two_instances_share_revocation_rate_limits_and_one_audit_chain
     let other = register(&db, "Globex", "sync:write");
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let base = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
+        let base = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
         let (id, secret) = (other.client_id.clone(), other.secret.clone());
         tasks.push(tokio::spawn(async move {
             reqwest::Client::new()
@@ -163,7 +193,10 @@ async fn secrets_stay_secret(backend: Backend) {
     let _ = http
         .post(format!("{base}/oauth/token"))
         .basic_auth(&site.client_id, Some(&site.secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -179,7 +212,12 @@ async fn secrets_stay_secret(backend: Backend) {
     let fresh = access_token(&http, base, &site).await;
     secrets.push(fresh.clone());
     assert_eq!(versions_status(&http, base, &fresh).await, 200);
-    let _ = http.get(format!("{base}/auth/stats")).bearer_auth(&fresh).send().await.unwrap();
+    let _ = http
+        .get(format!("{base}/auth/stats"))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap();
     for endpoint in ["introspect", "revoke"] {
         let _ = http
             .post(format!("{base}/oauth/{endpoint}"))
@@ -200,7 +238,12 @@ async fn secrets_stay_secret(backend: Backend) {
             .await
             .unwrap()
             .iter()
-            .map(|e| format!("{} {} {:?} {:?} {:?}", e.event, e.details, e.client_id, e.request_id, e.source))
+            .map(|e| {
+                format!(
+                    "{} {} {:?} {:?} {:?}",
+                    e.event, e.details, e.client_id, e.request_id, e.source
+                )
+            })
             .collect::<Vec<_>>(),
     )
     .unwrap();
@@ -209,7 +252,10 @@ async fn secrets_stay_secret(backend: Backend) {
         // The random part of each credential, so a prefix-stripped leak is caught too.
         let needle = &secret[4..];
         assert!(!log.contains(needle), "a secret appeared in the server log");
-        assert!(!audit.contains(needle), "a secret appeared in the audit log");
+        assert!(
+            !audit.contains(needle),
+            "a secret appeared in the audit log"
+        );
     }
     // And the enrollment string (which embeds the secret) is not in the log either.
     assert!(!log.contains(&site.enrollment[9..40]));
@@ -221,9 +267,24 @@ fn sqlite_admin_registers_lists_and_revokes_clients_from_the_command_line() {
     let url = format!("sqlite://{}", dir.path().join("k.db").display());
     let created = server_cli(&url, &["tenant", "create", "--name", "Acme"]);
     assert!(created.contains("id 1"), "{created}");
-    let text = server_cli(&url, &["client", "register", "--name", "Site 12", "--tenant-id", "1"]);
+    let text = server_cli(
+        &url,
+        &[
+            "client",
+            "register",
+            "--name",
+            "Site 12",
+            "--tenant-id",
+            "1",
+        ],
+    );
     assert!(text.contains("client_secret: kxs_") && text.contains("enrollment:    kendrix1:"));
-    let client_id = text.lines().find_map(|l| l.trim().strip_prefix("client_id:")).unwrap().trim().to_owned();
+    let client_id = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client_id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let listed = server_cli(&url, &["client", "list"]);
     assert!(listed.contains(&client_id) && listed.contains("active") && !listed.contains("kxs_"));
     server_cli(&url, &["client", "revoke", &client_id]);
@@ -237,12 +298,29 @@ fn sqlite_admin_registers_lists_and_revokes_clients_from_the_command_line() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("tenant") && stderr.contains("does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("tenant") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
     let bad_scope = std::process::Command::new(kendrix_tests::binary("kendrix-server"))
-        .args(["client", "register", "--name", "X", "--tenant-id", "1", "--scopes", "root"])
+        .args([
+            "client",
+            "register",
+            "--name",
+            "X",
+            "--tenant-id",
+            "1",
+            "--scopes",
+            "root",
+        ])
         .env("KENDRIX_DATABASE_URL", &url)
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("unknown scope \"root\""));
-    assert_eq!(server_cli(&url, &["client", "list", "--json"]).matches("client_id").count(), 1);
+    assert_eq!(
+        server_cli(&url, &["client", "list", "--json"])
+            .matches("client_id")
+            .count(),
+        1
+    );
 }

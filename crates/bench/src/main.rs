@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use kendrix_core::ScopeSet;
 use kendrix_server::admin;
+use kendrix_server::settings::RateLimits;
 use kendrix_server::{AppState, Settings, SystemClock};
 use serde::Serialize;
 
@@ -57,7 +58,11 @@ impl Outcome {
             self.ratio,
             self.target,
             if self.pass { "PASS" } else { "FAIL" },
-            if self.note.is_empty() { String::new() } else { format!("  ({})", self.note) }
+            if self.note.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", self.note)
+            }
         )
     }
 }
@@ -74,7 +79,10 @@ async fn load<F>(concurrency: usize, seconds: f64, make: F) -> Load
 where
     F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("http client");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("http client");
     let make = Arc::new(make);
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -102,7 +110,11 @@ where
     }
     let elapsed = started.elapsed().as_secs_f64();
     let ok = ok.load(Ordering::Relaxed);
-    Load { per_second: ok as f64 / elapsed, ok, failed: failed.load(Ordering::Relaxed) }
+    Load {
+        per_second: ok as f64 / elapsed,
+        ok,
+        failed: failed.load(Ordering::Relaxed),
+    }
 }
 
 fn wanted(args: &Args, scenario: &str) -> bool {
@@ -112,30 +124,54 @@ fn wanted(args: &Args, scenario: &str) -> bool {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The server gets its own runtime so the load generator does not starve its workers.
-    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
 
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (base, store) = server_rt.block_on(async {
-        let mut settings = Settings::default();
-        settings.database_url = url.clone();
-        // The benchmark measures throughput, not the limits.
-        settings.rate_limits.token_per_client_per_minute = i64::MAX / 2;
-        settings.rate_limits.token_per_address_per_minute = i64::MAX / 2;
-        settings.rate_limits.api_per_client_per_minute = i64::MAX / 2;
+        let mut settings = Settings {
+            database_url: url.clone(),
+            // The benchmark measures throughput, not the limits.
+            rate_limits: RateLimits {
+                token_per_client_per_minute: i64::MAX / 2,
+                token_per_address_per_minute: i64::MAX / 2,
+                api_per_client_per_minute: i64::MAX / 2,
+                ..RateLimits::default()
+            },
+            ..Settings::default()
+        };
         let store = kendrix_store::connect(&url, settings.max_connections).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         settings.public_url = Some(base.clone());
         let state = AppState::new(store.clone(), settings, Arc::new(SystemClock));
-        tokio::spawn(kendrix_server::app::serve(state, listener, std::future::pending()));
+        tokio::spawn(kendrix_server::app::serve(
+            state,
+            listener,
+            std::future::pending(),
+        ));
         anyhow::Ok((base, store))
     })?;
     let site = server_rt.block_on(async {
         let ctx = admin::cli_context();
         let tenant = admin::create_tenant(&*store, &SystemClock, &ctx, "Bench").await?;
-        admin::register_client(&*store, &SystemClock, &ctx, tenant.id, "Bench site", &ScopeSet::all(), &base).await
+        admin::register_client(
+            &*store,
+            &SystemClock,
+            &ctx,
+            tenant.id,
+            "Bench site",
+            &ScopeSet::all(),
+            &base,
+        )
+        .await
     })?;
 
     let mut outcomes = Vec::new();
@@ -145,8 +181,14 @@ fn main() -> anyhow::Result<()> {
         if health.failed > 0 || health.ok == 0 {
             bail!("GET /health failed {} times", health.failed);
         }
-        println!("baseline GET /health: {:.1} req/s ({} requests)", health.per_second, health.ok);
-        println!("{:<4} {:>12} {:<10} {:>12} {:>7} {:>8} RESULT", "", "value", "unit", "baseline", "ratio", "target");
+        println!(
+            "baseline GET /health: {:.1} req/s ({} requests)",
+            health.per_second, health.ok
+        );
+        println!(
+            "{:<4} {:>12} {:<10} {:>12} {:>7} {:>8} RESULT",
+            "", "value", "unit", "baseline", "ratio", "target"
+        );
 
         if wanted(&args, "S4") {
             let audit_before = store.audit_entries(0, i64::MAX).await?.len() as u64;
@@ -171,7 +213,10 @@ fn main() -> anyhow::Result<()> {
                 target: ">=0.3".into(),
                 pass: correct && ratio >= 0.3,
                 correct,
-                note: format!("{} tokens, {} audited, {} failed", tokens.ok, issued, tokens.failed),
+                note: format!(
+                    "{} tokens, {} audited, {} failed",
+                    tokens.ok, issued, tokens.failed
+                ),
             });
         }
 
@@ -184,9 +229,15 @@ fn main() -> anyhow::Result<()> {
                 .await?
                 .json()
                 .await?;
-            let token = token["access_token"].as_str().context("access token")?.to_owned();
+            let token = token["access_token"]
+                .as_str()
+                .context("access token")?
+                .to_owned();
             let versions_url = format!("{base}/sync/versions");
-            let authed = load(args.concurrency, args.seconds, move |h| h.get(&versions_url).bearer_auth(&token)).await;
+            let authed = load(args.concurrency, args.seconds, move |h| {
+                h.get(&versions_url).bearer_auth(&token)
+            })
+            .await;
             let correct = authed.failed == 0 && authed.ok > 0;
             let ratio = authed.per_second / health.per_second;
             outcomes.push(Outcome {

@@ -267,7 +267,10 @@ mod tests {
     #[test]
     fn each_entry_hashes_its_predecessor() {
         let (linked, seq, head) = link_all(
-            &[draft(AuditEvent::TokenIssued), draft(AuditEvent::TokenRevoked)],
+            &[
+                draft(AuditEvent::TokenIssued),
+                draft(AuditEvent::TokenRevoked),
+            ],
             0,
             GENESIS_HASH,
         );

@@ -60,7 +60,10 @@ pub const DUMMY_HASH: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffff
 
 /// Compares a presented credential with a stored hash in constant time.
 pub fn matches(credential: &str, stored_hash: &str) -> bool {
-    hash(credential).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    hash(credential)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 #[cfg(test)]

@@ -93,7 +93,10 @@ mod tests {
     fn round_trips_through_one_pasteable_line() {
         let line = sample().encode();
         assert!(line.starts_with("kendrix1:") && !line.contains(char::is_whitespace));
-        assert_eq!(Enrollment::decode(&format!("  {line}\n")).unwrap(), sample());
+        assert_eq!(
+            Enrollment::decode(&format!("  {line}\n")).unwrap(),
+            sample()
+        );
     }
 
     #[test]
@@ -103,8 +106,14 @@ mod tests {
 
     #[test]
     fn damaged_strings_say_what_to_do() {
-        assert_eq!(Enrollment::decode("hello"), Err(EnrollmentError::MissingPrefix));
-        assert_eq!(Enrollment::decode("kendrix1:@@"), Err(EnrollmentError::NotBase64));
+        assert_eq!(
+            Enrollment::decode("hello"),
+            Err(EnrollmentError::MissingPrefix)
+        );
+        assert_eq!(
+            Enrollment::decode("kendrix1:@@"),
+            Err(EnrollmentError::NotBase64)
+        );
         let mut bad = sample();
         bad.server = "ftp://x".into();
         assert!(matches!(

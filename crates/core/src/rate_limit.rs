@@ -12,7 +12,10 @@ pub struct Limit {
 
 impl Limit {
     pub fn per_minute(max: i64) -> Self {
-        Self { max, window_ms: 60_000 }
+        Self {
+            max,
+            window_ms: 60_000,
+        }
     }
 
     /// Start of the window that `now` falls in; windows are aligned to the epoch so every

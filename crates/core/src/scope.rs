@@ -42,7 +42,9 @@ impl fmt::Display for Scope {
 
 /// A scope string that names no known scope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?}; known scopes: sync:write config:read config:write audit:read stats:read")]
+#[error(
+    "unknown scope {0:?}; known scopes: sync:write config:read config:write audit:read stats:read"
+)]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {
@@ -136,7 +138,13 @@ mod tests {
     #[test]
     fn subset_is_what_a_token_request_may_ask_for() {
         let granted: ScopeSet = "sync:write config:read".parse().unwrap();
-        assert!("config:read".parse::<ScopeSet>().unwrap().is_subset_of(&granted));
-        assert!(!"audit:read".parse::<ScopeSet>().unwrap().is_subset_of(&granted));
+        assert!("config:read"
+            .parse::<ScopeSet>()
+            .unwrap()
+            .is_subset_of(&granted));
+        assert!(!"audit:read"
+            .parse::<ScopeSet>()
+            .unwrap()
+            .is_subset_of(&granted));
     }
 }

@@ -37,9 +37,19 @@ pub fn cli_context() -> AuditContext {
     }
 }
 
-pub async fn create_tenant(store: &dyn Store, clock: &dyn Clock, ctx: &AuditContext, name: &str) -> StoreResult<Tenant> {
+pub async fn create_tenant(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    ctx: &AuditContext,
+    name: &str,
+) -> StoreResult<Tenant> {
     let now = clock.now_ms();
-    let audit = ctx.draft(now, AuditEvent::TenantCreated, AuditOutcome::Success, json!({"name": name}));
+    let audit = ctx.draft(
+        now,
+        AuditEvent::TenantCreated,
+        AuditOutcome::Success,
+        json!({"name": name}),
+    );
     store.create_tenant(name, now, audit).await
 }
 
@@ -58,7 +68,12 @@ pub async fn register_client(
     let client_id = credentials::generate_client_id(&mut rng);
     let secret = credentials::generate(CredentialKind::ClientSecret, &mut rng);
     let audit = ctx
-        .draft(now, AuditEvent::ClientRegistered, AuditOutcome::Success, json!({"name": name, "scopes": scopes.to_string()}))
+        .draft(
+            now,
+            AuditEvent::ClientRegistered,
+            AuditOutcome::Success,
+            json!({"name": name, "scopes": scopes.to_string()}),
+        )
         .tenant(tenant_id)
         .client(client_id.clone());
     let client: Client = store
@@ -91,11 +106,21 @@ pub async fn register_client(
 }
 
 /// Disables a client and revokes all its tokens; `None` if there is no such client.
-pub async fn revoke_client(store: &dyn Store, clock: &dyn Clock, ctx: &AuditContext, client_id: &str) -> StoreResult<Option<RevokedClient>> {
+pub async fn revoke_client(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    ctx: &AuditContext,
+    client_id: &str,
+) -> StoreResult<Option<RevokedClient>> {
     let now = clock.now_ms();
     let tenant = store.client(client_id).await?.map(|c| c.tenant_id);
     let mut audit = ctx
-        .draft(now, AuditEvent::ClientRevoked, AuditOutcome::Success, json!({}))
+        .draft(
+            now,
+            AuditEvent::ClientRevoked,
+            AuditOutcome::Success,
+            json!({}),
+        )
         .client(client_id.to_owned());
     if let Some(tenant) = tenant {
         audit = audit.tenant(tenant);

@@ -108,7 +108,10 @@ pub fn main() -> anyhow::Result<()> {
 
 fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
     let default_file = PathBuf::from("kendrix-server.toml");
-    let file = cli.config.clone().or_else(|| default_file.exists().then_some(default_file));
+    let file = cli
+        .config
+        .clone()
+        .or_else(|| default_file.exists().then_some(default_file));
     let mut settings = Settings::load(file.as_deref()).context("reading settings")?;
     if let Some(url) = &cli.database_url {
         settings.database_url = url.clone();
@@ -117,10 +120,16 @@ fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
 }
 
 fn init_logging(settings: &Settings, serving: bool) {
-    let filter = if serving { settings.log.as_str() } else { "warn" };
+    let filter = if serving {
+        settings.log.as_str()
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if settings.log_format == "json" {
         builder.json().try_init()
     } else {
@@ -185,7 +194,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("creating tenant {name:?}"))?;
             if json {
-                println!("{}", serde_json::json!({"id": tenant.id, "name": tenant.name}));
+                println!(
+                    "{}",
+                    serde_json::json!({"id": tenant.id, "name": tenant.name})
+                );
             } else {
                 println!("tenant {} created with id {}", tenant.name, tenant.id);
             }
@@ -205,15 +217,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Client(ClientCommand::Register { name, tenant_id, scopes, json }) => {
+        Command::Client(ClientCommand::Register {
+            name,
+            tenant_id,
+            scopes,
+            json,
+        }) => {
             let scopes: ScopeSet = scopes.parse()?;
             if scopes.is_empty() {
                 bail!("a client needs at least one scope");
             }
             let store = open_store(&settings).await?;
-            let registration = admin::register_client(&*store, &clock, &ctx, tenant_id, &name, &scopes, &settings.public_url())
-                .await
-                .with_context(|| format!("registering client {name:?} in tenant {tenant_id}"))?;
+            let registration = admin::register_client(
+                &*store,
+                &clock,
+                &ctx,
+                tenant_id,
+                &name,
+                &scopes,
+                &settings.public_url(),
+            )
+            .await
+            .with_context(|| format!("registering client {name:?} in tenant {tenant_id}"))?;
             print_registration(&registration, json);
         }
         Command::Client(ClientCommand::List { tenant_id, json }) => {
@@ -231,10 +256,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
-                println!("{:<26} {:>6}  {:<8} {:<40} NAME", "CLIENT ID", "TENANT", "STATE", "SCOPES");
+                println!(
+                    "{:<26} {:>6}  {:<8} {:<40} NAME",
+                    "CLIENT ID", "TENANT", "STATE", "SCOPES"
+                );
                 for c in clients {
-                    let state = if c.revoked_at.is_some() { "revoked" } else { "active" };
-                    println!("{:<26} {:>6}  {:<8} {:<40} {}", c.client_id, c.tenant_id, state, c.scopes, c.name);
+                    let state = if c.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{:<26} {:>6}  {:<8} {:<40} {}",
+                        c.client_id, c.tenant_id, state, c.scopes, c.name
+                    );
                 }
             }
         }
@@ -257,7 +292,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn demo_client(store: &dyn Store, settings: &Settings) -> anyhow::Result<Registration> {
     let clock = SystemClock;
     let ctx = admin::cli_context();
-    let tenant = match store.list_tenants().await?.into_iter().find(|t| t.name == "Demo") {
+    let tenant = match store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.name == "Demo")
+    {
         Some(t) => t,
         None => admin::create_tenant(store, &clock, &ctx, "Demo").await?,
     };
@@ -266,17 +306,32 @@ async fn demo_client(store: &dyn Store, settings: &Settings) -> anyhow::Result<R
             admin::revoke_client(store, &clock, &ctx, &old.client_id).await?;
         }
     }
-    Ok(admin::register_client(store, &clock, &ctx, tenant.id, "Demo site", &ScopeSet::all(), &settings.public_url()).await?)
+    Ok(admin::register_client(
+        store,
+        &clock,
+        &ctx,
+        tenant.id,
+        "Demo site",
+        &ScopeSet::all(),
+        &settings.public_url(),
+    )
+    .await?)
 }
 
 fn print_registration(r: &Registration, json: bool) {
     if json {
-        println!("{}", serde_json::to_string(r).expect("registration serializes"));
+        println!(
+            "{}",
+            serde_json::to_string(r).expect("registration serializes")
+        );
         return;
     }
     println!("client registered: {} (tenant {})", r.name, r.tenant_id);
     println!("  client_id:     {}", r.client_id);
-    println!("  client_secret: {}   (shown once; store it now)", r.client_secret);
+    println!(
+        "  client_secret: {}   (shown once; store it now)",
+        r.client_secret
+    );
     println!("  scopes:        {}", r.scopes);
     println!("  enrollment:    {}", r.enrollment);
 }

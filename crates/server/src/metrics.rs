@@ -29,7 +29,12 @@ impl Metrics {
 
     /// Counts an OAuth outcome such as `token_issued` or `client_auth_failed`.
     pub fn count_oauth(&self, outcome: &'static str) {
-        *self.oauth.lock().expect("metrics lock").entry(outcome).or_default() += 1;
+        *self
+            .oauth
+            .lock()
+            .expect("metrics lock")
+            .entry(outcome)
+            .or_default() += 1;
     }
 
     pub fn render(&self, uptime_secs: u64) -> String {
@@ -37,7 +42,9 @@ impl Metrics {
         out.push_str("# HELP kendrix_uptime_seconds Seconds since this server started.\n");
         out.push_str("# TYPE kendrix_uptime_seconds gauge\n");
         let _ = writeln!(out, "kendrix_uptime_seconds {uptime_secs}");
-        out.push_str("# HELP kendrix_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP kendrix_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE kendrix_http_requests_total counter\n");
         let requests = self.requests.lock().expect("metrics lock").clone();
         for ((method, route, status), stats) in &requests {
@@ -61,7 +68,10 @@ impl Metrics {
         out.push_str("# HELP kendrix_oauth_events_total OAuth outcomes.\n");
         out.push_str("# TYPE kendrix_oauth_events_total counter\n");
         for (outcome, count) in self.oauth.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "kendrix_oauth_events_total{{outcome=\"{outcome}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "kendrix_oauth_events_total{{outcome=\"{outcome}\"}} {count}"
+            );
         }
         out
     }
@@ -69,7 +79,10 @@ impl Metrics {
 
 /// Escapes a label value per the exposition format.
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

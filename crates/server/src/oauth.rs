@@ -153,7 +153,10 @@ impl AppState {
             .oauth_request(&*self.store, &ctx.source, &creds.client_id, now)
             .await
             .map_err(|e| self.server_error(ctx, e))?;
-        if let Verdict::Limited { retry_after_secs, .. } = verdict {
+        if let Verdict::Limited {
+            retry_after_secs, ..
+        } = verdict
+        {
             self.metrics.count_oauth("rate_limited");
             return Err(OAuthError::RateLimited(retry_after_secs));
         }
@@ -169,7 +172,9 @@ impl AppState {
                 let _ = credentials::matches(&creds.client_secret, credentials::DUMMY_HASH);
                 Some("unknown client")
             }
-            Some(c) if !credentials::matches(&creds.client_secret, &c.secret_hash) => Some("wrong secret"),
+            Some(c) if !credentials::matches(&creds.client_secret, &c.secret_hash) => {
+                Some("wrong secret")
+            }
             Some(c) if c.revoked_at.is_some() => Some("client revoked"),
             Some(_) => None,
         };
@@ -214,9 +219,9 @@ impl AppState {
                     .map_err(|e| self.server_error(ctx, e))?;
                 tracing::info!(request_id = %ctx.request_id, client_id = %creds.client_id, reason, "client authentication failed");
                 match verdict {
-                    Verdict::Limited { retry_after_secs, .. } if crossed => {
-                        Err(OAuthError::RateLimited(retry_after_secs))
-                    }
+                    Verdict::Limited {
+                        retry_after_secs, ..
+                    } if crossed => Err(OAuthError::RateLimited(retry_after_secs)),
                     _ => Err(OAuthError::InvalidClient),
                 }
             }
@@ -224,14 +229,21 @@ impl AppState {
     }
 
     /// Parses a requested scope against what the client may have; absent means all of it.
-    fn granted_scope(client: &Client, requested: Option<&str>, ceiling: &str) -> Result<ScopeSet, OAuthError> {
+    fn granted_scope(
+        client: &Client,
+        requested: Option<&str>,
+        ceiling: &str,
+    ) -> Result<ScopeSet, OAuthError> {
         let allowed: ScopeSet = ceiling.parse().unwrap_or_default();
         let Some(requested) = requested.filter(|s| !s.trim().is_empty()) else {
             return Ok(allowed);
         };
-        let requested: ScopeSet = requested
-            .parse()
-            .map_err(|e: kendrix_core::scope::UnknownScope| OAuthError::InvalidScope(e.to_string()))?;
+        let requested: ScopeSet =
+            requested
+                .parse()
+                .map_err(|e: kendrix_core::scope::UnknownScope| {
+                    OAuthError::InvalidScope(e.to_string())
+                })?;
         if requested.is_subset_of(&allowed) {
             Ok(requested)
         } else {
@@ -243,7 +255,12 @@ impl AppState {
     }
 
     /// Makes an access token (and a refresh token when enabled) in `family`.
-    fn mint(&self, client: &Client, scope: &ScopeSet, family: &str) -> (TokenResponse, Vec<NewToken>) {
+    fn mint(
+        &self,
+        client: &Client,
+        scope: &ScopeSet,
+        family: &str,
+    ) -> (TokenResponse, Vec<NewToken>) {
         let now = self.clock.now_ms();
         let mut rng = rand::thread_rng();
         let ttl = self.settings.access_token_ttl_secs;
@@ -279,7 +296,12 @@ impl AppState {
     }
 
     /// Audits a refused token request of an authenticated client and passes the error on.
-    pub(crate) async fn deny(&self, ctx: &RequestContext, client: &Client, err: OAuthError) -> OAuthError {
+    pub(crate) async fn deny(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        err: OAuthError,
+    ) -> OAuthError {
         let draft = ctx
             .audit()
             .draft(
@@ -351,7 +373,15 @@ impl AppState {
             .await
             .map_err(|e| self.server_error(ctx, e))?;
         let state = match used {
-            None => return Err(self.deny(ctx, client, OAuthError::InvalidGrant("unknown refresh token")).await),
+            None => {
+                return Err(self
+                    .deny(
+                        ctx,
+                        client,
+                        OAuthError::InvalidGrant("unknown refresh token"),
+                    )
+                    .await)
+            }
             Some(RefreshUse::Reused(state)) => {
                 let audit = ctx
                     .audit()
@@ -369,15 +399,29 @@ impl AppState {
                     .map_err(|e| self.server_error(ctx, e))?;
                 self.metrics.count_oauth("refresh_reuse");
                 tracing::warn!(request_id = %ctx.request_id, client_id = %state.client_id, "refresh token reused; family revoked");
-                return Err(OAuthError::InvalidGrant("refresh token already used; every token of its family is now revoked"));
+                return Err(OAuthError::InvalidGrant(
+                    "refresh token already used; every token of its family is now revoked",
+                ));
             }
             Some(RefreshUse::First(state)) => state,
         };
         if state.client_pk != client.pk {
-            return Err(self.deny(ctx, client, OAuthError::InvalidGrant("refresh token was issued to another client")).await);
+            return Err(self
+                .deny(
+                    ctx,
+                    client,
+                    OAuthError::InvalidGrant("refresh token was issued to another client"),
+                )
+                .await);
         }
         if !state.is_active(now) {
-            return Err(self.deny(ctx, client, OAuthError::InvalidGrant("refresh token expired or revoked")).await);
+            return Err(self
+                .deny(
+                    ctx,
+                    client,
+                    OAuthError::InvalidGrant("refresh token expired or revoked"),
+                )
+                .await);
         }
         let scope = match Self::granted_scope(client, scope, &state.scopes) {
             Ok(scope) => scope,
@@ -405,10 +449,19 @@ impl AppState {
     /// RFC 7009: revokes a token of the calling client. Unknown tokens and other clients'
     /// tokens are answered the same way (success) so the endpoint reveals nothing, but they
     /// are audited as failures.
-    pub async fn revoke(&self, ctx: &RequestContext, client: &Client, token: &str) -> Result<(), OAuthError> {
+    pub async fn revoke(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        token: &str,
+    ) -> Result<(), OAuthError> {
         let now = self.clock.now_ms();
         let hash = credentials::hash(token);
-        let state = self.store.token(&hash).await.map_err(|e| self.server_error(ctx, e))?;
+        let state = self
+            .store
+            .token(&hash)
+            .await
+            .map_err(|e| self.server_error(ctx, e))?;
         let audit = |outcome, details| {
             ctx.audit()
                 .draft(now, AuditEvent::TokenRevoked, outcome, details)
@@ -419,7 +472,7 @@ impl AppState {
             Some(state) if state.client_pk == client.pk => {
                 let draft = audit(
                     AuditOutcome::Success,
-                    json!({"token_type": state.kind().as_str(), "family": state.family}),
+                    json!({"token_type": state.kind.as_str(), "family": state.family}),
                 );
                 let revoked = self
                     .store
@@ -430,7 +483,11 @@ impl AppState {
                 self.metrics.count_oauth("token_revoked");
             }
             other => {
-                let reason = if other.is_some() { "token of another client" } else { "unknown token" };
+                let reason = if other.is_some() {
+                    "token of another client"
+                } else {
+                    "unknown token"
+                };
                 self.store
                     .append_audit(&[audit(AuditOutcome::Failure, json!({"reason": reason}))])
                     .await
@@ -442,7 +499,12 @@ impl AppState {
 
     /// RFC 7662: tells an authenticated client whether a token is active. A token of another
     /// tenant is reported inactive, exactly like an unknown one.
-    pub async fn introspect(&self, ctx: &RequestContext, client: &Client, token: &str) -> Result<Introspection, OAuthError> {
+    pub async fn introspect(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        token: &str,
+    ) -> Result<Introspection, OAuthError> {
         let now = self.clock.now_ms();
         let state = self
             .store
@@ -451,14 +513,16 @@ impl AppState {
             .map_err(|e| self.server_error(ctx, e))?;
         let (answer, reason) = match state {
             None => (Introspection::inactive(), "unknown token"),
-            Some(s) if s.tenant_id != client.tenant_id => (Introspection::inactive(), "token of another tenant"),
+            Some(s) if s.tenant_id != client.tenant_id => {
+                (Introspection::inactive(), "token of another tenant")
+            }
             Some(s) if !s.is_active(now) => (Introspection::inactive(), "expired or revoked"),
             Some(s) => (
                 Introspection {
                     active: true,
                     scope: Some(s.scopes.clone()),
                     client_id: Some(s.client_id.clone()),
-                    token_type: Some(match s.kind() {
+                    token_type: Some(match s.kind {
                         TokenKind::Access => "Bearer",
                         TokenKind::Refresh => "refresh_token",
                     }),

@@ -84,7 +84,10 @@ impl Default for Settings {
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
-            .field("database_url", &kendrix_store::redact_url(&self.database_url))
+            .field(
+                "database_url",
+                &kendrix_store::redact_url(&self.database_url),
+            )
             .field("max_connections", &self.max_connections)
             .field("bind", &self.bind)
             .field("public_url", &self.public_url)
@@ -98,20 +101,21 @@ impl fmt::Debug for Settings {
 
 impl Settings {
     /// Defaults, then `file` if given (it must exist), then `KENDRIX_*` variables.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(figment::Error::from(format!(
+                return Err(Box::new(figment::Error::from(format!(
                     "settings file {} does not exist",
                     file.display()
-                )));
+                ))));
             }
             figment = figment.merge(Toml::file(file));
         }
         figment
             .merge(Env::prefixed("KENDRIX_").split("__").ignore(&["config"]))
             .extract()
+            .map_err(Box::new)
     }
 
     /// The public base URL without a trailing slash.

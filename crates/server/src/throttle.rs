@@ -12,7 +12,10 @@ use crate::settings::RateLimits;
 pub enum Verdict {
     Allowed,
     /// Over a limit; `failed_auth` tells whether it is the harsher failed-authentication block.
-    Limited { retry_after_secs: u64, failed_auth: bool },
+    Limited {
+        retry_after_secs: u64,
+        failed_auth: bool,
+    },
 }
 
 /// The limits in force, as window rules.
@@ -56,7 +59,11 @@ impl Throttle {
         }
     }
 
-    async fn decide(store: &dyn Store, checks: Vec<Check>, now: UnixMillis) -> StoreResult<Verdict> {
+    async fn decide(
+        store: &dyn Store,
+        checks: Vec<Check>,
+        now: UnixMillis,
+    ) -> StoreResult<Verdict> {
         let hits: Vec<RateHit> = checks.iter().map(|c| c.hit.clone()).collect();
         let counts = store.count_hits(&hits).await?;
         // The failed-authentication block wins: it is the longer wait.
@@ -85,19 +92,61 @@ impl Throttle {
         now: UnixMillis,
     ) -> StoreResult<Verdict> {
         let checks = vec![
-            Self::check(format!("tok:addr:{address}"), self.token_per_address, now, 1, false),
-            Self::check(format!("tok:client:{client_id}"), self.token_per_client, now, 1, false),
-            Self::check(format!("fail:addr:{address}"), self.failed_auth, now, 0, true),
-            Self::check(format!("fail:client:{client_id}"), self.failed_auth, now, 0, true),
+            Self::check(
+                format!("tok:addr:{address}"),
+                self.token_per_address,
+                now,
+                1,
+                false,
+            ),
+            Self::check(
+                format!("tok:client:{client_id}"),
+                self.token_per_client,
+                now,
+                1,
+                false,
+            ),
+            Self::check(
+                format!("fail:addr:{address}"),
+                self.failed_auth,
+                now,
+                0,
+                true,
+            ),
+            Self::check(
+                format!("fail:client:{client_id}"),
+                self.failed_auth,
+                now,
+                0,
+                true,
+            ),
         ];
         Self::decide(store, checks, now).await
     }
 
     /// Counts an authenticated API request of one client.
-    pub async fn api_request(&self, store: &dyn Store, client_pk: i64, address: &str, now: UnixMillis) -> StoreResult<Verdict> {
+    pub async fn api_request(
+        &self,
+        store: &dyn Store,
+        client_pk: i64,
+        address: &str,
+        now: UnixMillis,
+    ) -> StoreResult<Verdict> {
         let checks = vec![
-            Self::check(format!("api:client:{client_pk}"), self.api_per_client, now, 1, false),
-            Self::check(format!("fail:addr:{address}"), self.failed_auth, now, 0, true),
+            Self::check(
+                format!("api:client:{client_pk}"),
+                self.api_per_client,
+                now,
+                1,
+                false,
+            ),
+            Self::check(
+                format!("fail:addr:{address}"),
+                self.failed_auth,
+                now,
+                0,
+                true,
+            ),
         ];
         Self::decide(store, checks, now).await
     }
@@ -112,9 +161,21 @@ impl Throttle {
         client_id: Option<&str>,
         now: UnixMillis,
     ) -> StoreResult<(Verdict, bool)> {
-        let mut checks = vec![Self::check(format!("fail:addr:{address}"), self.failed_auth, now, 1, true)];
+        let mut checks = vec![Self::check(
+            format!("fail:addr:{address}"),
+            self.failed_auth,
+            now,
+            1,
+            true,
+        )];
         if let Some(client_id) = client_id {
-            checks.push(Self::check(format!("fail:client:{client_id}"), self.failed_auth, now, 1, true));
+            checks.push(Self::check(
+                format!("fail:client:{client_id}"),
+                self.failed_auth,
+                now,
+                1,
+                true,
+            ));
         }
         let hits: Vec<RateHit> = checks.iter().map(|c| c.hit.clone()).collect();
         let counts = store.count_hits(&hits).await?;

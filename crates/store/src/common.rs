@@ -201,7 +201,7 @@ macro_rules! impl_store {
                     .await?;
                 tx.commit().await?;
                 Ok(match state {
-                    Some(s) if s.kind() != $crate::TokenKind::Refresh => None,
+                    Some(s) if s.kind != $crate::TokenKind::Refresh => None,
                     Some(s) if spent.is_some() => Some($crate::RefreshUse::First(s)),
                     Some(s) => Some($crate::RefreshUse::Reused(s)),
                     None => None,

@@ -84,7 +84,12 @@ pub trait Store: Send + Sync + 'static {
     /// A cheap round trip that proves the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
-    async fn create_tenant(&self, name: &str, at: UnixMillis, audit: AuditDraft) -> StoreResult<Tenant>;
+    async fn create_tenant(
+        &self,
+        name: &str,
+        at: UnixMillis,
+        audit: AuditDraft,
+    ) -> StoreResult<Tenant>;
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
 
     async fn register_client(&self, client: NewClient, audit: AuditDraft) -> StoreResult<Client>;
@@ -102,11 +107,25 @@ pub trait Store: Send + Sync + 'static {
     /// A token by the hash of its value, with its client's state.
     async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenState>>;
     /// Marks a refresh token used; says whether this was its first use (rotation) or a reuse.
-    async fn use_refresh_token(&self, token_hash: &str, at: UnixMillis) -> StoreResult<Option<RefreshUse>>;
+    async fn use_refresh_token(
+        &self,
+        token_hash: &str,
+        at: UnixMillis,
+    ) -> StoreResult<Option<RefreshUse>>;
     /// Revokes one token; a refresh token takes its whole family with it. Returns tokens revoked.
-    async fn revoke_token(&self, token_hash: &str, at: UnixMillis, audit: &[AuditDraft]) -> StoreResult<u64>;
+    async fn revoke_token(
+        &self,
+        token_hash: &str,
+        at: UnixMillis,
+        audit: &[AuditDraft],
+    ) -> StoreResult<u64>;
     /// Revokes every token of a family (refresh-token reuse). Returns tokens revoked.
-    async fn revoke_family(&self, family: &str, at: UnixMillis, audit: &[AuditDraft]) -> StoreResult<u64>;
+    async fn revoke_family(
+        &self,
+        family: &str,
+        at: UnixMillis,
+        audit: &[AuditDraft],
+    ) -> StoreResult<u64>;
 
     /// Adds each hit to its window's counter and returns the new counts, in input order.
     /// A hit of 0 reads a counter without adding to it.
@@ -115,9 +134,14 @@ pub trait Store: Send + Sync + 'static {
     /// Appends entries to the audit chain on their own (for events with no other write).
     async fn append_audit(&self, audit: &[AuditDraft]) -> StoreResult<()>;
     /// Stored entries with their hashes, in chain order, starting after `after_seq`.
-    async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<StoredAuditEntry>>;
+    async fn audit_entries(&self, after_seq: i64, limit: i64)
+        -> StoreResult<Vec<StoredAuditEntry>>;
     /// Counts of authentication events per client and event since `since` for one tenant.
-    async fn auth_event_counts(&self, tenant_id: i64, since: UnixMillis) -> StoreResult<Vec<EventCount>>;
+    async fn auth_event_counts(
+        &self,
+        tenant_id: i64,
+        since: UnixMillis,
+    ) -> StoreResult<Vec<EventCount>>;
 
     /// The caller's high-water marks per entity.
     async fn sync_versions(&self, tenant_id: i64, client_pk: i64) -> StoreResult<Vec<SyncVersion>>;
@@ -172,7 +196,11 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Links `drafts` after the given chain head; shared by both backends' append paths.
-pub(crate) fn link_audit(drafts: &[AuditDraft], seq: i64, head: &str) -> (Vec<(ChainedEntry, String)>, i64, String) {
+pub(crate) fn link_audit(
+    drafts: &[AuditDraft],
+    seq: i64,
+    head: &str,
+) -> (Vec<(ChainedEntry, String)>, i64, String) {
     kendrix_core::audit::link_all(drafts, seq, head)
 }
 

@@ -52,12 +52,20 @@ impl TokenKind {
             TokenKind::Refresh => "refresh",
         }
     }
+}
 
-    fn parse(s: &str) -> Self {
-        if s == "refresh" {
-            TokenKind::Refresh
-        } else {
-            TokenKind::Access
+/// A `kind` column holding neither `access` nor `refresh` (the schema's CHECK forbids it).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown token kind {0:?}")]
+pub struct UnknownTokenKind(String);
+
+impl TryFrom<String> for TokenKind {
+    type Error = UnknownTokenKind;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "access" => Ok(TokenKind::Access),
+            "refresh" => Ok(TokenKind::Refresh),
+            _ => Err(UnknownTokenKind(s)),
         }
     }
 }
@@ -79,7 +87,7 @@ pub struct NewToken {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TokenState {
     #[sqlx(try_from = "String")]
-    pub kind: TokenKindColumn,
+    pub kind: TokenKind,
     pub scopes: String,
     pub family: String,
     pub issued_at: UnixMillis,
@@ -92,22 +100,7 @@ pub struct TokenState {
     pub client_revoked_at: Option<UnixMillis>,
 }
 
-/// Column wrapper so `TokenState` can derive `FromRow` on both backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TokenKindColumn(pub TokenKind);
-
-impl TryFrom<String> for TokenKindColumn {
-    type Error = std::convert::Infallible;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Ok(TokenKindColumn(TokenKind::parse(&s)))
-    }
-}
-
 impl TokenState {
-    pub fn kind(&self) -> TokenKind {
-        self.kind.0
-    }
-
     /// Usable now: not expired, not revoked, and its client not revoked.
     pub fn is_active(&self, now: UnixMillis) -> bool {
         self.revoked_at.is_none() && self.client_revoked_at.is_none() && now < self.expires_at

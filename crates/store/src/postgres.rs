@@ -24,8 +24,8 @@ impl PgStore {
         "SELECT seq, head_hash FROM audit_chain WHERE id = 1 FOR UPDATE";
 
     pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
-        let options =
-            PgConnectOptions::from_str(url).map_err(|e| crate::StoreError::BadUrl(e.to_string()))?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| crate::StoreError::BadUrl(e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))

@@ -47,7 +47,8 @@ pub const AUTH_EVENT_COUNTS: &str = "SELECT client_id, event, COUNT(*) AS count 
       'token.refreshed', 'token.revoked', 'token.refresh_reuse', 'rate_limit.exceeded') \
      GROUP BY client_id, event ORDER BY client_id, event";
 
-pub const SYNC_VERSIONS: &str = "SELECT entity, newest_version, last_batch_id, applied, duplicate, \
+pub const SYNC_VERSIONS: &str =
+    "SELECT entity, newest_version, last_batch_id, applied, duplicate, \
      stale, updated_at FROM sync_versions WHERE tenant_id = $1 AND client_pk = $2 ORDER BY entity";
 
 pub const PRUNE_RATE_WINDOWS: &str = "DELETE FROM rate_limits WHERE window_start < $1";

@@ -80,7 +80,10 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Bearer<S> {
             .api_request(&*app.store, caller.client_pk, &ctx.source, now)
             .await
             .map_err(|e| internal(&ctx.request_id, e))?;
-        if let Verdict::Limited { retry_after_secs, .. } = verdict {
+        if let Verdict::Limited {
+            retry_after_secs, ..
+        } = verdict
+        {
             return Err(ApiError::RateLimited(retry_after_secs));
         }
         tracing::Span::current().record("client_id", caller.client_id.as_str());
@@ -101,7 +104,10 @@ async fn authenticate(
     let token = header
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty() && !t.contains(' '));
     let Some(token) = token else {
@@ -114,10 +120,12 @@ async fn authenticate(
         .map_err(|e| internal(&ctx.request_id, e))?;
     let state = match state {
         None => return Ok(Err(Refusal::Invalid("unknown"))),
-        Some(s) if s.kind() != kendrix_store::TokenKind::Access => {
+        Some(s) if s.kind != kendrix_store::TokenKind::Access => {
             return Ok(Err(Refusal::Invalid("not an access token")))
         }
-        Some(s) if s.client_revoked_at.is_some() => return Ok(Err(Refusal::Invalid("revoked (its client was revoked)"))),
+        Some(s) if s.client_revoked_at.is_some() => {
+            return Ok(Err(Refusal::Invalid("revoked (its client was revoked)")))
+        }
         Some(s) if s.revoked_at.is_some() => return Ok(Err(Refusal::Invalid("revoked"))),
         Some(s) if now >= s.expires_at => return Ok(Err(Refusal::Invalid("expired"))),
         Some(s) => s,
@@ -136,12 +144,26 @@ async fn authenticate(
 }
 
 /// Audits a refusal, counts it against the source address, and picks the response.
-async fn refuse(app: &AppState, ctx: &RequestContext, refusal: Refusal, scope: Scope, now: i64) -> ApiError {
+async fn refuse(
+    app: &AppState,
+    ctx: &RequestContext,
+    refusal: Refusal,
+    scope: Scope,
+    now: i64,
+) -> ApiError {
     let (reason, error, caller) = match refusal {
         Refusal::Missing => ("missing token", ApiError::MissingToken, None),
-        Refusal::Malformed => ("malformed Authorization header", ApiError::MalformedToken, None),
+        Refusal::Malformed => (
+            "malformed Authorization header",
+            ApiError::MalformedToken,
+            None,
+        ),
         Refusal::Invalid(why) => (why, ApiError::InvalidToken(why), None),
-        Refusal::Scope(caller) => ("insufficient scope", ApiError::InsufficientScope(scope), Some(caller)),
+        Refusal::Scope(caller) => (
+            "insufficient scope",
+            ApiError::InsufficientScope(scope),
+            Some(caller),
+        ),
     };
     let mut draft = ctx.audit().draft(
         now,
@@ -150,12 +172,23 @@ async fn refuse(app: &AppState, ctx: &RequestContext, refusal: Refusal, scope: S
         json!({"reason": reason, "required_scope": scope.as_str()}),
     );
     if let Some(caller) = &caller {
-        draft = draft.tenant(caller.tenant_id).client(caller.client_id.clone());
+        draft = draft
+            .tenant(caller.tenant_id)
+            .client(caller.client_id.clone());
     }
     // An under-scoped token is a valid identity: it does not count as a failed login.
     let throttled = if caller.is_none() {
-        match app.throttle.failed_auth(&*app.store, &ctx.source, None, now).await {
-            Ok((Verdict::Limited { retry_after_secs, .. }, crossed)) => Some((retry_after_secs, crossed)),
+        match app
+            .throttle
+            .failed_auth(&*app.store, &ctx.source, None, now)
+            .await
+        {
+            Ok((
+                Verdict::Limited {
+                    retry_after_secs, ..
+                },
+                crossed,
+            )) => Some((retry_after_secs, crossed)),
             Ok(_) => None,
             Err(e) => return internal(&ctx.request_id, e),
         }

@@ -99,6 +99,11 @@ async fn record_metrics(State(app): State<AppState>, request: Request, next: Nex
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
-    app.metrics.record_request(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    app.metrics.record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }

@@ -57,7 +57,9 @@ impl IntoResponse for OAuthError {
                 );
             }
             OAuthError::RateLimited(secs) => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             _ => {}
         }
@@ -84,7 +86,9 @@ impl Form {
             .await
             .map_err(|_| OAuthError::PayloadTooLarge(limit))?;
         if std::str::from_utf8(&bytes).is_err() {
-            return Err(OAuthError::InvalidRequest("the body is not valid UTF-8".into()));
+            return Err(OAuthError::InvalidRequest(
+                "the body is not valid UTF-8".into(),
+            ));
         }
         let mut params = HashMap::new();
         for (key, value) in url::form_urlencoded::parse(&bytes) {
@@ -114,7 +118,10 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredenti
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
     let in_body = form.get("client_secret").is_some();
     match basic {
         Some(_) if in_body => Err(OAuthError::InvalidRequest(
@@ -183,12 +190,17 @@ pub async fn token(
             }
             "refresh_token" if app.settings.refresh_tokens => {
                 let refresh = form.require("refresh_token")?;
-                app.grant_refresh_token(&ctx, &client, refresh, form.get("scope")).await
+                app.grant_refresh_token(&ctx, &client, refresh, form.get("scope"))
+                    .await
             }
             other => {
                 let err = OAuthError::UnsupportedGrantType(format!(
                     "grant_type {other:?} is not supported; use client_credentials{}",
-                    if app.settings.refresh_tokens { " or refresh_token" } else { "" }
+                    if app.settings.refresh_tokens {
+                        " or refresh_token"
+                    } else {
+                        ""
+                    }
                 ));
                 Err(app.deny(&ctx, &client, err).await)
             }
@@ -212,7 +224,12 @@ pub async fn token(
         (status = 429, description = "Rate limited", body = OAuthErrorBody),
     )
 )]
-pub async fn revoke(State(app): State<AppState>, ctx: RequestContext, headers: HeaderMap, body: Body) -> Response {
+pub async fn revoke(
+    State(app): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
         let token = form.require("token")?;
@@ -238,7 +255,12 @@ pub async fn revoke(State(app): State<AppState>, ctx: RequestContext, headers: H
         (status = 429, description = "Rate limited", body = OAuthErrorBody),
     )
 )]
-pub async fn introspect(State(app): State<AppState>, ctx: RequestContext, headers: HeaderMap, body: Body) -> Response {
+pub async fn introspect(
+    State(app): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
         let token = form.require("token")?;
@@ -289,7 +311,10 @@ pub async fn metadata(State(app): State<AppState>) -> Json<ServerMetadata> {
         token_endpoint_auth_methods_supported: auth_methods.clone(),
         revocation_endpoint_auth_methods_supported: auth_methods.clone(),
         introspection_endpoint_auth_methods_supported: auth_methods,
-        scopes_supported: kendrix_core::Scope::ALL.iter().map(|s| s.as_str()).collect(),
+        scopes_supported: kendrix_core::Scope::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
         response_types_supported: vec![],
         service_documentation: format!("{base}/openapi.json"),
     })

@@ -42,7 +42,11 @@ pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
         tokio::time::timeout(Duration::from_secs(2), app.store.ping()).await,
         Ok(Ok(()))
     );
-    let status = if reachable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = Health {
         status: if reachable { "ok" } else { "unavailable" },
         version: env!("CARGO_PKG_VERSION"),
@@ -62,7 +66,10 @@ pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
 )]
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.metrics.render(app.started.elapsed().as_secs()),
     )
 }
@@ -127,10 +134,17 @@ impl AuthCounts {
         (status = 429, description = "Rate limited", body = Problem),
     )
 )]
-pub async fn auth_stats(State(app): State<AppState>, Bearer(caller, ..): Bearer<StatsRead>) -> Result<Json<AuthStats>, ApiError> {
+pub async fn auth_stats(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<StatsRead>,
+) -> Result<Json<AuthStats>, ApiError> {
     let now = app.clock.now_ms();
     let mut windows = Vec::new();
-    for (window, ms) in [("1h", 3_600_000), ("24h", 86_400_000), ("7d", 7 * 86_400_000)] {
+    for (window, ms) in [
+        ("1h", 3_600_000),
+        ("24h", 86_400_000),
+        ("7d", 7 * 86_400_000),
+    ] {
         let since = now - ms;
         let rows = app
             .store
@@ -141,7 +155,10 @@ pub async fn auth_stats(State(app): State<AppState>, Bearer(caller, ..): Bearer<
         let mut per_client: BTreeMap<Option<String>, AuthCounts> = BTreeMap::new();
         for row in rows {
             total.add(&row.event, row.count);
-            per_client.entry(row.client_id).or_default().add(&row.event, row.count);
+            per_client
+                .entry(row.client_id)
+                .or_default()
+                .add(&row.event, row.count);
         }
         windows.push(AuthWindow {
             window,

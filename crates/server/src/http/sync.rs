@@ -39,7 +39,10 @@ pub struct SyncVersions {
     )
 )]
 #[tracing::instrument(skip_all, fields(client_id))]
-pub async fn versions(State(app): State<AppState>, Bearer(caller, ..): Bearer<SyncWrite>) -> Result<Json<SyncVersions>, ApiError> {
+pub async fn versions(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<SyncWrite>,
+) -> Result<Json<SyncVersions>, ApiError> {
     let rows = app
         .store
         .sync_versions(caller.tenant_id, caller.client_pk)

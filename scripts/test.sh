@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs every check and test of Kendrix Sync on a fresh Debian 12 machine or a warm one:
+# installs what is missing (Rust components, cargo-nextest, PostgreSQL), checks formatting
+# and lints, builds every binary, then runs all tests on SQLite and on PostgreSQL.
+#
+# PostgreSQL: uses the server on 127.0.0.1:5432 (user postgres); installs and starts one if
+# none answers. Each test creates its own database and drops it; this script drops any the
+# run left behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+apt_install() {
+  # Installs only the packages that are missing, so a warm machine does not run apt.
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] && ! have sudo; then
+    echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  say "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+# --- Rust toolchain -------------------------------------------------------------------------
+if ! have cargo; then
+  echo "cargo is missing: install Rust with rustup (https://rustup.rs), then run this again" >&2
+  exit 1
+fi
+apt_install build-essential pkg-config curl ca-certificates
+if have rustup; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+PG_ADMIN_URL="${KENDRIX_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_answers() { psql "$PG_ADMIN_URL" -Atqc 'select 1' >/dev/null 2>&1; }
+if ! have psql || ! pg_answers; then
+  apt_install postgresql postgresql-client
+  if ! pg_answers; then
+    say "starting PostgreSQL"
+    version=$(ls /etc/postgresql | sort -V | tail -n1)
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || pg_ctlcluster "$version" main start || true
+    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -q && break; sleep 1; done
+    if ! pg_answers; then
+      # A fresh Debian cluster asks for a password on TCP: let local test connections in.
+      hba="/etc/postgresql/$version/main/pg_hba.conf"
+      if ! grep -q "kendrix-test" "$hba"; then
+        sed -i '1i host all postgres 127.0.0.1/32 trust # kendrix-test' "$hba"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main reload 2>/dev/null || pg_ctlcluster "$version" main reload
+      fi
+    fi
+  fi
+  pg_answers || { echo "PostgreSQL does not answer at $PG_ADMIN_URL" >&2; exit 1; }
+fi
+export KENDRIX_TEST_PG_URL="$PG_ADMIN_URL"
+drop_leftover_databases() {
+  psql "$PG_ADMIN_URL" -Atqc "select datname from pg_database where datname like 'kxtest\_%'" 2>/dev/null |
+    while read -r db; do psql "$PG_ADMIN_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true; done
+}
+trap drop_leftover_databases EXIT
+
+# --- Hygiene --------------------------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# --- Build and test -------------------------------------------------------------------------
+say "building every binary (process tests run them)"
+cargo build --workspace --bins --locked
+say "tests: unit tests and story tests on SQLite and PostgreSQL"
+cargo nextest run --workspace --locked --no-fail-fast
