@@ -1,6 +1,7 @@
 //! Server settings: one typed struct, from built-in defaults, then an optional TOML file, then
 //! `KENDRIX_*` environment variables (nested fields with `__`, e.g.
-//! `KENDRIX_RATE_LIMITS__API_PER_CLIENT_PER_MINUTE=600`).
+//! `KENDRIX_RATE_LIMITS__API_PER_CLIENT_PER_MINUTE=600`). A misspelt key in the file is an
+//! error; environment variables that name no setting are ignored.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -112,10 +113,21 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment
-            .merge(Env::prefixed("KENDRIX_").split("__").ignore(&["config"]))
-            .extract()
-            .map_err(Box::new)
+        // Only variables naming a setting: other KENDRIX_* variables belong to other tools
+        // (the agent, the tests) and must not stop the server.
+        let known: Vec<String> = serde_json::to_value(Settings::default())
+            .ok()
+            .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+            .unwrap_or_default();
+        let env = Env::prefixed("KENDRIX_").split("__").filter(move |key| {
+            let key = key.as_str().to_ascii_lowercase();
+            known.iter().any(|k| {
+                key.strip_prefix(k.as_str()).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with("__") || rest.starts_with('.')
+                })
+            })
+        });
+        figment.merge(env).extract().map_err(Box::new)
     }
 
     /// The public base URL without a trailing slash.
@@ -125,5 +137,42 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{}", self.bind))
             .trim_end_matches('/')
             .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults_and_unrelated_variables_are_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KENDRIX_BIND", "127.0.0.1:9999");
+            jail.set_env("KENDRIX_RATE_LIMITS__API_PER_CLIENT_PER_MINUTE", "7");
+            jail.set_env("KENDRIX_TEST_PG_URL", "postgres://elsewhere");
+            let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(settings.bind.port(), 9999);
+            assert_eq!(settings.rate_limits.api_per_client_per_minute, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("k.toml", "databse_url = \"sqlite://x.db\"")?;
+            let err = Settings::load(Some(Path::new("k.toml"))).unwrap_err();
+            assert!(err.to_string().contains("databse_url"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let settings = Settings {
+            database_url: "postgres://app:hunter2@db/kendrix".into(),
+            ..Settings::default()
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 }
