@@ -141,6 +141,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error by value
 mod tests {
     use super::*;
 

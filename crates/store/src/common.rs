@@ -1,12 +1,14 @@
 //! The part of the `Store` implementation that is the same SQL on both backends.
 //!
 //! Written once as a macro and expanded for `SqliteStore` and `PgStore`, so each expansion is
-//! type-checked against its own driver. Each backend provides `reader()`, `begin()` (a write
-//! transaction) and `LOCK_CHAIN_HEAD` (how to read the audit head so appends never fork).
+//! type-checked against its own driver. Each backend's connection type (`$conn`) provides
+//! `reader()`, `writer()`, `begin()` (a write transaction), `MIGRATOR` and `LOCK_CHAIN_HEAD`
+//! (how to read the audit head so appends never fork); its store type (`$store`) holds the
+//! connections in `db` and the group-commit queue in `queue`.
 
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $backend:expr) => {
-        impl $store {
+    ($store:ty, $conn:ty, $db:ty, $backend:expr) => {
+        impl $conn {
             /// Appends drafts to the audit chain inside the caller's transaction.
             async fn append_audit_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -44,6 +46,86 @@ macro_rules! impl_store {
                     .await?;
                 Ok(())
             }
+
+            /// Applies one group-commit batch in one transaction.
+            async fn write_batch(
+                &self,
+                jobs: &[$crate::group_commit::WriteJob],
+            ) -> $crate::StoreResult<Vec<Option<Vec<i64>>>> {
+                let batch = $crate::group_commit::MergedBatch::of(jobs);
+                let mut tx = self.begin().await?;
+                let mut finals = std::collections::BTreeMap::new();
+                if !batch.hit_totals.is_empty() {
+                    let mut upsert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO rate_limits (bucket, window_start, hits) ",
+                    );
+                    upsert.push_values(&batch.hit_totals, |mut row, ((bucket, window), hits)| {
+                        row.push_bind(bucket.clone()).push_bind(*window).push_bind(*hits);
+                    });
+                    upsert.push(
+                        " ON CONFLICT (bucket, window_start) DO UPDATE \
+                         SET hits = rate_limits.hits + excluded.hits \
+                         RETURNING bucket, window_start, hits",
+                    );
+                    let rows: Vec<(String, i64, i64)> =
+                        upsert.build_query_as().fetch_all(&mut *tx).await?;
+                    finals.extend(rows.into_iter().map(|(b, w, n)| ((b, w), n)));
+                }
+                for chunk in batch.tokens.chunks(1000) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO oauth_tokens (token_hash, kind, client_pk, tenant_id, scopes, \
+                         family, issued_at, expires_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, t| {
+                        row.push_bind(t.token_hash.clone())
+                            .push_bind(t.kind.as_str())
+                            .push_bind(t.client_pk)
+                            .push_bind(t.tenant_id)
+                            .push_bind(t.scopes.clone())
+                            .push_bind(t.family.clone())
+                            .push_bind(t.issued_at)
+                            .push_bind(t.expires_at);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                for chunk in batch.audit.chunks(1000) {
+                    <$conn>::append_audit_in(&mut tx, chunk).await?;
+                }
+                tx.commit().await?;
+                Ok($crate::group_commit::counts_per_job(jobs, &batch.hit_totals, &finals))
+            }
+
+            /// The writer task: one batch at a time until the store is dropped. A failed
+            /// batch is retried job by job, so one bad request cannot fail the others.
+            async fn write_loop(self, mut queue: tokio::sync::mpsc::Receiver<$crate::group_commit::WriteJob>) {
+                use $crate::group_commit::{answer, fail, next_batch};
+                while let Some(jobs) = next_batch(&mut queue).await {
+                    match self.write_batch(&jobs).await {
+                        Ok(counts) => answer(jobs, counts),
+                        Err(err) if jobs.len() == 1 => {
+                            if let Some(job) = jobs.into_iter().next() {
+                                fail(job, err);
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, jobs = jobs.len(), "group commit failed; retrying one by one");
+                            for job in jobs {
+                                match self.write_batch(std::slice::from_ref(&job)).await {
+                                    Ok(counts) => answer(vec![job], counts),
+                                    Err(err) => fail(job, err),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// Starts the writer task and returns the queue that feeds it.
+            fn start_writer(&self) -> $crate::group_commit::WriteQueue {
+                let (tx, rx) = tokio::sync::mpsc::channel($crate::group_commit::MAX_BATCH * 4);
+                tokio::spawn(self.clone().write_loop(rx));
+                $crate::group_commit::WriteQueue(tx)
+            }
         }
 
         #[async_trait::async_trait]
@@ -53,12 +135,12 @@ macro_rules! impl_store {
             }
 
             async fn migrate(&self) -> $crate::StoreResult<()> {
-                Self::MIGRATOR.run(self.writer()).await?;
+                <$conn>::MIGRATOR.run(self.db.writer()).await?;
                 Ok(())
             }
 
             async fn ping(&self) -> $crate::StoreResult<()> {
-                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                sqlx::query("SELECT 1").execute(self.db.reader()).await?;
                 Ok(())
             }
 
@@ -68,20 +150,20 @@ macro_rules! impl_store {
                 at: kendrix_core::UnixMillis,
                 audit: kendrix_core::AuditDraft,
             ) -> $crate::StoreResult<$crate::Tenant> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.db.begin().await?;
                 let tenant: $crate::Tenant = sqlx::query_as($crate::sql::INSERT_TENANT)
                     .bind(name)
                     .bind(at)
                     .fetch_one(&mut *tx)
                     .await?;
-                Self::append_audit_in(&mut tx, &[audit.tenant(tenant.id)]).await?;
+                <$conn>::append_audit_in(&mut tx, &[audit.tenant(tenant.id)]).await?;
                 tx.commit().await?;
                 Ok(tenant)
             }
 
             async fn list_tenants(&self) -> $crate::StoreResult<Vec<$crate::Tenant>> {
                 Ok(sqlx::query_as($crate::sql::LIST_TENANTS)
-                    .fetch_all(self.reader())
+                    .fetch_all(self.db.reader())
                     .await?)
             }
 
@@ -90,7 +172,7 @@ macro_rules! impl_store {
                 client: $crate::NewClient,
                 audit: kendrix_core::AuditDraft,
             ) -> $crate::StoreResult<$crate::Client> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.db.begin().await?;
                 let row: $crate::Client = sqlx::query_as(&$crate::sql::insert_client())
                     .bind(&client.client_id)
                     .bind(client.tenant_id)
@@ -100,7 +182,7 @@ macro_rules! impl_store {
                     .bind(client.created_at)
                     .fetch_one(&mut *tx)
                     .await?;
-                Self::append_audit_in(&mut tx, &[audit]).await?;
+                <$conn>::append_audit_in(&mut tx, &[audit]).await?;
                 tx.commit().await?;
                 Ok(row)
             }
@@ -111,14 +193,14 @@ macro_rules! impl_store {
             ) -> $crate::StoreResult<Vec<$crate::Client>> {
                 Ok(sqlx::query_as(&$crate::sql::list_clients())
                     .bind(tenant_id)
-                    .fetch_all(self.reader())
+                    .fetch_all(self.db.reader())
                     .await?)
             }
 
             async fn client(&self, client_id: &str) -> $crate::StoreResult<Option<$crate::Client>> {
                 Ok(sqlx::query_as(&$crate::sql::client_by_id())
                     .bind(client_id)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(self.db.reader())
                     .await?)
             }
 
@@ -128,7 +210,7 @@ macro_rules! impl_store {
                 at: kendrix_core::UnixMillis,
                 audit: kendrix_core::AuditDraft,
             ) -> $crate::StoreResult<Option<$crate::RevokedClient>> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.db.begin().await?;
                 let pk: Option<i64> = sqlx::query_scalar($crate::sql::REVOKE_CLIENT)
                     .bind(at)
                     .bind(client_id)
@@ -144,7 +226,7 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected();
                 let audit = audit.with_detail("tokens_revoked", revoked);
-                Self::append_audit_in(&mut tx, &[audit]).await?;
+                <$conn>::append_audit_in(&mut tx, &[audit]).await?;
                 tx.commit().await?;
                 Ok(Some($crate::RevokedClient { tokens_revoked: revoked }))
             }
@@ -154,33 +236,13 @@ macro_rules! impl_store {
                 tokens: &[$crate::NewToken],
                 audit: &[kendrix_core::AuditDraft],
             ) -> $crate::StoreResult<()> {
-                let mut tx = self.begin().await?;
-                if !tokens.is_empty() {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO oauth_tokens (token_hash, kind, client_pk, tenant_id, scopes, \
-                         family, issued_at, expires_at) ",
-                    );
-                    insert.push_values(tokens, |mut row, t| {
-                        row.push_bind(t.token_hash.clone())
-                            .push_bind(t.kind.as_str())
-                            .push_bind(t.client_pk)
-                            .push_bind(t.tenant_id)
-                            .push_bind(t.scopes.clone())
-                            .push_bind(t.family.clone())
-                            .push_bind(t.issued_at)
-                            .push_bind(t.expires_at);
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await?;
-                Ok(())
+                self.queue.append(tokens.to_vec(), audit.to_vec()).await
             }
 
             async fn token(&self, token_hash: &str) -> $crate::StoreResult<Option<$crate::TokenState>> {
                 Ok(sqlx::query_as($crate::sql::TOKEN_STATE)
                     .bind(token_hash)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(self.db.reader())
                     .await?)
             }
 
@@ -189,7 +251,7 @@ macro_rules! impl_store {
                 token_hash: &str,
                 at: kendrix_core::UnixMillis,
             ) -> $crate::StoreResult<Option<$crate::RefreshUse>> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.db.begin().await?;
                 let spent: Option<i64> = sqlx::query_scalar($crate::sql::SPEND_REFRESH)
                     .bind(at)
                     .bind(token_hash)
@@ -214,7 +276,7 @@ macro_rules! impl_store {
                 at: kendrix_core::UnixMillis,
                 audit: &[kendrix_core::AuditDraft],
             ) -> $crate::StoreResult<u64> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.db.begin().await?;
                 let revoked: Option<(String, String)> = sqlx::query_as($crate::sql::REVOKE_TOKEN)
                     .bind(at)
                     .bind(token_hash)
@@ -232,7 +294,7 @@ macro_rules! impl_store {
                             .rows_affected()
                     }
                 };
-                Self::append_audit_in(&mut tx, audit).await?;
+                <$conn>::append_audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(count)
             }
@@ -243,14 +305,14 @@ macro_rules! impl_store {
                 at: kendrix_core::UnixMillis,
                 audit: &[kendrix_core::AuditDraft],
             ) -> $crate::StoreResult<u64> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.db.begin().await?;
                 let count = sqlx::query($crate::sql::REVOKE_FAMILY)
                     .bind(at)
                     .bind(family)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                Self::append_audit_in(&mut tx, audit).await?;
+                <$conn>::append_audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(count)
             }
@@ -259,36 +321,11 @@ macro_rules! impl_store {
                 if hits.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut upsert = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO rate_limits (bucket, window_start, hits) ",
-                );
-                upsert.push_values(hits, |mut row, hit| {
-                    row.push_bind(hit.bucket.clone())
-                        .push_bind(hit.window_start)
-                        .push_bind(hit.hits);
-                });
-                upsert.push(
-                    " ON CONFLICT (bucket, window_start) DO UPDATE \
-                     SET hits = rate_limits.hits + excluded.hits \
-                     RETURNING bucket, window_start, hits",
-                );
-                let rows: Vec<(String, i64, i64)> =
-                    upsert.build_query_as().fetch_all(self.writer()).await?;
-                Ok(hits
-                    .iter()
-                    .map(|hit| {
-                        rows.iter()
-                            .find(|(b, w, _)| *b == hit.bucket && *w == hit.window_start)
-                            .map_or(hit.hits, |(_, _, n)| *n)
-                    })
-                    .collect())
+                self.queue.hits(hits.to_vec()).await
             }
 
             async fn append_audit(&self, audit: &[kendrix_core::AuditDraft]) -> $crate::StoreResult<()> {
-                let mut tx = self.begin().await?;
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await?;
-                Ok(())
+                self.queue.append(Vec::new(), audit.to_vec()).await
             }
 
             async fn audit_entries(
@@ -299,7 +336,7 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as($crate::sql::AUDIT_ENTRIES)
                     .bind(after_seq)
                     .bind(limit)
-                    .fetch_all(self.reader())
+                    .fetch_all(self.db.reader())
                     .await?)
             }
 
@@ -311,7 +348,7 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as($crate::sql::AUTH_EVENT_COUNTS)
                     .bind(tenant_id)
                     .bind(since)
-                    .fetch_all(self.reader())
+                    .fetch_all(self.db.reader())
                     .await?)
             }
 
@@ -323,12 +360,12 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as($crate::sql::SYNC_VERSIONS)
                     .bind(tenant_id)
                     .bind(client_pk)
-                    .fetch_all(self.reader())
+                    .fetch_all(self.db.reader())
                     .await?)
             }
 
             async fn prune(&self, before: kendrix_core::UnixMillis) -> $crate::StoreResult<$crate::PruneCounts> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.db.begin().await?;
                 let rate_windows = sqlx::query($crate::sql::PRUNE_RATE_WINDOWS)
                     .bind(before)
                     .execute(&mut *tx)

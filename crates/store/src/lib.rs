@@ -6,6 +6,7 @@
 //! one statement per row of its input.
 
 mod common;
+mod group_commit;
 mod model;
 mod postgres;
 mod sql;
@@ -36,6 +37,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// The store's writer task has stopped (the server is shutting down).
+    #[error("the database writer has stopped")]
+    WriterGone,
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -8,21 +8,22 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use crate::group_commit::WriteQueue;
 use crate::{Backend, StoreResult};
 
 /// The PostgreSQL implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct PgStore {
+    db: PgConnections,
+    queue: WriteQueue,
+}
+
+#[derive(Debug, Clone)]
+struct PgConnections {
     pool: PgPool,
 }
 
 impl PgStore {
-    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server/postgres");
-    /// Waits for, then holds, the head row until commit: concurrent appends from any number
-    /// of instances line up behind it and each sees the head the previous one wrote.
-    const LOCK_CHAIN_HEAD: &'static str =
-        "SELECT seq, head_hash FROM audit_chain WHERE id = 1 FOR UPDATE";
-
     pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| crate::StoreError::BadUrl(e.to_string()))?;
@@ -31,8 +32,18 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        let db = PgConnections { pool };
+        let queue = db.start_writer();
+        Ok(Self { db, queue })
     }
+}
+
+impl PgConnections {
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server/postgres");
+    /// Waits for, then holds, the head row until commit: concurrent appends from any number
+    /// of instances line up behind it and each sees the head the previous one wrote.
+    const LOCK_CHAIN_HEAD: &'static str =
+        "SELECT seq, head_hash FROM audit_chain WHERE id = 1 FOR UPDATE";
 
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -47,4 +58,4 @@ impl PgStore {
     }
 }
 
-crate::common::impl_store!(PgStore, Postgres, Backend::Postgres);
+crate::common::impl_store!(PgStore, PgConnections, Postgres, Backend::Postgres);

@@ -11,20 +11,24 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use crate::group_commit::WriteQueue;
 use crate::{Backend, StoreResult};
 
 /// The SQLite implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    db: SqliteConnections,
+    queue: WriteQueue,
+}
+
+/// The read pool and the single-connection write pool of one database file.
+#[derive(Debug, Clone)]
+struct SqliteConnections {
     read: SqlitePool,
     write: SqlitePool,
 }
 
 impl SqliteStore {
-    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server/sqlite");
-    /// `BEGIN IMMEDIATE` already holds the write lock, so the head is read as is.
-    const LOCK_CHAIN_HEAD: &'static str = "SELECT seq, head_hash FROM audit_chain WHERE id = 1";
-
     /// Opens `sqlite://path` (creating the file if missing) in WAL mode.
     pub async fn open(url: &str, max_readers: u32) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
@@ -42,8 +46,16 @@ impl SqliteStore {
             .max_connections(max_readers.max(1))
             .connect_with(options)
             .await?;
-        Ok(Self { read, write })
+        let db = SqliteConnections { read, write };
+        let queue = db.start_writer();
+        Ok(Self { db, queue })
     }
+}
+
+impl SqliteConnections {
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server/sqlite");
+    /// `BEGIN IMMEDIATE` already holds the write lock, so the head is read as is.
+    const LOCK_CHAIN_HEAD: &'static str = "SELECT seq, head_hash FROM audit_chain WHERE id = 1";
 
     fn reader(&self) -> &SqlitePool {
         &self.read
@@ -58,4 +70,4 @@ impl SqliteStore {
     }
 }
 
-crate::common::impl_store!(SqliteStore, Sqlite, Backend::Sqlite);
+crate::common::impl_store!(SqliteStore, SqliteConnections, Sqlite, Backend::Sqlite);
