@@ -66,6 +66,19 @@ async fn versions_status(http: &reqwest::Client, base: &str, token: &str) -> u16
         .as_u16()
 }
 
+/// Rate windows are aligned minutes; a sequence that must fit in one waits for a fresh one
+/// when fewer than five seconds of the current minute are left.
+async fn wait_unless_a_minute_has_five_seconds_left() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let into_minute = now % 60_000;
+    if into_minute > 55_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(60_000 - into_minute + 100)).await;
+    }
+}
+
 #[tokio::test]
 async fn postgres_two_instances_share_revocation_rate_limits_and_one_audit_chain() {
     let db = TestDb::new(Backend::Postgres).await;
@@ -101,6 +114,27 @@ async fn postgres_two_instances_share_revocation_rate_limits_and_one_audit_chain
         statuses == [200, 200, 200, 200, 429, 429] || minute_turned_over,
         "{statuses:?}"
     );
+
+    // API limits are shared too, once each instance has flushed its counts (every 100 ms).
+    let site_api = register(&db, "Initech", "sync:write");
+    let a2 = ServerProcess::start(
+        &db.url,
+        &[("KENDRIX_RATE_LIMITS__API_PER_CLIENT_PER_MINUTE", "4")],
+    );
+    let b2 = ServerProcess::start(
+        &db.url,
+        &[("KENDRIX_RATE_LIMITS__API_PER_CLIENT_PER_MINUTE", "4")],
+    );
+    let api_token = access_token(&http, &a2.url, &site_api).await;
+    wait_unless_a_minute_has_five_seconds_left().await;
+    let mut statuses = Vec::new();
+    for base in [&a2.url, &a2.url, &b2.url, &b2.url, &a2.url] {
+        statuses.push(versions_status(&http, base, &api_token).await);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
+    a2.stop();
+    b2.stop();
 
     // A client revoked by the admin is refused by both instances.
     let out = server_cli(&db.url, &["client", "revoke", &site.client_id]);

@@ -27,6 +27,7 @@ on_both_backends!(
     token_endpoint_rate_limit_answers_429_with_retry_after,
     repeated_failed_authentication_is_throttled_harder,
     bearer_errors_follow_rfc_6750,
+    api_requests_beyond_the_clients_limit_get_429,
     audit_chain_links_every_entry,
     operations_endpoints_describe_the_server,
 );
@@ -794,4 +795,35 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         missing.headers()["content-type"],
         "application/problem+json"
     );
+}
+
+async fn api_requests_beyond_the_clients_limit_get_429(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        |s| s.rate_limits.api_per_client_per_minute = 3,
+        Arc::new(kendrix_server::SystemClock),
+    )
+    .await;
+    let site = server
+        .register(server.tenant("Acme").await, "Site 1", "sync:write")
+        .await;
+    let token = server.access_token(&site).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(get_versions(&server, &token).await.status().as_u16());
+    }
+    let turned_over = statuses[3] == 200;
+    assert!(
+        statuses == [200, 200, 200, 429] || turned_over,
+        "{statuses:?}"
+    );
+    if !turned_over {
+        let limited = get_versions(&server, &token).await;
+        assert_eq!(limited.status(), 429);
+        assert!(limited.headers().contains_key("retry-after"));
+        assert_eq!(
+            limited.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
 }

@@ -62,12 +62,19 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(prune_periodically(state.clone()));
-    let app =
-        crate::http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let api_counts = tokio::spawn(flush_api_counts_periodically(state.clone()));
+    let app = crate::http::router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     housekeeping.abort();
+    api_counts.abort();
+    // Hand the last API counts to the other instances.
+    let _ = state
+        .throttle
+        .flush_api_counts(&*state.store, state.clock.now_ms())
+        .await;
     result
 }
 
@@ -79,6 +86,17 @@ async fn prune_periodically(state: AppState) {
         match state.store.prune(before).await {
             Ok(counts) => tracing::debug!(?counts, "pruned expired rows"),
             Err(err) => tracing::warn!(error = %err, "pruning failed; will retry"),
+        }
+    }
+}
+
+async fn flush_api_counts_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(crate::throttle::API_FLUSH_INTERVAL);
+    loop {
+        tick.tick().await;
+        let now = state.clock.now_ms();
+        if let Err(err) = state.throttle.flush_api_counts(&*state.store, now).await {
+            tracing::warn!(error = %err, "sharing API rate counts failed; will retry");
         }
     }
 }

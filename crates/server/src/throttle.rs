@@ -1,5 +1,8 @@
 //! Rate limiting and failed-authentication throttling, counted in the database so every
-//! server instance sees the same counts. One `count_hits` round trip per decision.
+//! server instance sees the same counts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use kendrix_core::rate_limit::Limit;
 use kendrix_core::UnixMillis;
@@ -18,13 +21,80 @@ pub enum Verdict {
     },
 }
 
-/// The limits in force, as window rules.
-#[derive(Debug, Clone, Copy)]
+/// The limits in force, as window rules, and this instance's share of the API counts.
+#[derive(Debug, Clone)]
 pub struct Throttle {
     token_per_client: Limit,
     token_per_address: Limit,
     api_per_client: Limit,
     failed_auth: Limit,
+    api_counts: Arc<ApiCounts>,
+}
+
+/// API request counts: every request is counted here at once and sent to the database in
+/// one batch every [`API_FLUSH_INTERVAL`], which answers with the total of all instances.
+/// The token endpoint and failed authentications are counted in the database on each
+/// request (they are rare and security-relevant); ordinary API traffic would otherwise cost
+/// a write per request. Across instances the API limit therefore holds to within one flush
+/// interval of the other instances' traffic; within one instance it is exact.
+#[derive(Debug, Default)]
+pub struct ApiCounts {
+    windows: Mutex<HashMap<(String, UnixMillis), WindowCount>>,
+}
+
+/// How often API counts are exchanged with the database.
+pub const API_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct WindowCount {
+    /// The shared total as of the last flush (this instance's flushed hits included).
+    shared: i64,
+    /// Hits counted here and not yet flushed.
+    pending: i64,
+}
+
+impl ApiCounts {
+    fn hit(&self, bucket: String, window_start: UnixMillis) -> i64 {
+        let mut windows = self.windows.lock().expect("api counts lock");
+        let count = windows.entry((bucket, window_start)).or_default();
+        count.pending += 1;
+        count.shared + count.pending
+    }
+
+    async fn flush(&self, store: &dyn Store, current_window: UnixMillis) -> StoreResult<()> {
+        let hits: Vec<RateHit> = {
+            let mut windows = self.windows.lock().expect("api counts lock");
+            windows.retain(|(_, start), _| *start >= current_window);
+            windows
+                .iter_mut()
+                .map(|((bucket, start), count)| {
+                    let hit = RateHit {
+                        bucket: bucket.clone(),
+                        window_start: *start,
+                        hits: count.pending,
+                    };
+                    count.pending = 0;
+                    hit
+                })
+                .collect()
+        };
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let result = store.count_hits(&hits).await;
+        let mut windows = self.windows.lock().expect("api counts lock");
+        for (i, hit) in hits.iter().enumerate() {
+            let count = windows
+                .entry((hit.bucket.clone(), hit.window_start))
+                .or_default();
+            match &result {
+                Ok(totals) => count.shared = totals[i],
+                // Keep the hits for the next flush.
+                Err(_) => count.pending += hit.hits,
+            }
+        }
+        result.map(|_| ())
+    }
 }
 
 struct Check {
@@ -44,6 +114,7 @@ impl Throttle {
                 max: limits.failed_auth_max - 1,
                 window_ms: limits.failed_auth_window_secs.max(1) * 1000,
             },
+            api_counts: Arc::default(),
         }
     }
 
@@ -124,31 +195,28 @@ impl Throttle {
         Self::decide(store, checks, now).await
     }
 
-    /// Counts an authenticated API request of one client.
-    pub async fn api_request(
-        &self,
-        store: &dyn Store,
-        client_pk: i64,
-        address: &str,
-        now: UnixMillis,
-    ) -> StoreResult<Verdict> {
-        let checks = vec![
-            Self::check(
-                format!("api:client:{client_pk}"),
-                self.api_per_client,
-                now,
-                1,
-                false,
-            ),
-            Self::check(
-                format!("fail:addr:{address}"),
-                self.failed_auth,
-                now,
-                0,
-                true,
-            ),
-        ];
-        Self::decide(store, checks, now).await
+    /// Counts an authenticated API request of one client and decides it from this
+    /// instance's view of the shared count (see [`ApiCounts`]); no database round trip.
+    pub fn api_request(&self, client_pk: i64, now: UnixMillis) -> Verdict {
+        let limit = self.api_per_client;
+        let count = self
+            .api_counts
+            .hit(format!("api:client:{client_pk}"), limit.window_start(now));
+        if limit.exceeded_by(count) {
+            Verdict::Limited {
+                retry_after_secs: limit.retry_after_secs(now),
+                failed_auth: false,
+            }
+        } else {
+            Verdict::Allowed
+        }
+    }
+
+    /// Sends this instance's API hits to the database and learns the other instances'.
+    pub async fn flush_api_counts(&self, store: &dyn Store, now: UnixMillis) -> StoreResult<()> {
+        self.api_counts
+            .flush(store, self.api_per_client.window_start(now))
+            .await
     }
 
     /// Records a failed authentication from `address` (and against `client_id`, if one was

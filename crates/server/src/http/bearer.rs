@@ -75,11 +75,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Bearer<S> {
             Ok(caller) => caller,
             Err(refusal) => return Err(refuse(app, &ctx, refusal, S::SCOPE, now).await),
         };
-        let verdict = app
-            .throttle
-            .api_request(&*app.store, caller.client_pk, &ctx.source, now)
-            .await
-            .map_err(|e| internal(&ctx.request_id, e))?;
+        let verdict = app.throttle.api_request(caller.client_pk, now);
         if let Verdict::Limited {
             retry_after_secs, ..
         } = verdict
