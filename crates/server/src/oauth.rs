@@ -3,7 +3,7 @@
 //! and the wire format live in `http::oauth`; this module decides.
 
 use kendrix_core::credentials::{self, CredentialKind};
-use kendrix_core::{AuditEvent, AuditOutcome, ScopeSet};
+use kendrix_core::{AuditDraft, AuditEvent, AuditOutcome, ScopeSet};
 use kendrix_store::{Client, NewToken, RefreshUse, TokenKind};
 use serde::Serialize;
 use serde_json::json;
@@ -148,11 +148,13 @@ impl AppState {
         endpoint: &'static str,
     ) -> Result<Client, OAuthError> {
         let now = self.clock.now_ms();
-        let verdict = self
-            .throttle
-            .oauth_request(&*self.store, &ctx.source, &creds.client_id, now)
-            .await
-            .map_err(|e| self.server_error(ctx, e))?;
+        // Both reads at once: the failure block must be known before the secret is checked.
+        let (verdict, client) = tokio::join!(
+            self.throttle
+                .failure_block(&*self.store, &ctx.source, &creds.client_id, now),
+            self.store.client(&creds.client_id)
+        );
+        let verdict = verdict.map_err(|e| self.server_error(ctx, e))?;
         if let Verdict::Limited {
             retry_after_secs, ..
         } = verdict
@@ -160,12 +162,7 @@ impl AppState {
             self.metrics.count_oauth("rate_limited");
             return Err(OAuthError::RateLimited(retry_after_secs));
         }
-
-        let client = self
-            .store
-            .client(&creds.client_id)
-            .await
-            .map_err(|e| self.server_error(ctx, e))?;
+        let client = client.map_err(|e| self.server_error(ctx, e))?;
         let failure = match &client {
             None => {
                 // Spend the same time as a real comparison, so unknown ids are not revealed.
@@ -350,12 +347,37 @@ impl AppState {
             )
             .tenant(client.tenant_id)
             .client(client.client_id.clone());
-        self.store
-            .issue_tokens(&rows, &[audit])
-            .await
-            .map_err(|e| self.server_error(ctx, e))?;
+        self.admit(ctx, client, &rows, &[audit]).await?;
         self.metrics.count_oauth("token_issued");
         Ok(response)
+    }
+
+    /// Counts this request against the OAuth rate limits and, within them, writes `tokens`
+    /// and `audit` in the same step; over a limit nothing is written and the caller gets 429.
+    async fn admit(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        tokens: &[NewToken],
+        audit: &[AuditDraft],
+    ) -> Result<(), OAuthError> {
+        let now = self.clock.now_ms();
+        let hits = self
+            .throttle
+            .oauth_hits(&ctx.source, &client.client_id, now);
+        let admission = self
+            .store
+            .admit(&hits, tokens, audit)
+            .await
+            .map_err(|e| self.server_error(ctx, e))?;
+        if admission.admitted {
+            Ok(())
+        } else {
+            self.metrics.count_oauth("rate_limited");
+            Err(OAuthError::RateLimited(
+                self.throttle.oauth_retry_after(now),
+            ))
+        }
     }
 
     /// `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection.
@@ -367,6 +389,8 @@ impl AppState {
         scope: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.clock.now_ms();
+        // Counted before the work, which writes on its own.
+        self.admit(ctx, client, &[], &[]).await?;
         let used = self
             .store
             .use_refresh_token(&credentials::hash(refresh_token), now)
@@ -455,6 +479,8 @@ impl AppState {
         client: &Client,
         token: &str,
     ) -> Result<(), OAuthError> {
+        // Counted before the work, which writes on its own.
+        self.admit(ctx, client, &[], &[]).await?;
         let now = self.clock.now_ms();
         let hash = credentials::hash(token);
         let state = self
@@ -544,10 +570,7 @@ impl AppState {
             )
             .tenant(client.tenant_id)
             .client(client.client_id.clone());
-        self.store
-            .append_audit(&[draft])
-            .await
-            .map_err(|e| self.server_error(ctx, e))?;
+        self.admit(ctx, client, &[], &[draft]).await?;
         Ok(answer)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use kendrix_core::rate_limit::Limit;
 use kendrix_core::UnixMillis;
-use kendrix_store::{RateHit, Store, StoreResult};
+use kendrix_store::{LimitedHit, RateHit, Store, StoreResult};
 
 use crate::settings::RateLimits;
 
@@ -97,12 +97,6 @@ impl ApiCounts {
     }
 }
 
-struct Check {
-    hit: RateHit,
-    limit: Limit,
-    failed_auth: bool,
-}
-
 impl Throttle {
     pub fn new(limits: &RateLimits) -> Self {
         Self {
@@ -118,81 +112,64 @@ impl Throttle {
         }
     }
 
-    fn check(bucket: String, limit: Limit, now: UnixMillis, hits: i64, failed_auth: bool) -> Check {
-        Check {
-            hit: RateHit {
-                bucket,
-                window_start: limit.window_start(now),
-                hits,
-            },
-            limit,
-            failed_auth,
-        }
-    }
-
-    async fn decide(
-        store: &dyn Store,
-        checks: Vec<Check>,
+    fn failure_windows(
+        &self,
+        address: &str,
+        client_id: &str,
         now: UnixMillis,
-    ) -> StoreResult<Verdict> {
-        let hits: Vec<RateHit> = checks.iter().map(|c| c.hit.clone()).collect();
-        let counts = store.count_hits(&hits).await?;
-        // The failed-authentication block wins: it is the longer wait.
-        let mut verdict = Verdict::Allowed;
-        for (check, count) in checks.iter().zip(counts) {
-            if check.limit.exceeded_by(count) {
-                let limited = Verdict::Limited {
-                    retry_after_secs: check.limit.retry_after_secs(now),
-                    failed_auth: check.failed_auth,
-                };
-                if check.failed_auth || verdict == Verdict::Allowed {
-                    verdict = limited;
-                }
-            }
-        }
-        Ok(verdict)
+    ) -> Vec<(String, UnixMillis)> {
+        let start = self.failed_auth.window_start(now);
+        vec![
+            (format!("fail:addr:{address}"), start),
+            (format!("fail:client:{client_id}"), start),
+        ]
     }
 
-    /// Counts a request to an OAuth endpoint from `address` claiming to be `client_id`, and
-    /// checks whether either has failed authentication too often.
-    pub async fn oauth_request(
+    /// Whether recent failed authentications block this address or client id; a read only,
+    /// done before the secret is even looked at.
+    pub async fn failure_block(
         &self,
         store: &dyn Store,
         address: &str,
         client_id: &str,
         now: UnixMillis,
     ) -> StoreResult<Verdict> {
-        let checks = vec![
-            Self::check(
-                format!("tok:addr:{address}"),
-                self.token_per_address,
-                now,
-                1,
-                false,
-            ),
-            Self::check(
-                format!("tok:client:{client_id}"),
-                self.token_per_client,
-                now,
-                1,
-                false,
-            ),
-            Self::check(
-                format!("fail:addr:{address}"),
-                self.failed_auth,
-                now,
-                0,
-                true,
-            ),
-            Self::check(
-                format!("fail:client:{client_id}"),
-                self.failed_auth,
-                now,
-                0,
-                true,
-            ),
-        ];
-        Self::decide(store, checks, now).await
+        let counts = store
+            .window_counts(&self.failure_windows(address, client_id, now))
+            .await?;
+        Ok(if counts.iter().any(|&c| self.failed_auth.exceeded_by(c)) {
+            Verdict::Limited {
+                retry_after_secs: self.failed_auth.retry_after_secs(now),
+                failed_auth: true,
+            }
+        } else {
+            Verdict::Allowed
+        })
+    }
+
+    /// The counters one request to an OAuth endpoint adds to, each with its limit; give them
+    /// to `Store::admit` together with the writes they guard.
+    pub fn oauth_hits(&self, address: &str, client_id: &str, now: UnixMillis) -> Vec<LimitedHit> {
+        [
+            (format!("tok:addr:{address}"), self.token_per_address),
+            (format!("tok:client:{client_id}"), self.token_per_client),
+        ]
+        .into_iter()
+        .map(|(bucket, limit)| LimitedHit {
+            hit: RateHit {
+                bucket,
+                window_start: limit.window_start(now),
+                hits: 1,
+            },
+            max: Some(limit.max),
+        })
+        .collect()
+    }
+
+    /// `Retry-After` for an OAuth request that `Store::admit` refused.
+    pub fn oauth_retry_after(&self, now: UnixMillis) -> u64 {
+        // Both OAuth limits use the same aligned one-minute windows.
+        self.token_per_client.retry_after_secs(now)
     }
 
     /// Counts an authenticated API request of one client and decides it from this
@@ -229,23 +206,19 @@ impl Throttle {
         client_id: Option<&str>,
         now: UnixMillis,
     ) -> StoreResult<(Verdict, bool)> {
-        let mut checks = vec![Self::check(
-            format!("fail:addr:{address}"),
-            self.failed_auth,
-            now,
-            1,
-            true,
-        )];
+        let start = self.failed_auth.window_start(now);
+        let mut hits = vec![RateHit {
+            bucket: format!("fail:addr:{address}"),
+            window_start: start,
+            hits: 1,
+        }];
         if let Some(client_id) = client_id {
-            checks.push(Self::check(
-                format!("fail:client:{client_id}"),
-                self.failed_auth,
-                now,
-                1,
-                true,
-            ));
+            hits.push(RateHit {
+                bucket: format!("fail:client:{client_id}"),
+                window_start: start,
+                hits: 1,
+            });
         }
-        let hits: Vec<RateHit> = checks.iter().map(|c| c.hit.clone()).collect();
         let counts = store.count_hits(&hits).await?;
         let max = self.failed_auth.max;
         let crossed = counts.iter().any(|&c| c == max + 1);

@@ -51,15 +51,15 @@ macro_rules! impl_store {
             async fn write_batch(
                 &self,
                 jobs: &[$crate::group_commit::WriteJob],
-            ) -> $crate::StoreResult<Vec<Option<Vec<i64>>>> {
-                let batch = $crate::group_commit::MergedBatch::of(jobs);
+            ) -> $crate::StoreResult<Vec<$crate::Admission>> {
+                let totals = $crate::group_commit::hit_totals(jobs);
                 let mut tx = self.begin().await?;
                 let mut finals = std::collections::BTreeMap::new();
-                if !batch.hit_totals.is_empty() {
+                if !totals.is_empty() {
                     let mut upsert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO rate_limits (bucket, window_start, hits) ",
                     );
-                    upsert.push_values(&batch.hit_totals, |mut row, ((bucket, window), hits)| {
+                    upsert.push_values(&totals, |mut row, ((bucket, window), hits)| {
                         row.push_bind(bucket.clone()).push_bind(*window).push_bind(*hits);
                     });
                     upsert.push(
@@ -71,7 +71,12 @@ macro_rules! impl_store {
                         upsert.build_query_as().fetch_all(&mut *tx).await?;
                     finals.extend(rows.into_iter().map(|(b, w, n)| ((b, w), n)));
                 }
-                for chunk in batch.tokens.chunks(1000) {
+                let admissions = $crate::group_commit::admissions(jobs, &totals, &finals);
+                let admitted = || jobs.iter().zip(&admissions).filter(|(_, a)| a.admitted).map(|(j, _)| j);
+                let tokens: Vec<&$crate::NewToken> = admitted().flat_map(|j| &j.tokens).collect();
+                let audit: Vec<kendrix_core::AuditDraft> =
+                    admitted().flat_map(|j| j.audit.iter().cloned()).collect();
+                for chunk in tokens.chunks(1000) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO oauth_tokens (token_hash, kind, client_pk, tenant_id, scopes, \
                          family, issued_at, expires_at) ",
@@ -88,11 +93,11 @@ macro_rules! impl_store {
                     });
                     insert.build().execute(&mut *tx).await?;
                 }
-                for chunk in batch.audit.chunks(1000) {
-                    <$conn>::append_audit_in(&mut tx, chunk).await?;
+                for chunk in audit.chunks(1000) {
+                    Self::append_audit_in(&mut tx, chunk).await?;
                 }
                 tx.commit().await?;
-                Ok($crate::group_commit::counts_per_job(jobs, &batch.hit_totals, &finals))
+                Ok(admissions)
             }
 
             /// The writer task: one batch at a time until the store is dropped. A failed
@@ -101,7 +106,7 @@ macro_rules! impl_store {
                 use $crate::group_commit::{answer, fail, next_batch};
                 while let Some(jobs) = next_batch(&mut queue).await {
                     match self.write_batch(&jobs).await {
-                        Ok(counts) => answer(jobs, counts),
+                        Ok(admissions) => answer(jobs, admissions),
                         Err(err) if jobs.len() == 1 => {
                             if let Some(job) = jobs.into_iter().next() {
                                 fail(job, err);
@@ -111,7 +116,7 @@ macro_rules! impl_store {
                             tracing::warn!(error = %err, jobs = jobs.len(), "group commit failed; retrying one by one");
                             for job in jobs {
                                 match self.write_batch(std::slice::from_ref(&job)).await {
-                                    Ok(counts) => answer(vec![job], counts),
+                                    Ok(admissions) => answer(vec![job], admissions),
                                     Err(err) => fail(job, err),
                                 }
                             }
@@ -236,7 +241,42 @@ macro_rules! impl_store {
                 tokens: &[$crate::NewToken],
                 audit: &[kendrix_core::AuditDraft],
             ) -> $crate::StoreResult<()> {
-                self.queue.append(tokens.to_vec(), audit.to_vec()).await
+                self.queue.submit(Vec::new(), tokens.to_vec(), audit.to_vec()).await?;
+                Ok(())
+            }
+
+            async fn admit(
+                &self,
+                hits: &[$crate::LimitedHit],
+                tokens: &[$crate::NewToken],
+                audit: &[kendrix_core::AuditDraft],
+            ) -> $crate::StoreResult<$crate::Admission> {
+                self.queue.submit(hits.to_vec(), tokens.to_vec(), audit.to_vec()).await
+            }
+
+            async fn window_counts(
+                &self,
+                windows: &[(String, kendrix_core::UnixMillis)],
+            ) -> $crate::StoreResult<Vec<i64>> {
+                if windows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT bucket, window_start, hits FROM rate_limits WHERE (bucket, window_start) IN ",
+                );
+                select.push_tuples(windows, |mut row, (bucket, window)| {
+                    row.push_bind(bucket.clone()).push_bind(*window);
+                });
+                let rows: Vec<(String, i64, i64)> =
+                    select.build_query_as().fetch_all(self.db.reader()).await?;
+                Ok(windows
+                    .iter()
+                    .map(|(bucket, window)| {
+                        rows.iter()
+                            .find(|(b, w, _)| b == bucket && w == window)
+                            .map_or(0, |(_, _, n)| *n)
+                    })
+                    .collect())
             }
 
             async fn token(&self, token_hash: &str) -> $crate::StoreResult<Option<$crate::TokenState>> {
@@ -321,11 +361,16 @@ macro_rules! impl_store {
                 if hits.is_empty() {
                     return Ok(Vec::new());
                 }
-                self.queue.hits(hits.to_vec()).await
+                let hits = hits
+                    .iter()
+                    .map(|hit| $crate::LimitedHit { hit: hit.clone(), max: None })
+                    .collect();
+                Ok(self.queue.submit(hits, Vec::new(), Vec::new()).await?.counts)
             }
 
             async fn append_audit(&self, audit: &[kendrix_core::AuditDraft]) -> $crate::StoreResult<()> {
-                self.queue.append(Vec::new(), audit.to_vec()).await
+                self.queue.submit(Vec::new(), Vec::new(), audit.to_vec()).await?;
+                Ok(())
             }
 
             async fn audit_entries(

@@ -3,121 +3,88 @@
 //! which applies everything waiting in **one transaction** with one multi-row statement per
 //! table, then answers each request. The database sees one commit and one audit-head lock
 //! per batch instead of one per request; each request still gets exactly the answer it would
-//! have had alone (its own counter values, its own entries in chain order).
+//! have had alone (its own counter values, its own entries in chain order). A job's tokens
+//! and audit entries are written only if its counters stay within their limits, so a rate
+//! check and the issuance it guards are one atomic step.
 
 use std::collections::BTreeMap;
 
 use kendrix_core::AuditDraft;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{NewToken, RateHit, StoreError, StoreResult};
+use crate::{Admission, LimitedHit, NewToken, StoreError, StoreResult};
 
 /// Most requests applied in one transaction.
 pub(crate) const MAX_BATCH: usize = 256;
 
-/// One request's writes.
-pub(crate) enum WriteJob {
-    /// Add hits to rate-limit windows; answer the count of each after this job's hits.
-    Hits {
-        hits: Vec<RateHit>,
-        reply: oneshot::Sender<StoreResult<Vec<i64>>>,
-    },
-    /// Insert tokens and append audit entries.
-    Append {
-        tokens: Vec<NewToken>,
-        audit: Vec<AuditDraft>,
-        reply: oneshot::Sender<StoreResult<()>>,
-    },
-}
-
-/// What one batch writes, merged across its jobs.
-pub(crate) struct MergedBatch<'a> {
-    /// Total delta per (bucket, window), for one upsert.
-    pub hit_totals: BTreeMap<(String, i64), i64>,
-    pub tokens: Vec<&'a NewToken>,
+/// One request's writes: counters to add to, and tokens and audit entries written only if
+/// every counter stays within its limit (all of them when no limit is given).
+pub(crate) struct WriteJob {
+    pub hits: Vec<LimitedHit>,
+    pub tokens: Vec<NewToken>,
     pub audit: Vec<AuditDraft>,
+    pub reply: oneshot::Sender<StoreResult<Admission>>,
 }
 
-impl<'a> MergedBatch<'a> {
-    pub fn of(jobs: &'a [WriteJob]) -> Self {
-        let mut batch = MergedBatch {
-            hit_totals: BTreeMap::new(),
-            tokens: Vec::new(),
-            audit: Vec::new(),
-        };
-        for job in jobs {
-            match job {
-                WriteJob::Hits { hits, .. } => {
-                    for hit in hits {
-                        *batch
-                            .hit_totals
-                            .entry((hit.bucket.clone(), hit.window_start))
-                            .or_default() += hit.hits;
-                    }
-                }
-                WriteJob::Append { tokens, audit, .. } => {
-                    batch.tokens.extend(tokens);
-                    batch.audit.extend(audit.iter().cloned());
-                }
-            }
+/// Total delta per (bucket, window) over a batch, for one upsert.
+pub(crate) fn hit_totals(jobs: &[WriteJob]) -> BTreeMap<(String, i64), i64> {
+    let mut totals = BTreeMap::new();
+    for job in jobs {
+        for limited in &job.hits {
+            let hit = &limited.hit;
+            *totals
+                .entry((hit.bucket.clone(), hit.window_start))
+                .or_default() += hit.hits;
         }
-        batch
     }
+    totals
 }
 
-/// Given the counts after the whole batch, the count each `Hits` job would have seen had the
-/// jobs run one after another in queue order.
-pub(crate) fn counts_per_job(
+/// Given the counts after the whole batch, what each job would have seen had the jobs run
+/// one after another in queue order, and whether it stays within its limits.
+pub(crate) fn admissions(
     jobs: &[WriteJob],
     totals: &BTreeMap<(String, i64), i64>,
     finals: &BTreeMap<(String, i64), i64>,
-) -> Vec<Option<Vec<i64>>> {
+) -> Vec<Admission> {
     let mut running: BTreeMap<(String, i64), i64> = finals
         .iter()
         .map(|(key, count)| (key.clone(), count - totals.get(key).copied().unwrap_or(0)))
         .collect();
     jobs.iter()
-        .map(|job| match job {
-            WriteJob::Hits { hits, .. } => Some(
-                hits.iter()
-                    .map(|hit| {
-                        let count = running
-                            .entry((hit.bucket.clone(), hit.window_start))
-                            .or_default();
-                        *count += hit.hits;
-                        *count
-                    })
-                    .collect(),
-            ),
-            WriteJob::Append { .. } => None,
+        .map(|job| {
+            let counts: Vec<i64> = job
+                .hits
+                .iter()
+                .map(|limited| {
+                    let hit = &limited.hit;
+                    let count = running
+                        .entry((hit.bucket.clone(), hit.window_start))
+                        .or_default();
+                    *count += hit.hits;
+                    *count
+                })
+                .collect();
+            let admitted = job
+                .hits
+                .iter()
+                .zip(&counts)
+                .all(|(limited, count)| limited.max.is_none_or(|max| *count <= max));
+            Admission { counts, admitted }
         })
         .collect()
 }
 
 /// Answers every job of a batch that committed.
-pub(crate) fn answer(jobs: Vec<WriteJob>, counts: Vec<Option<Vec<i64>>>) {
-    for (job, counts) in jobs.into_iter().zip(counts) {
-        match job {
-            WriteJob::Hits { reply, .. } => {
-                let _ = reply.send(Ok(counts.unwrap_or_default()));
-            }
-            WriteJob::Append { reply, .. } => {
-                let _ = reply.send(Ok(()));
-            }
-        }
+pub(crate) fn answer(jobs: Vec<WriteJob>, admissions: Vec<Admission>) {
+    for (job, admission) in jobs.into_iter().zip(admissions) {
+        let _ = job.reply.send(Ok(admission));
     }
 }
 
 /// Answers a job whose (single-job) batch failed.
 pub(crate) fn fail(job: WriteJob, err: StoreError) {
-    match job {
-        WriteJob::Hits { reply, .. } => {
-            let _ = reply.send(Err(err));
-        }
-        WriteJob::Append { reply, .. } => {
-            let _ = reply.send(Err(err));
-        }
-    }
+    let _ = job.reply.send(Err(err));
 }
 
 /// The sending side, held by the store.
@@ -125,25 +92,21 @@ pub(crate) fn fail(job: WriteJob, err: StoreError) {
 pub(crate) struct WriteQueue(pub mpsc::Sender<WriteJob>);
 
 impl WriteQueue {
-    pub async fn hits(&self, hits: Vec<RateHit>) -> StoreResult<Vec<i64>> {
+    pub async fn submit(
+        &self,
+        hits: Vec<LimitedHit>,
+        tokens: Vec<NewToken>,
+        audit: Vec<AuditDraft>,
+    ) -> StoreResult<Admission> {
         let (reply, answer) = oneshot::channel();
-        self.submit(WriteJob::Hits { hits, reply }).await?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    pub async fn append(&self, tokens: Vec<NewToken>, audit: Vec<AuditDraft>) -> StoreResult<()> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(WriteJob::Append {
+        let job = WriteJob {
+            hits,
             tokens,
             audit,
             reply,
-        })
-        .await?;
+        };
+        self.0.send(job).await.map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    async fn submit(&self, job: WriteJob) -> StoreResult<()> {
-        self.0.send(job).await.map_err(|_| StoreError::WriterGone)
     }
 }
 
@@ -163,29 +126,48 @@ pub(crate) async fn next_batch(rx: &mut mpsc::Receiver<WriteJob>) -> Option<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RateHit;
 
-    fn hits(bucket: &str, n: i64) -> WriteJob {
+    fn job(bucket: &str, n: i64, max: Option<i64>) -> WriteJob {
         let (reply, _) = oneshot::channel();
-        WriteJob::Hits {
-            hits: vec![RateHit {
-                bucket: bucket.into(),
-                window_start: 0,
-                hits: n,
+        WriteJob {
+            hits: vec![LimitedHit {
+                hit: RateHit {
+                    bucket: bucket.into(),
+                    window_start: 0,
+                    hits: n,
+                },
+                max,
             }],
+            tokens: Vec::new(),
+            audit: Vec::new(),
             reply,
         }
     }
 
     #[test]
     fn each_job_sees_the_count_it_would_have_seen_alone() {
-        // 5 hits were in the window before; three jobs add 1, 0 (a peek) and 1.
-        let jobs = vec![hits("a", 1), hits("a", 0), hits("b", 1), hits("a", 1)];
-        let batch = MergedBatch::of(&jobs);
+        // 5 hits were in window "a" before; jobs add 1, 0 (a peek), 1 to "b", and 1.
+        let jobs = vec![
+            job("a", 1, Some(6)),
+            job("a", 0, None),
+            job("b", 1, None),
+            job("a", 1, Some(6)),
+        ];
+        let totals = hit_totals(&jobs);
         let finals = BTreeMap::from([(("a".to_string(), 0), 7), (("b".to_string(), 0), 1)]);
-        let counts = counts_per_job(&jobs, &batch.hit_totals, &finals);
+        let seen: Vec<(Vec<i64>, bool)> = admissions(&jobs, &totals, &finals)
+            .into_iter()
+            .map(|a| (a.counts, a.admitted))
+            .collect();
         assert_eq!(
-            counts,
-            vec![Some(vec![6]), Some(vec![6]), Some(vec![1]), Some(vec![7])]
+            seen,
+            vec![
+                (vec![6], true),
+                (vec![6], true),
+                (vec![1], true),
+                (vec![7], false)
+            ]
         );
     }
 }

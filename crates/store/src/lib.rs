@@ -134,6 +134,16 @@ pub trait Store: Send + Sync + 'static {
     /// Adds each hit to its window's counter and returns the new counts, in input order.
     /// A hit of 0 reads a counter without adding to it.
     async fn count_hits(&self, hits: &[RateHit]) -> StoreResult<Vec<i64>>;
+    /// Counts `hits` and, only if every counter stays within its limit, inserts `tokens` and
+    /// appends `audit` — one atomic step, so a rate check cannot be raced past.
+    async fn admit(
+        &self,
+        hits: &[LimitedHit],
+        tokens: &[NewToken],
+        audit: &[AuditDraft],
+    ) -> StoreResult<Admission>;
+    /// Reads counters without changing them (0 for a window never hit).
+    async fn window_counts(&self, windows: &[(String, UnixMillis)]) -> StoreResult<Vec<i64>>;
 
     /// Appends entries to the audit chain on their own (for events with no other write).
     async fn append_audit(&self, audit: &[AuditDraft]) -> StoreResult<()>;

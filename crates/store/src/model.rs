@@ -180,3 +180,19 @@ pub struct PruneCounts {
     pub rate_windows: u64,
     pub tokens: u64,
 }
+
+/// A counter increment with the most the counter may reach for the write it guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitedHit {
+    pub hit: RateHit,
+    /// `None`: count only, never refuse.
+    pub max: Option<i64>,
+}
+
+/// The outcome of a guarded write: each counter after this request, and whether the
+/// guarded tokens and audit entries were written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    pub counts: Vec<i64>,
+    pub admitted: bool,
+}
