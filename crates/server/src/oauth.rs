@@ -139,8 +139,10 @@ impl AppState {
         OAuthError::Server(ctx.request_id.clone())
     }
 
-    /// Rate-limits the request, then proves the client's identity. Every failure is counted
-    /// towards the failed-authentication throttle and audited.
+    /// Proves the client's identity. Every failure is counted towards the failed-authentication
+    /// throttle (and audited, until the block starts); the rate limits, including that block,
+    /// are enforced by [`Self::admit`] in the same step as the writes they guard, so a blocked
+    /// client is refused even with the right secret.
     pub async fn authenticate_client(
         &self,
         ctx: &RequestContext,
@@ -148,21 +150,11 @@ impl AppState {
         endpoint: &'static str,
     ) -> Result<Client, OAuthError> {
         let now = self.clock.now_ms();
-        // Both reads at once: the failure block must be known before the secret is checked.
-        let (verdict, client) = tokio::join!(
-            self.throttle
-                .failure_block(&*self.store, &ctx.source, &creds.client_id, now),
-            self.store.client(&creds.client_id)
-        );
-        let verdict = verdict.map_err(|e| self.server_error(ctx, e))?;
-        if let Verdict::Limited {
-            retry_after_secs, ..
-        } = verdict
-        {
-            self.metrics.count_oauth("rate_limited");
-            return Err(OAuthError::RateLimited(retry_after_secs));
-        }
-        let client = client.map_err(|e| self.server_error(ctx, e))?;
+        let client = self
+            .store
+            .client(&creds.client_id)
+            .await
+            .map_err(|e| self.server_error(ctx, e))?;
         let failure = match &client {
             None => {
                 // Spend the same time as a real comparison, so unknown ids are not revealed.
@@ -197,7 +189,12 @@ impl AppState {
                     .failed_auth(&*self.store, &ctx.source, Some(&creds.client_id), now)
                     .await
                     .map_err(|e| self.server_error(ctx, e))?;
-                let mut audit = vec![draft.clone()];
+                // While blocked, only the crossing is audited, so a flood cannot grow the log.
+                let blocked = matches!(verdict, Verdict::Limited { .. });
+                let mut audit = Vec::new();
+                if !blocked || crossed {
+                    audit.push(draft);
+                }
                 if crossed {
                     audit.push(
                         ctx.audit()
@@ -218,8 +215,8 @@ impl AppState {
                 match verdict {
                     Verdict::Limited {
                         retry_after_secs, ..
-                    } if crossed => Err(OAuthError::RateLimited(retry_after_secs)),
-                    _ => Err(OAuthError::InvalidClient),
+                    } => Err(OAuthError::RateLimited(retry_after_secs)),
+                    Verdict::Allowed => Err(OAuthError::InvalidClient),
                 }
             }
         }
@@ -375,7 +372,7 @@ impl AppState {
         } else {
             self.metrics.count_oauth("rate_limited");
             Err(OAuthError::RateLimited(
-                self.throttle.oauth_retry_after(now),
+                self.throttle.oauth_retry_after(&admission, now),
             ))
         }
     }

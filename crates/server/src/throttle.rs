@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use kendrix_core::rate_limit::Limit;
 use kendrix_core::UnixMillis;
-use kendrix_store::{LimitedHit, RateHit, Store, StoreResult};
+use kendrix_store::{Admission, LimitedHit, RateHit, Store, StoreResult};
 
 use crate::settings::RateLimits;
 
@@ -112,64 +112,52 @@ impl Throttle {
         }
     }
 
-    fn failure_windows(
-        &self,
-        address: &str,
-        client_id: &str,
-        now: UnixMillis,
-    ) -> Vec<(String, UnixMillis)> {
-        let start = self.failed_auth.window_start(now);
-        vec![
-            (format!("fail:addr:{address}"), start),
-            (format!("fail:client:{client_id}"), start),
-        ]
-    }
-
-    /// Whether recent failed authentications block this address or client id; a read only,
-    /// done before the secret is even looked at.
-    pub async fn failure_block(
-        &self,
-        store: &dyn Store,
-        address: &str,
-        client_id: &str,
-        now: UnixMillis,
-    ) -> StoreResult<Verdict> {
-        let counts = store
-            .window_counts(&self.failure_windows(address, client_id, now))
-            .await?;
-        Ok(if counts.iter().any(|&c| self.failed_auth.exceeded_by(c)) {
-            Verdict::Limited {
-                retry_after_secs: self.failed_auth.retry_after_secs(now),
-                failed_auth: true,
-            }
-        } else {
-            Verdict::Allowed
-        })
-    }
-
-    /// The counters one request to an OAuth endpoint adds to, each with its limit; give them
-    /// to `Store::admit` together with the writes they guard.
+    /// The counters one request to an OAuth endpoint touches, in the order of
+    /// [`Self::oauth_limits`]: it adds to the request counters of its address and client id,
+    /// and reads their failed-authentication counters (a hit of 0) to enforce the block.
+    /// Give them to `Store::admit` together with the writes they guard.
     pub fn oauth_hits(&self, address: &str, client_id: &str, now: UnixMillis) -> Vec<LimitedHit> {
-        [
-            (format!("tok:addr:{address}"), self.token_per_address),
-            (format!("tok:client:{client_id}"), self.token_per_client),
-        ]
-        .into_iter()
-        .map(|(bucket, limit)| LimitedHit {
-            hit: RateHit {
-                bucket,
-                window_start: limit.window_start(now),
-                hits: 1,
-            },
-            max: Some(limit.max),
-        })
-        .collect()
+        let buckets = [
+            format!("tok:addr:{address}"),
+            format!("tok:client:{client_id}"),
+            format!("fail:addr:{address}"),
+            format!("fail:client:{client_id}"),
+        ];
+        buckets
+            .into_iter()
+            .zip(self.oauth_limits())
+            .enumerate()
+            .map(|(i, (bucket, limit))| LimitedHit {
+                hit: RateHit {
+                    bucket,
+                    window_start: limit.window_start(now),
+                    hits: if i < 2 { 1 } else { 0 },
+                },
+                max: Some(limit.max),
+            })
+            .collect()
     }
 
-    /// `Retry-After` for an OAuth request that `Store::admit` refused.
-    pub fn oauth_retry_after(&self, now: UnixMillis) -> u64 {
-        // Both OAuth limits use the same aligned one-minute windows.
-        self.token_per_client.retry_after_secs(now)
+    fn oauth_limits(&self) -> [Limit; 4] {
+        [
+            self.token_per_address,
+            self.token_per_client,
+            self.failed_auth,
+            self.failed_auth,
+        ]
+    }
+
+    /// `Retry-After` for an OAuth request that `Store::admit` refused: the end of the
+    /// longest window it is over.
+    pub fn oauth_retry_after(&self, admission: &Admission, now: UnixMillis) -> u64 {
+        admission
+            .counts
+            .iter()
+            .zip(self.oauth_limits())
+            .filter(|(count, limit)| limit.exceeded_by(**count))
+            .map(|(_, limit)| limit.retry_after_secs(now))
+            .max()
+            .unwrap_or(1)
     }
 
     /// Counts an authenticated API request of one client and decides it from this

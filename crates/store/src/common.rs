@@ -254,30 +254,6 @@ macro_rules! impl_store {
                 self.queue.submit(hits.to_vec(), tokens.to_vec(), audit.to_vec()).await
             }
 
-            async fn window_counts(
-                &self,
-                windows: &[(String, kendrix_core::UnixMillis)],
-            ) -> $crate::StoreResult<Vec<i64>> {
-                if windows.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut select = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT bucket, window_start, hits FROM rate_limits WHERE (bucket, window_start) IN ",
-                );
-                select.push_tuples(windows, |mut row, (bucket, window)| {
-                    row.push_bind(bucket.clone()).push_bind(*window);
-                });
-                let rows: Vec<(String, i64, i64)> =
-                    select.build_query_as().fetch_all(self.db.reader()).await?;
-                Ok(windows
-                    .iter()
-                    .map(|(bucket, window)| {
-                        rows.iter()
-                            .find(|(b, w, _)| b == bucket && w == window)
-                            .map_or(0, |(_, _, n)| *n)
-                    })
-                    .collect())
-            }
 
             async fn token(&self, token_hash: &str) -> $crate::StoreResult<Option<$crate::TokenState>> {
                 Ok(sqlx::query_as($crate::sql::TOKEN_STATE)

@@ -142,8 +142,6 @@ pub trait Store: Send + Sync + 'static {
         tokens: &[NewToken],
         audit: &[AuditDraft],
     ) -> StoreResult<Admission>;
-    /// Reads counters without changing them (0 for a window never hit).
-    async fn window_counts(&self, windows: &[(String, UnixMillis)]) -> StoreResult<Vec<i64>>;
 
     /// Appends entries to the audit chain on their own (for events with no other write).
     async fn append_audit(&self, audit: &[AuditDraft]) -> StoreResult<()>;
