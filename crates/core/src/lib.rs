@@ -10,7 +10,10 @@ pub mod credentials;
 pub mod enrollment;
 pub mod rate_limit;
 pub mod scope;
+pub mod sync;
+pub mod version;
 
 pub use audit::{AuditDraft, AuditEvent, AuditOutcome};
 pub use clock::{Clock, UnixMillis};
 pub use scope::{Scope, ScopeSet};
+pub use version::{Hlc, Version};

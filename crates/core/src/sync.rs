@@ -1,0 +1,488 @@
+//! The sync protocol: records, batches, their validation, and how the server decides what a
+//! record does to its copy (last writer wins on the HLC version).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::version::Version;
+
+/// Longest record id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// What a record asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Upsert,
+    Delete,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Upsert => "upsert",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+/// One change to one record, as it travels from agent to server. `data` is present for
+/// upserts and absent for deletes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub entity: String,
+    pub id: String,
+    pub op: Op,
+    pub version: Version,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Map<String, Value>>,
+}
+
+impl Record {
+    /// SHA-256 of the op and the data in canonical form (object keys sorted), so the same
+    /// change always hashes the same, however its keys were ordered.
+    pub fn content_hash(&self) -> String {
+        let mut canonical = String::with_capacity(64);
+        canonical.push_str(self.op.as_str());
+        canonical.push(':');
+        if let Some(data) = &self.data {
+            write_canonical(&Value::Object(data.clone()), &mut canonical);
+        }
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    }
+
+    /// The data as stored (compact JSON), or `None` for a delete.
+    pub fn data_text(&self) -> Option<String> {
+        self.data
+            .as_ref()
+            .map(|d| Value::Object(d.clone()).to_string())
+    }
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Limits a batch must respect; server settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_records: usize,
+    /// Largest `data` object, in bytes of compact JSON.
+    pub max_data_bytes: usize,
+    /// Deepest nesting of objects and arrays inside `data`.
+    pub max_data_depth: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self {
+            max_records: 5000,
+            max_data_bytes: 64 * 1024,
+            max_data_depth: 32,
+        }
+    }
+}
+
+/// Everything wrong with one record of a refused batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordProblem {
+    /// Position in the batch, from 0.
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub errors: Vec<String>,
+}
+
+/// Why a batch was refused as a whole; nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("the body must be a JSON object with a \"records\" array")]
+    NotABatch,
+    #[error("a batch needs at least one record")]
+    Empty,
+    #[error("the batch has {count} records; at most {max} are accepted in one batch")]
+    TooMany { count: usize, max: usize },
+    #[error("{} record(s) are invalid; nothing was applied", .0.len())]
+    InvalidRecords(Vec<RecordProblem>),
+}
+
+/// `[a-z][a-z0-9_]{0,63}`
+pub fn valid_entity(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+}
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Checks one record, collecting every problem rather than stopping at the first.
+fn check_record(
+    value: &Value,
+    limits: &BatchLimits,
+) -> Result<Record, (Option<String>, Option<String>, Vec<String>)> {
+    let Some(object) = value.as_object() else {
+        return Err((None, None, vec!["a record must be a JSON object".into()]));
+    };
+    let mut errors = Vec::new();
+    let entity = object.get("entity").and_then(Value::as_str);
+    let id = object.get("id").and_then(Value::as_str);
+    match entity {
+        None => errors.push("\"entity\" must be a string".into()),
+        Some(e) if !valid_entity(e) => {
+            errors.push("\"entity\" must match [a-z][a-z0-9_]{0,63}".into())
+        }
+        Some(_) => {}
+    }
+    match id {
+        None => errors.push("\"id\" must be a string".into()),
+        Some("") => errors.push("\"id\" must not be empty".into()),
+        Some(i) if i.len() > MAX_ID_BYTES => {
+            errors.push(format!("\"id\" is longer than {MAX_ID_BYTES} bytes"))
+        }
+        Some(_) => {}
+    }
+    let op = match object.get("op").and_then(Value::as_str) {
+        Some("upsert") => Some(Op::Upsert),
+        Some("delete") => Some(Op::Delete),
+        Some(other) => {
+            errors.push(format!(
+                "\"op\" {other:?} is unknown; use \"upsert\" or \"delete\""
+            ));
+            None
+        }
+        None => {
+            errors.push("\"op\" must be \"upsert\" or \"delete\"".into());
+            None
+        }
+    };
+    let version = match object.get("version") {
+        Some(Value::String(text)) => match text.parse::<Version>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(format!("\"version\": {e}"));
+                None
+            }
+        },
+        _ => {
+            errors.push("\"version\" must be a string like 1732838400123-0000-site12".into());
+            None
+        }
+    };
+    let data = match (op, object.get("data")) {
+        (Some(Op::Upsert), Some(Value::Object(map))) => {
+            let size = Value::Object(map.clone()).to_string().len();
+            if size > limits.max_data_bytes {
+                errors.push(format!(
+                    "\"data\" is {size} bytes; at most {} are accepted",
+                    limits.max_data_bytes
+                ));
+            }
+            if depth(&Value::Object(map.clone())) > limits.max_data_depth {
+                errors.push(format!(
+                    "\"data\" is nested deeper than {} levels",
+                    limits.max_data_depth
+                ));
+            }
+            Some(map.clone())
+        }
+        (Some(Op::Upsert), _) => {
+            errors.push("an upsert needs \"data\": a JSON object".into());
+            None
+        }
+        (Some(Op::Delete), None | Some(Value::Null)) => None,
+        (Some(Op::Delete), Some(_)) => {
+            errors.push("a delete carries no \"data\"".into());
+            None
+        }
+        (None, _) => None,
+    };
+    match (entity, id, op, version) {
+        (Some(entity), Some(id), Some(op), Some(version)) if errors.is_empty() => Ok(Record {
+            entity: entity.to_owned(),
+            id: id.to_owned(),
+            op,
+            version,
+            data,
+        }),
+        _ => Err((entity.map(str::to_owned), id.map(str::to_owned), errors)),
+    }
+}
+
+/// Validates a batch body, `{"records": [...]}`. Either every record is valid, or the error
+/// lists every bad record and why.
+pub fn validate_batch(body: &Value, limits: &BatchLimits) -> Result<Vec<Record>, BatchError> {
+    let records = body
+        .get("records")
+        .and_then(Value::as_array)
+        .ok_or(BatchError::NotABatch)?;
+    if records.is_empty() {
+        return Err(BatchError::Empty);
+    }
+    if records.len() > limits.max_records {
+        return Err(BatchError::TooMany {
+            count: records.len(),
+            max: limits.max_records,
+        });
+    }
+    let mut valid = Vec::with_capacity(records.len());
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    for (index, value) in records.iter().enumerate() {
+        match check_record(value, limits) {
+            Ok(record) => {
+                if !seen.insert((record.entity.clone(), record.id.clone())) {
+                    problems.push(RecordProblem {
+                        index,
+                        entity: Some(record.entity),
+                        id: Some(record.id),
+                        errors: vec![
+                            "the same record appears earlier in this batch; send one change per record".into(),
+                        ],
+                    });
+                } else {
+                    valid.push(record);
+                }
+            }
+            Err((entity, id, errors)) => problems.push(RecordProblem {
+                index,
+                entity,
+                id,
+                errors,
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(valid)
+    } else {
+        Err(BatchError::InvalidRecords(problems))
+    }
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordStatus {
+    /// Newer than the server's copy (or the first): now the server's copy.
+    Applied,
+    /// The server already has this very version with this very content.
+    Duplicate,
+    /// Older than the server's copy: ignored; `version` is the server's.
+    Stale,
+    /// Can never be accepted (see `reason`); the agent keeps it as a dead letter.
+    Rejected,
+}
+
+/// The server's copy of a record, as far as deciding needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub version: Version,
+    pub content_hash: String,
+}
+
+/// Last writer wins: decides what an incoming record does given the server's copy.
+pub fn decide(
+    incoming: &Record,
+    incoming_hash: &str,
+    stored: Option<&StoredVersion>,
+) -> (RecordStatus, Option<&'static str>) {
+    match stored {
+        None => (RecordStatus::Applied, None),
+        Some(s) if incoming.version > s.version => (RecordStatus::Applied, None),
+        Some(s) if incoming.version < s.version => (RecordStatus::Stale, None),
+        Some(s) if s.content_hash == incoming_hash => (RecordStatus::Duplicate, None),
+        Some(_) => (
+            RecordStatus::Rejected,
+            Some("this version was already used for different content; give the change a new version"),
+        ),
+    }
+}
+
+/// The result for one record in a batch response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordResult {
+    pub entity: String,
+    pub id: String,
+    pub status: RecordStatus,
+    /// The server's version of the record after this batch.
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// How many records of a batch ended in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub applied: u64,
+    pub duplicate: u64,
+    pub stale: u64,
+    pub rejected: u64,
+}
+
+impl StatusCounts {
+    pub fn add(&mut self, status: RecordStatus) {
+        match status {
+            RecordStatus::Applied => self.applied += 1,
+            RecordStatus::Duplicate => self.duplicate += 1,
+            RecordStatus::Stale => self.stale += 1,
+            RecordStatus::Rejected => self.rejected += 1,
+        }
+    }
+}
+
+/// The answer to `POST /sync/batches`, stored byte for byte for idempotent replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    pub batch_id: String,
+    pub results: Vec<RecordResult>,
+    pub counts: StatusCounts,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(version: &str, data: Value) -> Record {
+        Record {
+            entity: "orders".into(),
+            id: "A-1".into(),
+            op: Op::Upsert,
+            version: version.parse().unwrap(),
+            data: data.as_object().cloned(),
+        }
+    }
+
+    #[test]
+    fn content_hash_ignores_key_order() {
+        let a = record(
+            "1732838400123-0000-s",
+            json!({"a": 1, "b": {"y": 2, "x": [1, {"q": 1, "p": 2}]}}),
+        );
+        let b = record(
+            "1732838400123-0000-s",
+            json!({"b": {"x": [1, {"p": 2, "q": 1}], "y": 2}, "a": 1}),
+        );
+        assert_eq!(a.content_hash(), b.content_hash());
+        let c = record("1732838400123-0000-s", json!({"a": 2}));
+        assert_ne!(a.content_hash(), c.content_hash());
+    }
+
+    #[test]
+    fn last_writer_wins() {
+        let stored = StoredVersion {
+            version: "1732838400123-0001-s".parse().unwrap(),
+            content_hash: "h".into(),
+        };
+        let newer = record("1732838400123-0002-s", json!({}));
+        let older = record("1732838400123-0000-s", json!({}));
+        let same = record("1732838400123-0001-s", json!({}));
+        assert_eq!(decide(&newer, "x", Some(&stored)).0, RecordStatus::Applied);
+        assert_eq!(decide(&older, "x", Some(&stored)).0, RecordStatus::Stale);
+        assert_eq!(decide(&same, "h", Some(&stored)).0, RecordStatus::Duplicate);
+        assert_eq!(
+            decide(&same, "other", Some(&stored)).0,
+            RecordStatus::Rejected
+        );
+        assert_eq!(decide(&older, "x", None).0, RecordStatus::Applied);
+    }
+
+    #[test]
+    fn a_bad_batch_lists_every_bad_record() {
+        let body = json!({"records": [
+            {"entity": "orders", "id": "1", "op": "upsert", "version": "1732838400123-0000-s", "data": {"t": 1}},
+            {"entity": "Orders", "id": "", "op": "merge", "version": "12"},
+            "not an object",
+            {"entity": "orders", "id": "2", "op": "upsert", "version": "1732838400123-0000-s"},
+            {"entity": "orders", "id": "1", "op": "delete", "version": "1732838400124-0000-s"},
+        ]});
+        let BatchError::InvalidRecords(problems) =
+            validate_batch(&body, &BatchLimits::default()).unwrap_err()
+        else {
+            panic!("expected invalid records");
+        };
+        let indexes: Vec<usize> = problems.iter().map(|p| p.index).collect();
+        assert_eq!(indexes, [1, 2, 3, 4]);
+        assert_eq!(problems[0].errors.len(), 4, "{:?}", problems[0].errors);
+        assert!(problems[2].errors[0].contains("needs \"data\""));
+        assert!(problems[3].errors[0].contains("appears earlier"));
+    }
+
+    #[test]
+    fn batch_shape_and_size_are_checked_first() {
+        let limits = BatchLimits {
+            max_records: 1,
+            ..BatchLimits::default()
+        };
+        assert_eq!(
+            validate_batch(&json!([]), &limits),
+            Err(BatchError::NotABatch)
+        );
+        assert_eq!(
+            validate_batch(&json!({"records": []}), &limits),
+            Err(BatchError::Empty)
+        );
+        let two = json!({"records": [{}, {}]});
+        assert_eq!(
+            validate_batch(&two, &limits),
+            Err(BatchError::TooMany { count: 2, max: 1 })
+        );
+    }
+
+    #[test]
+    fn oversized_and_deep_data_are_refused() {
+        let limits = BatchLimits {
+            max_data_bytes: 20,
+            max_data_depth: 2,
+            ..BatchLimits::default()
+        };
+        let body = json!({"records": [
+            {"entity": "e", "id": "1", "op": "upsert", "version": "1732838400123-0000-s", "data": {"s": "x".repeat(50)}},
+            {"entity": "e", "id": "2", "op": "upsert", "version": "1732838400123-0000-s", "data": {"a": {"b": {"c": 1}}}},
+        ]});
+        let BatchError::InvalidRecords(problems) = validate_batch(&body, &limits).unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(problems[0].errors[0].contains("bytes"));
+        assert!(problems[1].errors[0].contains("nested"));
+    }
+}
