@@ -758,7 +758,7 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("kendrix_oauth_events_total{outcome=\"token_issued\"} 1"));
+    assert!(metrics.contains("kendrix_events_total{event=\"token_issued\"} 1"));
 
     let openapi = json(
         server

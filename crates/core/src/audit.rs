@@ -36,10 +36,20 @@ pub enum AuditEvent {
     TenantCreated,
     ClientRegistered,
     ClientRevoked,
+    /// A batch was applied (an idempotency miss: first delivery of its key).
+    SyncBatchApplied,
+    /// A batch was refused as a whole (invalid records); nothing was applied.
+    SyncBatchRefused,
+    /// A batch was answered from its stored response (an idempotency hit).
+    IdempotencyReplayed,
+    /// An Idempotency-Key came back with a different body.
+    IdempotencyMismatch,
+    /// An Idempotency-Key came back while its first request was still being applied.
+    IdempotencyInFlight,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 13] = [
+    pub const ALL: [AuditEvent; 18] = [
         AuditEvent::ClientAuthenticated,
         AuditEvent::ClientAuthFailed,
         AuditEvent::BearerRejected,
@@ -53,6 +63,11 @@ impl AuditEvent {
         AuditEvent::TenantCreated,
         AuditEvent::ClientRegistered,
         AuditEvent::ClientRevoked,
+        AuditEvent::SyncBatchApplied,
+        AuditEvent::SyncBatchRefused,
+        AuditEvent::IdempotencyReplayed,
+        AuditEvent::IdempotencyMismatch,
+        AuditEvent::IdempotencyInFlight,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +85,11 @@ impl AuditEvent {
             AuditEvent::TenantCreated => "tenant.created",
             AuditEvent::ClientRegistered => "client.registered",
             AuditEvent::ClientRevoked => "client.revoked",
+            AuditEvent::SyncBatchApplied => "sync.batch.applied",
+            AuditEvent::SyncBatchRefused => "sync.batch.refused",
+            AuditEvent::IdempotencyReplayed => "idempotency.hit",
+            AuditEvent::IdempotencyMismatch => "idempotency.mismatch",
+            AuditEvent::IdempotencyInFlight => "idempotency.in_flight",
         }
     }
 }

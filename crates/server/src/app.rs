@@ -78,12 +78,13 @@ pub async fn serve(
     result
 }
 
+/// Prunes expired tokens, rate windows and idempotency keys every few minutes.
 async fn prune_periodically(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;
-        let before = state.clock.now_ms() - PRUNE_GRACE_MS;
-        match state.store.prune(before).await {
+        let now = state.clock.now_ms();
+        match state.store.prune(now - PRUNE_GRACE_MS, now).await {
             Ok(counts) => tracing::debug!(?counts, "pruned expired rows"),
             Err(err) => tracing::warn!(error = %err, "pruning failed; will retry"),
         }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), RouteStats>>,
-    oauth: Mutex<BTreeMap<&'static str, u64>>,
+    events: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -27,13 +27,13 @@ impl Metrics {
         entry.seconds += seconds;
     }
 
-    /// Counts an OAuth outcome such as `token_issued` or `client_auth_failed`.
-    pub fn count_oauth(&self, outcome: &'static str) {
+    /// Counts an event such as `token_issued`, `client_auth_failed` or `idempotency_hit`.
+    pub fn count(&self, event: &'static str) {
         *self
-            .oauth
+            .events
             .lock()
             .expect("metrics lock")
-            .entry(outcome)
+            .entry(event)
             .or_default() += 1;
     }
 
@@ -65,13 +65,10 @@ impl Metrics {
                 stats.seconds
             );
         }
-        out.push_str("# HELP kendrix_oauth_events_total OAuth outcomes.\n");
-        out.push_str("# TYPE kendrix_oauth_events_total counter\n");
-        for (outcome, count) in self.oauth.lock().expect("metrics lock").iter() {
-            let _ = writeln!(
-                out,
-                "kendrix_oauth_events_total{{outcome=\"{outcome}\"}} {count}"
-            );
+        out.push_str("# HELP kendrix_events_total OAuth, sync and idempotency outcomes.\n");
+        out.push_str("# TYPE kendrix_events_total counter\n");
+        for (event, count) in self.events.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "kendrix_events_total{{event=\"{event}\"}} {count}");
         }
         out
     }
@@ -94,12 +91,12 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record_request("GET", "/health", 200, 0.5);
         metrics.record_request("GET", "/health", 200, 0.25);
-        metrics.count_oauth("token_issued");
+        metrics.count("token_issued");
         let text = metrics.render(7);
         assert!(text.contains("kendrix_uptime_seconds 7\n"));
         assert!(text.contains(
             "kendrix_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2\n"
         ));
-        assert!(text.contains("kendrix_oauth_events_total{outcome=\"token_issued\"} 1\n"));
+        assert!(text.contains("kendrix_events_total{event=\"token_issued\"} 1\n"));
     }
 }

@@ -171,7 +171,7 @@ impl AppState {
             (None, Some(client)) => Ok(client),
             (reason, client) => {
                 let reason = reason.unwrap_or("unknown client");
-                self.metrics.count_oauth("client_auth_failed");
+                self.metrics.count("client_auth_failed");
                 let mut draft = ctx
                     .audit()
                     .draft(
@@ -309,7 +309,7 @@ impl AppState {
         if let Err(e) = self.store.append_audit(&[draft]).await {
             return self.server_error(ctx, e);
         }
-        self.metrics.count_oauth("token_denied");
+        self.metrics.count("token_denied");
         err
     }
 
@@ -345,7 +345,7 @@ impl AppState {
             .tenant(client.tenant_id)
             .client(client.client_id.clone());
         self.admit(ctx, client, &rows, &[audit]).await?;
-        self.metrics.count_oauth("token_issued");
+        self.metrics.count("token_issued");
         Ok(response)
     }
 
@@ -370,7 +370,7 @@ impl AppState {
         if admission.admitted {
             Ok(())
         } else {
-            self.metrics.count_oauth("rate_limited");
+            self.metrics.count("rate_limited");
             Err(OAuthError::RateLimited(
                 self.throttle.oauth_retry_after(&admission, now),
             ))
@@ -418,7 +418,7 @@ impl AppState {
                     .revoke_family(&state.family, now, &[audit])
                     .await
                     .map_err(|e| self.server_error(ctx, e))?;
-                self.metrics.count_oauth("refresh_reuse");
+                self.metrics.count("refresh_reuse");
                 tracing::warn!(request_id = %ctx.request_id, client_id = %state.client_id, "refresh token reused; family revoked");
                 return Err(OAuthError::InvalidGrant(
                     "refresh token already used; every token of its family is now revoked",
@@ -463,7 +463,7 @@ impl AppState {
             .issue_tokens(&rows, &[audit])
             .await
             .map_err(|e| self.server_error(ctx, e))?;
-        self.metrics.count_oauth("token_refreshed");
+        self.metrics.count("token_refreshed");
         Ok(response)
     }
 
@@ -503,7 +503,7 @@ impl AppState {
                     .await
                     .map_err(|e| self.server_error(ctx, e))?;
                 tracing::info!(request_id = %ctx.request_id, client_id = %client.client_id, revoked, "token revoked");
-                self.metrics.count_oauth("token_revoked");
+                self.metrics.count("token_revoked");
             }
             other => {
                 let reason = if other.is_some() {

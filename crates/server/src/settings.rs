@@ -33,10 +33,44 @@ pub struct Settings {
     /// Largest accepted body at the OAuth endpoints, checked before parsing.
     pub max_form_bytes: usize,
     pub rate_limits: RateLimits,
+    pub sync: SyncSettings,
     /// Log filter in `tracing` syntax, e.g. `info` or `kendrix_server=debug,info`.
     pub log: String,
     /// Log format: `text` or `json`.
     pub log_format: String,
+}
+
+/// Limits and retention of `POST /sync/batches`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Most records in one batch.
+    pub max_batch_records: usize,
+    /// Largest batch body, checked before parsing.
+    pub max_batch_bytes: usize,
+    /// Largest `data` object of one record (compact JSON).
+    pub max_record_data_bytes: usize,
+    /// Deepest nesting inside one record's `data`.
+    pub max_record_data_depth: usize,
+    /// How long a batch's response is kept for replays under its Idempotency-Key
+    /// (advertised in the `Idempotency-Key-Retention` response header).
+    pub idempotency_retention_secs: i64,
+    /// How long an in-flight claim blocks the same key before it counts as abandoned
+    /// (its server died mid-batch) and a retry may take over.
+    pub idempotency_lease_secs: i64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            max_batch_records: 5000,
+            max_batch_bytes: 16 * 1024 * 1024,
+            max_record_data_bytes: 64 * 1024,
+            max_record_data_depth: 32,
+            idempotency_retention_secs: 24 * 3600,
+            idempotency_lease_secs: 30,
+        }
+    }
 }
 
 /// Fixed-window limits, counted in the database so they hold across instances.
@@ -76,6 +110,7 @@ impl Default for Settings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             max_form_bytes: 8 * 1024,
             rate_limits: RateLimits::default(),
+            sync: SyncSettings::default(),
             log: "info".into(),
             log_format: "text".into(),
         }
@@ -95,6 +130,7 @@ impl fmt::Debug for Settings {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_tokens", &self.refresh_tokens)
             .field("rate_limits", &self.rate_limits)
+            .field("sync", &self.sync)
             .field("log", &self.log)
             .finish_non_exhaustive()
     }

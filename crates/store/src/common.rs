@@ -385,7 +385,11 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn prune(&self, before: kendrix_core::UnixMillis) -> $crate::StoreResult<$crate::PruneCounts> {
+            async fn prune(
+                &self,
+                before: kendrix_core::UnixMillis,
+                now: kendrix_core::UnixMillis,
+            ) -> $crate::StoreResult<$crate::PruneCounts> {
                 let mut tx = self.db.begin().await?;
                 let rate_windows = sqlx::query($crate::sql::PRUNE_RATE_WINDOWS)
                     .bind(before)
@@ -397,8 +401,282 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                let idempotency_keys = sqlx::query($crate::sql::PRUNE_KEYS)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 tx.commit().await?;
-                Ok($crate::PruneCounts { rate_windows, tokens })
+                Ok($crate::PruneCounts {
+                    rate_windows,
+                    tokens,
+                    idempotency_keys,
+                })
+            }
+
+            async fn claim_idempotency_key(
+                &self,
+                claim: &$crate::IdempotencyClaim,
+            ) -> $crate::StoreResult<$crate::ClaimOutcome> {
+                let locked_until = claim.now + claim.lease_ms;
+                let expires_at = claim.now + claim.retention_ms;
+                let mut tx = self.db.begin().await?;
+                let inserted: Option<String> = sqlx::query_scalar($crate::sql::CLAIM_KEY)
+                    .bind(claim.client_pk)
+                    .bind(&claim.key)
+                    .bind(&claim.request_hash)
+                    .bind(&claim.owner)
+                    .bind(locked_until)
+                    .bind(claim.now)
+                    .bind(expires_at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if inserted.is_some() {
+                    tx.commit().await?;
+                    return Ok($crate::ClaimOutcome::Claimed);
+                }
+                let (hash, state, held_until, status, body, expires): (
+                    String,
+                    String,
+                    i64,
+                    Option<i32>,
+                    Option<String>,
+                    i64,
+                ) = sqlx::query_as($crate::sql::READ_KEY)
+                    .bind(claim.client_pk)
+                    .bind(&claim.key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let expired = expires <= claim.now;
+                let abandoned = state == "in_flight" && held_until <= claim.now;
+                let outcome = if expired || (abandoned && hash == claim.request_hash) {
+                    sqlx::query($crate::sql::TAKE_OVER_KEY)
+                        .bind(claim.client_pk)
+                        .bind(&claim.key)
+                        .bind(&claim.request_hash)
+                        .bind(&claim.owner)
+                        .bind(locked_until)
+                        .bind(claim.now)
+                        .bind(expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    $crate::ClaimOutcome::Claimed
+                } else if hash != claim.request_hash {
+                    $crate::ClaimOutcome::Mismatch
+                } else if state == "done" {
+                    $crate::ClaimOutcome::Replay {
+                        status: status.unwrap_or(200) as u16,
+                        body: body.unwrap_or_default(),
+                    }
+                } else {
+                    $crate::ClaimOutcome::InFlight {
+                        retry_after_ms: held_until - claim.now,
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn release_idempotency_key(
+                &self,
+                client_pk: i64,
+                key: &str,
+                owner: &str,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query($crate::sql::RELEASE_KEY)
+                    .bind(client_pk)
+                    .bind(key)
+                    .bind(owner)
+                    .execute(self.db.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn apply_batch(
+                &self,
+                batch: $crate::BatchToApply,
+            ) -> $crate::StoreResult<$crate::AppliedBatch> {
+                use $crate::sync as apply;
+                let records = &batch.records;
+                let hashes: Vec<String> = records.iter().map(|r| r.content_hash()).collect();
+                let mut tx = self.db.begin().await?;
+                let stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
+                let mut decisions = apply::decide_all(records, &hashes, &stored);
+                let rows = apply::rows_to_write(records, &hashes, &decisions);
+                let written = <$conn>::upsert_records(
+                    &mut tx,
+                    batch.tenant_id,
+                    batch.client_pk,
+                    &batch.batch_id,
+                    batch.received_at,
+                    &rows,
+                )
+                .await?;
+                // Another batch may have written a newer version between our read and write
+                // (PostgreSQL, several instances): decide those records again.
+                let lost = apply::lost_races(records, &decisions, &written);
+                if !lost.is_empty() {
+                    let again: Vec<kendrix_core::sync::Record> =
+                        lost.iter().map(|&i| records[i].clone()).collect();
+                    let again_hashes: Vec<String> = lost.iter().map(|&i| hashes[i].clone()).collect();
+                    let now_stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, &again).await?;
+                    for (decision, &i) in apply::decide_all(&again, &again_hashes, &now_stored)
+                        .into_iter()
+                        .zip(&lost)
+                    {
+                        decisions[i] = decision;
+                    }
+                }
+                let tally = apply::tally(records, &decisions);
+
+                let mut marks = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO sync_versions (tenant_id, client_pk, entity, newest_version, \
+                     last_batch_id, applied, duplicate, stale, updated_at) ",
+                );
+                marks.push_values(&tally.per_entity, |mut row, (entity, counts)| {
+                    row.push_bind(batch.tenant_id)
+                        .push_bind(batch.client_pk)
+                        .push_bind(entity.clone())
+                        .push_bind(tally.newest.get(entity).cloned().unwrap_or_default())
+                        .push_bind(batch.batch_id.clone())
+                        .push_bind(counts.applied as i64)
+                        .push_bind(counts.duplicate as i64)
+                        .push_bind(counts.stale as i64)
+                        .push_bind(batch.received_at);
+                });
+                marks.push(
+                    " ON CONFLICT (tenant_id, client_pk, entity) DO UPDATE SET \
+                     newest_version = CASE WHEN excluded.newest_version > sync_versions.newest_version \
+                       THEN excluded.newest_version ELSE sync_versions.newest_version END, \
+                     last_batch_id = excluded.last_batch_id, \
+                     applied = sync_versions.applied + excluded.applied, \
+                     duplicate = sync_versions.duplicate + excluded.duplicate, \
+                     stale = sync_versions.stale + excluded.stale, \
+                     updated_at = excluded.updated_at",
+                );
+                marks.build().execute(&mut *tx).await?;
+
+                let duration_us = batch.started.elapsed().as_micros() as i64;
+                sqlx::query($crate::sql::INSERT_BATCH)
+                    .bind(&batch.batch_id)
+                    .bind(batch.tenant_id)
+                    .bind(batch.client_pk)
+                    .bind(Some(batch.idempotency_key.clone()))
+                    .bind(batch.received_at)
+                    .bind(records.len() as i64)
+                    .bind(tally.total.applied as i64)
+                    .bind(tally.total.duplicate as i64)
+                    .bind(tally.total.stale as i64)
+                    .bind(tally.total.rejected as i64)
+                    .bind(duration_us)
+                    .bind("applied")
+                    .execute(&mut *tx)
+                    .await?;
+                let mut entities = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO sync_batch_entities (batch_id, entity, applied, duplicate, stale, rejected) ",
+                );
+                entities.push_values(&tally.per_entity, |mut row, (entity, counts)| {
+                    row.push_bind(batch.batch_id.clone())
+                        .push_bind(entity.clone())
+                        .push_bind(counts.applied as i64)
+                        .push_bind(counts.duplicate as i64)
+                        .push_bind(counts.stale as i64)
+                        .push_bind(counts.rejected as i64);
+                });
+                entities.build().execute(&mut *tx).await?;
+
+                let response = apply::response(&batch.batch_id, records, &decisions, tally.total);
+                let body = serde_json::to_string(&response).expect("batch response serializes");
+                let audit = batch
+                    .audit
+                    .clone()
+                    .with_detail("batch_id", batch.batch_id.clone())
+                    .with_detail("records", records.len())
+                    .with_detail("applied", tally.total.applied)
+                    .with_detail("duplicate", tally.total.duplicate)
+                    .with_detail("stale", tally.total.stale)
+                    .with_detail("rejected", tally.total.rejected)
+                    .with_detail("duration_ms", duration_us as f64 / 1000.0)
+                    .with_detail("idempotency_key", batch.idempotency_key.clone());
+                <$conn>::append_audit_in(&mut tx, &[audit]).await?;
+                let completed = sqlx::query($crate::sql::COMPLETE_KEY)
+                    .bind(batch.client_pk)
+                    .bind(&batch.idempotency_key)
+                    .bind(&batch.owner)
+                    .bind(200_i32)
+                    .bind(&body)
+                    .bind(batch.received_at + batch.retention_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if completed != 1 {
+                    // Dropping the transaction rolls every write of this batch back.
+                    return Err($crate::StoreError::LeaseLost);
+                }
+                tx.commit().await?;
+                Ok($crate::AppliedBatch { response, body })
+            }
+
+            async fn record_refused_batch(&self, batch: $crate::RefusedBatch) -> $crate::StoreResult<()> {
+                let mut tx = self.db.begin().await?;
+                sqlx::query($crate::sql::INSERT_BATCH)
+                    .bind(&batch.batch_id)
+                    .bind(batch.tenant_id)
+                    .bind(batch.client_pk)
+                    .bind(batch.idempotency_key.clone())
+                    .bind(batch.received_at)
+                    .bind(batch.records)
+                    .bind(0_i64)
+                    .bind(0_i64)
+                    .bind(0_i64)
+                    .bind(batch.records)
+                    .bind(batch.duration_us)
+                    .bind("refused")
+                    .execute(&mut *tx)
+                    .await?;
+                <$conn>::append_audit_in(&mut tx, &[batch.audit]).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn records_page(
+                &self,
+                tenant_id: i64,
+                entity: &str,
+                after: &str,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::StoredRecord>> {
+                Ok(sqlx::query_as($crate::sql::RECORDS_PAGE)
+                    .bind(tenant_id)
+                    .bind(entity)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.db.reader())
+                    .await?)
+            }
+
+            async fn batch_figures(
+                &self,
+                tenant_id: i64,
+                since: kendrix_core::UnixMillis,
+            ) -> $crate::StoreResult<Vec<$crate::BatchFigures>> {
+                Ok(sqlx::query_as($crate::sql::BATCH_FIGURES)
+                    .bind(tenant_id)
+                    .bind(since)
+                    .fetch_all(self.db.reader())
+                    .await?)
+            }
+
+            async fn entity_figures(
+                &self,
+                tenant_id: i64,
+                since: kendrix_core::UnixMillis,
+            ) -> $crate::StoreResult<Vec<$crate::EntityFigures>> {
+                Ok(sqlx::query_as($crate::sql::ENTITY_FIGURES)
+                    .bind(tenant_id)
+                    .bind(since)
+                    .fetch_all(self.db.reader())
+                    .await?)
             }
         }
     };

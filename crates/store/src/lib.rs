@@ -11,6 +11,7 @@ mod model;
 mod postgres;
 mod sql;
 mod sqlite;
+mod sync;
 
 use std::sync::Arc;
 
@@ -37,6 +38,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// Another request took over this batch's Idempotency-Key (its lease ran out).
+    #[error("the idempotency key was taken over by another request")]
+    LeaseLost,
     /// The store's writer task has stopped (the server is shutting down).
     #[error("the database writer has stopped")]
     WriterGone,
@@ -158,8 +162,46 @@ pub trait Store: Send + Sync + 'static {
     /// The caller's high-water marks per entity.
     async fn sync_versions(&self, tenant_id: i64, client_pk: i64) -> StoreResult<Vec<SyncVersion>>;
 
-    /// Deletes rate-limit windows and tokens that ended before `before`.
-    async fn prune(&self, before: UnixMillis) -> StoreResult<PruneCounts>;
+    /// Claims an Idempotency-Key for a batch, or says why not (see [`ClaimOutcome`]).
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome>;
+    /// Gives up a claim whose batch could not be applied, so a retry can proceed at once.
+    async fn release_idempotency_key(
+        &self,
+        client_pk: i64,
+        key: &str,
+        owner: &str,
+    ) -> StoreResult<()>;
+    /// Applies a batch in one transaction: record upserts (last writer wins), the caller's
+    /// high-water marks, batch statistics, the audit entry, and the stored response under
+    /// the claimed Idempotency-Key — all or nothing. Fails with
+    /// [`StoreError::LeaseLost`] if the claim was taken over meanwhile.
+    async fn apply_batch(&self, batch: BatchToApply) -> StoreResult<AppliedBatch>;
+    /// Records a batch refused as a whole, with its audit entry.
+    async fn record_refused_batch(&self, batch: RefusedBatch) -> StoreResult<()>;
+    /// A tenant's records of one entity with ids after `after`, in id order.
+    async fn records_page(
+        &self,
+        tenant_id: i64,
+        entity: &str,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredRecord>>;
+    /// The batches a tenant received since `since`, oldest first.
+    async fn batch_figures(
+        &self,
+        tenant_id: i64,
+        since: UnixMillis,
+    ) -> StoreResult<Vec<BatchFigures>>;
+    /// Per client and entity, the record outcomes of the batches since `since`.
+    async fn entity_figures(
+        &self,
+        tenant_id: i64,
+        since: UnixMillis,
+    ) -> StoreResult<Vec<EntityFigures>>;
+
+    /// Deletes rate-limit windows and tokens that ended before `before`, and idempotency
+    /// keys whose retention ended before `now`.
+    async fn prune(&self, before: UnixMillis, now: UnixMillis) -> StoreResult<PruneCounts>;
 }
 
 /// Which database engine a store runs on.

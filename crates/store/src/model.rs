@@ -179,6 +179,7 @@ pub struct SyncVersion {
 pub struct PruneCounts {
     pub rate_windows: u64,
     pub tokens: u64,
+    pub idempotency_keys: u64,
 }
 
 /// A counter increment with the most the counter may reach for the write it guards.
@@ -195,4 +196,109 @@ pub struct LimitedHit {
 pub struct Admission {
     pub counts: Vec<i64>,
     pub admitted: bool,
+}
+
+/// A request to start processing a batch under an Idempotency-Key.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    pub client_pk: i64,
+    pub key: String,
+    /// SHA-256 of the request body: the same key with another body is refused.
+    pub request_hash: String,
+    /// Who holds the claim (a random id per request), so only its holder can complete it.
+    pub owner: String,
+    pub now: UnixMillis,
+    /// How long a claim blocks others before it counts as abandoned (its holder died).
+    pub lease_ms: i64,
+    /// How long the stored response is kept for replays.
+    pub retention_ms: i64,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The caller now holds the key and must apply the batch (or release the key).
+    Claimed,
+    /// The key was used with this very body: here is the stored response.
+    Replay { status: u16, body: String },
+    /// The key was used with a different body.
+    Mismatch,
+    /// Another request holds the key right now.
+    InFlight { retry_after_ms: i64 },
+}
+
+/// A validated batch, ready to apply.
+#[derive(Debug, Clone)]
+pub struct BatchToApply {
+    pub batch_id: String,
+    pub tenant_id: i64,
+    pub client_pk: i64,
+    pub idempotency_key: String,
+    /// The claim's owner: completing the key checks it still holds it.
+    pub owner: String,
+    pub retention_ms: i64,
+    pub records: Vec<kendrix_core::sync::Record>,
+    pub received_at: UnixMillis,
+    pub started: std::time::Instant,
+    /// The audit entry for the batch; counts and duration are added when known.
+    pub audit: kendrix_core::AuditDraft,
+}
+
+/// An applied batch: the response as stored for replays.
+#[derive(Debug, Clone)]
+pub struct AppliedBatch {
+    pub response: kendrix_core::sync::BatchResponse,
+    /// The response body exactly as stored.
+    pub body: String,
+}
+
+/// A batch refused as a whole (invalid records), recorded for statistics and audit.
+#[derive(Debug, Clone)]
+pub struct RefusedBatch {
+    pub batch_id: String,
+    pub tenant_id: i64,
+    pub client_pk: i64,
+    pub idempotency_key: Option<String>,
+    pub records: i64,
+    pub received_at: UnixMillis,
+    pub duration_us: i64,
+    pub audit: kendrix_core::AuditDraft,
+}
+
+/// One stored record, as admins browse them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredRecord {
+    pub entity: String,
+    pub record_id: String,
+    pub version: String,
+    pub deleted: bool,
+    pub data: Option<String>,
+    pub client_id: String,
+    pub batch_id: String,
+    pub updated_at: UnixMillis,
+}
+
+/// Per-batch figures for statistics.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BatchFigures {
+    pub client_id: String,
+    pub received_at: UnixMillis,
+    pub records: i64,
+    pub applied: i64,
+    pub duplicate: i64,
+    pub stale: i64,
+    pub rejected: i64,
+    pub duration_us: i64,
+    pub outcome: String,
+}
+
+/// Per-entity figures of the batches in a time window.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EntityFigures {
+    pub client_id: String,
+    pub entity: String,
+    pub applied: i64,
+    pub duplicate: i64,
+    pub stale: i64,
+    pub rejected: i64,
 }

@@ -8,7 +8,13 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use std::collections::HashSet;
+
+use kendrix_core::sync::Record;
+
 use crate::group_commit::WriteQueue;
+use crate::sql::UPSERT_TAIL;
+use crate::sync::{stored_from_rows, RecordRow, StoredVersions};
 use crate::{Backend, StoreResult};
 
 /// The PostgreSQL implementation of [`crate::Store`].
@@ -55,6 +61,70 @@ impl PgConnections {
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
+    }
+}
+
+impl PgConnections {
+    /// The stored versions of a batch's records: the keys travel as two arrays.
+    async fn stored_versions(
+        tx: &mut Transaction<'static, Postgres>,
+        tenant_id: i64,
+        records: &[Record],
+    ) -> StoreResult<StoredVersions> {
+        let entities: Vec<&str> = records.iter().map(|r| r.entity.as_str()).collect();
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT r.entity, r.record_id, r.version, r.content_hash \
+             FROM UNNEST($2::text[], $3::text[]) AS k(entity, record_id) \
+             JOIN records r ON r.tenant_id = $1 AND r.entity = k.entity AND r.record_id = k.record_id",
+        )
+        .bind(tenant_id)
+        .bind(entities)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(stored_from_rows(rows))
+    }
+
+    /// Upserts record rows (newer versions only) in one statement over arrays; returns the
+    /// keys actually written.
+    async fn upsert_records(
+        tx: &mut Transaction<'static, Postgres>,
+        tenant_id: i64,
+        client_pk: i64,
+        batch_id: &str,
+        at: i64,
+        rows: &[RecordRow<'_>],
+    ) -> StoreResult<HashSet<(String, String)>> {
+        if rows.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let entities: Vec<&str> = rows.iter().map(|r| r.record.entity.as_str()).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.record.id.as_str()).collect();
+        let versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
+        let deleted: Vec<bool> = rows.iter().map(|r| r.deleted).collect();
+        let data: Vec<Option<&str>> = rows.iter().map(|r| r.data.as_deref()).collect();
+        let hashes: Vec<&str> = rows.iter().map(|r| r.content_hash.as_str()).collect();
+        let sql = format!(
+            "INSERT INTO records (tenant_id, entity, record_id, version, deleted, data, \
+             content_hash, client_pk, batch_id, updated_at) \
+             SELECT $1, k.* , $8, $9, $10 FROM UNNEST($2::text[], $3::text[], $4::text[], \
+             $5::bool[], $6::text[], $7::text[]) AS k {UPSERT_TAIL}"
+        );
+        let keys: Vec<(String, String)> = sqlx::query_as(&sql)
+            .bind(tenant_id)
+            .bind(entities)
+            .bind(ids)
+            .bind(versions)
+            .bind(deleted)
+            .bind(data)
+            .bind(hashes)
+            .bind(client_pk)
+            .bind(batch_id)
+            .bind(at)
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(keys.into_iter().collect())
     }
 }
 

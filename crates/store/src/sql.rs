@@ -53,3 +53,50 @@ pub const SYNC_VERSIONS: &str =
 
 pub const PRUNE_RATE_WINDOWS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
 pub const PRUNE_TOKENS: &str = "DELETE FROM oauth_tokens WHERE expires_at < $1";
+
+pub const CLAIM_KEY: &str = "INSERT INTO idempotency_keys \
+     (client_pk, key, request_hash, state, owner, locked_until, created_at, expires_at) \
+     VALUES ($1, $2, $3, 'in_flight', $4, $5, $6, $7) \
+     ON CONFLICT (client_pk, key) DO NOTHING RETURNING key";
+pub const READ_KEY: &str = "SELECT request_hash, state, locked_until, status_code, response, \
+     expires_at FROM idempotency_keys WHERE client_pk = $1 AND key = $2";
+/// Takes over a key whose retention ended, or whose in-flight claim was abandoned.
+pub const TAKE_OVER_KEY: &str = "UPDATE idempotency_keys SET request_hash = $3, \
+     state = 'in_flight', owner = $4, locked_until = $5, status_code = NULL, response = NULL, \
+     created_at = $6, expires_at = $7 \
+     WHERE client_pk = $1 AND key = $2 \
+     AND (expires_at <= $6 OR (state = 'in_flight' AND locked_until <= $6))";
+pub const RELEASE_KEY: &str = "DELETE FROM idempotency_keys \
+     WHERE client_pk = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'";
+pub const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET state = 'done', status_code = $4, \
+     response = $5, expires_at = $6 \
+     WHERE client_pk = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'";
+pub const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at < $1";
+
+pub const INSERT_BATCH: &str = "INSERT INTO sync_batches (batch_id, tenant_id, client_pk, \
+     idempotency_key, received_at, records, applied, duplicate, stale, rejected, duration_us, \
+     outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+pub const RECORDS_PAGE: &str = "SELECT r.entity, r.record_id, r.version, r.deleted, r.data, \
+     c.client_id, r.batch_id, r.updated_at \
+     FROM records r JOIN oauth_clients c ON c.id = r.client_pk \
+     WHERE r.tenant_id = $1 AND r.entity = $2 AND r.record_id > $3 \
+     ORDER BY r.record_id LIMIT $4";
+
+pub const BATCH_FIGURES: &str = "SELECT c.client_id, b.received_at, b.records, b.applied, \
+     b.duplicate, b.stale, b.rejected, b.duration_us, b.outcome \
+     FROM sync_batches b JOIN oauth_clients c ON c.id = b.client_pk \
+     WHERE b.tenant_id = $1 AND b.received_at >= $2 ORDER BY b.received_at";
+pub const ENTITY_FIGURES: &str = "SELECT c.client_id, e.entity, SUM(e.applied) AS applied, \
+     SUM(e.duplicate) AS duplicate, SUM(e.stale) AS stale, SUM(e.rejected) AS rejected \
+     FROM sync_batch_entities e JOIN sync_batches b ON b.batch_id = e.batch_id \
+     JOIN oauth_clients c ON c.id = b.client_pk \
+     WHERE b.tenant_id = $1 AND b.received_at >= $2 \
+     GROUP BY c.client_id, e.entity ORDER BY c.client_id, e.entity";
+
+/// Writes a record only over an older version; returns the keys written.
+pub const UPSERT_TAIL: &str = " ON CONFLICT (tenant_id, entity, record_id) DO UPDATE SET \
+     version = excluded.version, deleted = excluded.deleted, data = excluded.data, \
+     content_hash = excluded.content_hash, client_pk = excluded.client_pk, \
+     batch_id = excluded.batch_id, updated_at = excluded.updated_at \
+     WHERE excluded.version > records.version RETURNING entity, record_id";

@@ -11,7 +11,13 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use std::collections::HashSet;
+
+use kendrix_core::sync::Record;
+
 use crate::group_commit::WriteQueue;
+use crate::sql::UPSERT_TAIL;
+use crate::sync::{stored_from_rows, RecordRow, StoredVersions};
 use crate::{Backend, StoreResult};
 
 /// The SQLite implementation of [`crate::Store`].
@@ -67,6 +73,67 @@ impl SqliteConnections {
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl SqliteConnections {
+    /// The stored versions of a batch's records: the keys travel as one JSON array.
+    async fn stored_versions(
+        tx: &mut Transaction<'static, Sqlite>,
+        tenant_id: i64,
+        records: &[Record],
+    ) -> StoreResult<StoredVersions> {
+        let keys: Vec<(&str, &str)> = records
+            .iter()
+            .map(|r| (r.entity.as_str(), r.id.as_str()))
+            .collect();
+        let keys = serde_json::to_string(&keys).expect("keys serialize");
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT r.entity, r.record_id, r.version, r.content_hash \
+             FROM json_each($2) AS k CROSS JOIN records AS r \
+             ON r.tenant_id = $1 AND r.entity = k.value ->> 0 AND r.record_id = k.value ->> 1",
+        )
+        .bind(tenant_id)
+        .bind(keys)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(stored_from_rows(rows))
+    }
+
+    /// Upserts record rows (newer versions only) in multi-row statements; returns the keys
+    /// actually written.
+    async fn upsert_records(
+        tx: &mut Transaction<'static, Sqlite>,
+        tenant_id: i64,
+        client_pk: i64,
+        batch_id: &str,
+        at: i64,
+        rows: &[RecordRow<'_>],
+    ) -> StoreResult<HashSet<(String, String)>> {
+        let mut written = HashSet::with_capacity(rows.len());
+        // 10 bound values a row; SQLite allows 32766 in one statement.
+        for chunk in rows.chunks(1000) {
+            let mut upsert = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO records (tenant_id, entity, record_id, version, deleted, data, \
+                 content_hash, client_pk, batch_id, updated_at) ",
+            );
+            upsert.push_values(chunk, |mut b, row| {
+                b.push_bind(tenant_id)
+                    .push_bind(row.record.entity.as_str())
+                    .push_bind(row.record.id.as_str())
+                    .push_bind(row.version.as_str())
+                    .push_bind(row.deleted)
+                    .push_bind(row.data.as_deref())
+                    .push_bind(row.content_hash.as_str())
+                    .push_bind(client_pk)
+                    .push_bind(batch_id)
+                    .push_bind(at);
+            });
+            upsert.push(UPSERT_TAIL);
+            let keys: Vec<(String, String)> = upsert.build_query_as().fetch_all(&mut **tx).await?;
+            written.extend(keys);
+        }
+        Ok(written)
     }
 }
 

@@ -28,7 +28,7 @@ use crate::context::REQUEST_ID_HEADER;
     info(title = "Kendrix Sync server", description = "OAuth 2.0 client credentials, sync, configuration and audit for Kendrix sites."),
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::metadata,
-        sync::versions, ops::health, ops::metrics, ops::auth_stats, openapi,
+        sync::post_batch, sync::versions, sync::records, sync::stats, ops::health, ops::metrics, ops::auth_stats, openapi,
     ),
     components(schemas(problem::Problem, oauth::OAuthErrorBody)),
     modifiers(&BearerScheme),
@@ -62,7 +62,10 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/oauth/introspect", post(oauth::introspect))
         .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
+        .route("/sync/batches", post(sync::post_batch))
         .route("/sync/versions", get(sync::versions))
+        .route("/sync/records", get(sync::records))
+        .route("/sync/stats", get(sync::stats))
         .route("/auth/stats", get(ops::auth_stats))
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))

@@ -3,6 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kendrix_core::sync::{BatchError, RecordProblem};
 use kendrix_core::Scope;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,6 +17,10 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// For a refused batch: every bad record, by position, with every reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub errors: Option<Vec<RecordProblem>>,
 }
 
 /// Every way an API request can fail, each with the status and headers a client acts on.
@@ -34,6 +39,24 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("{0}")]
     BadRequest(String),
+    #[error("this request needs an Idempotency-Key header (any unique string up to 255 characters, the same for every retry)")]
+    MissingIdempotencyKey,
+    #[error("the Idempotency-Key must be 1 to 255 visible ASCII characters")]
+    BadIdempotencyKey,
+    #[error("the body must be application/json")]
+    UnsupportedMediaType,
+    #[error("the body is larger than {0} bytes; send fewer records per batch")]
+    PayloadTooLarge(usize),
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    InvalidBatch(BatchError),
+    #[error("this Idempotency-Key was already used with a different body; use a new key for a new batch")]
+    IdempotencyMismatch,
+    #[error(
+        "a request with this Idempotency-Key is still being processed; retry after {0} seconds"
+    )]
+    InFlight(u64),
     #[error("no such endpoint; see GET /openapi.json")]
     NotFound,
     #[error("the database is unreachable")]
@@ -46,7 +69,17 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::MissingToken | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            ApiError::MalformedToken | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedToken
+            | ApiError::BadRequest(_)
+            | ApiError::MissingIdempotencyKey
+            | ApiError::BadIdempotencyKey
+            | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidBatch(_) | ApiError::IdempotencyMismatch => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::InFlight(_) => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -63,6 +96,14 @@ impl ApiError {
             ApiError::InsufficientScope(_) => "insufficient-scope",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::BadRequest(_) => "bad-request",
+            ApiError::MissingIdempotencyKey => "missing-idempotency-key",
+            ApiError::BadIdempotencyKey => "bad-idempotency-key",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::MalformedJson(_) => "malformed-json",
+            ApiError::InvalidBatch(_) => "invalid-batch",
+            ApiError::IdempotencyMismatch => "idempotency-key-reused",
+            ApiError::InFlight(_) => "request-in-flight",
             ApiError::NotFound => "not-found",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -95,6 +136,12 @@ impl IntoResponse for ApiError {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
+            errors: match &self {
+                ApiError::InvalidBatch(BatchError::InvalidRecords(problems)) => {
+                    Some(problems.clone())
+                }
+                _ => None,
+            },
         };
         let mut response = (status, axum::Json(problem)).into_response();
         let headers = response.headers_mut();
@@ -107,7 +154,7 @@ impl IntoResponse for ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, value);
             }
         }
-        if let ApiError::RateLimited(secs) = self {
+        if let ApiError::RateLimited(secs) | ApiError::InFlight(secs) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response

@@ -1,19 +1,301 @@
-//! The sync endpoints. So far: `GET /sync/versions`, the caller's high-water marks.
+//! The sync endpoints: `POST /sync/batches` (idempotent, atomic), the caller's high-water
+//! marks, the records a tenant holds, and sync statistics.
 
-use axum::extract::State;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use kendrix_core::credentials;
+use kendrix_core::sync::{validate_batch, BatchError, BatchLimits};
+use kendrix_core::{AuditEvent, AuditOutcome};
+use kendrix_store::{BatchToApply, ClaimOutcome, IdempotencyClaim, RefusedBatch, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::http::bearer::{Bearer, SyncWrite};
+use crate::http::bearer::{Bearer, Caller, StatsRead, SyncWrite};
 use crate::http::problem::{internal, ApiError, Problem};
+
+/// Header naming the batch's idempotency key.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set on a response replayed from the stored first response.
+pub const REPLAYED: &str = "idempotent-replayed";
+/// Advertises how long a key's response is kept, in seconds.
+pub const RETENTION: &str = "idempotency-key-retention";
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get(IDEMPOTENCY_KEY)
+        .ok_or(ApiError::MissingIdempotencyKey)?;
+    let key = value.to_str().map_err(|_| ApiError::BadIdempotencyKey)?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadIdempotencyKey);
+    }
+    Ok(key.to_owned())
+}
+
+async fn read_json_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(axum::body::Bytes, serde_json::Value), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    Ok((bytes, value))
+}
+
+/// A response carrying the batch result body exactly as stored.
+fn batch_response(body: String, replayed: bool, retention_secs: i64) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(RETENTION, HeaderValue::from(retention_secs));
+    if replayed {
+        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Applies a batch of records exactly once, all or nothing.
+#[utoipa::path(
+    post, path = "/sync/batches", tag = "sync",
+    security(("bearer" = ["sync:write"])),
+    params(("Idempotency-Key" = String, Header, description = "Unique per batch; the same on every retry of it")),
+    request_body(content = Object, content_type = "application/json", description =
+        "{\"records\": [{\"entity\": \"orders\", \"id\": \"A-1001\", \"op\": \"upsert\", \
+         \"version\": \"1732838400123-0000-site12\", \"data\": {…}}]}"),
+    responses(
+        (status = 200, description = "Applied, or replayed (`Idempotent-Replayed: true`) from the stored response", body = BatchResponseDoc),
+        (status = 400, description = "Missing or bad Idempotency-Key, malformed JSON", body = Problem),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token lacks sync:write", body = Problem),
+        (status = 409, description = "The same key is being processed; see Retry-After", body = Problem),
+        (status = 413, description = "Body too large", body = Problem),
+        (status = 415, description = "Not application/json", body = Problem),
+        (status = 422, description = "Invalid records (all listed in `errors`; nothing applied), or the key was used with another body", body = Problem),
+        (status = 429, description = "Rate limited", body = Problem),
+    )
+)]
+#[tracing::instrument(skip_all, fields(client_id = %caller.client_id))]
+pub async fn post_batch(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<SyncWrite>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let settings = &app.settings.sync;
+    let key = idempotency_key(&headers)?;
+    let (bytes, value) = read_json_body(&headers, body, settings.max_batch_bytes).await?;
+    let limits = BatchLimits {
+        max_records: settings.max_batch_records,
+        max_data_bytes: settings.max_record_data_bytes,
+        max_data_depth: settings.max_record_data_depth,
+    };
+    let now = app.clock.now_ms();
+    let records = match validate_batch(&value, &limits) {
+        Ok(records) => records,
+        Err(err) => return Err(refuse(&app, &caller, &key, err, &value, now, started).await),
+    };
+
+    let retention_ms = settings.idempotency_retention_secs * 1000;
+    let owner = credentials::generate_id(&mut rand::thread_rng());
+    let claim = IdempotencyClaim {
+        client_pk: caller.client_pk,
+        key: key.clone(),
+        request_hash: hex::encode(Sha256::digest(&bytes)),
+        owner: owner.clone(),
+        now,
+        lease_ms: settings.idempotency_lease_secs * 1000,
+        retention_ms,
+    };
+    let outcome = app
+        .store
+        .claim_idempotency_key(&claim)
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    let audit = |event, outcome, details| {
+        caller
+            .ctx
+            .audit()
+            .draft(now, event, outcome, details)
+            .tenant(caller.tenant_id)
+            .client(caller.client_id.clone())
+    };
+    match outcome {
+        ClaimOutcome::Claimed => {}
+        ClaimOutcome::Replay { body, .. } => {
+            app.metrics.count("idempotency_hit");
+            let entry = audit(
+                AuditEvent::IdempotencyReplayed,
+                AuditOutcome::Success,
+                json!({"idempotency_key": key}),
+            );
+            app.store
+                .append_audit(&[entry])
+                .await
+                .map_err(|e| internal(&caller.ctx.request_id, e))?;
+            return Ok(batch_response(
+                body,
+                true,
+                settings.idempotency_retention_secs,
+            ));
+        }
+        ClaimOutcome::Mismatch => {
+            app.metrics.count("idempotency_mismatch");
+            let entry = audit(
+                AuditEvent::IdempotencyMismatch,
+                AuditOutcome::Failure,
+                json!({"idempotency_key": key}),
+            );
+            app.store
+                .append_audit(&[entry])
+                .await
+                .map_err(|e| internal(&caller.ctx.request_id, e))?;
+            return Err(ApiError::IdempotencyMismatch);
+        }
+        ClaimOutcome::InFlight { retry_after_ms } => {
+            app.metrics.count("idempotency_in_flight");
+            let entry = audit(
+                AuditEvent::IdempotencyInFlight,
+                AuditOutcome::Failure,
+                json!({"idempotency_key": key}),
+            );
+            app.store
+                .append_audit(&[entry])
+                .await
+                .map_err(|e| internal(&caller.ctx.request_id, e))?;
+            return Err(ApiError::InFlight(
+                ((retry_after_ms + 999) / 1000).clamp(1, 60) as u64,
+            ));
+        }
+    }
+
+    app.metrics.count("idempotency_miss");
+    let batch = BatchToApply {
+        batch_id: credentials::generate_id(&mut rand::thread_rng()),
+        tenant_id: caller.tenant_id,
+        client_pk: caller.client_pk,
+        idempotency_key: key.clone(),
+        owner: owner.clone(),
+        retention_ms,
+        records,
+        received_at: now,
+        started,
+        audit: audit(
+            AuditEvent::SyncBatchApplied,
+            AuditOutcome::Success,
+            json!({"idempotency": "miss"}),
+        ),
+    };
+    match app.store.apply_batch(batch).await {
+        Ok(applied) => {
+            app.metrics.count("sync_batch_applied");
+            tracing::info!(batch_id = %applied.response.batch_id, applied = applied.response.counts.applied,
+                duplicate = applied.response.counts.duplicate, stale = applied.response.counts.stale, "batch applied");
+            Ok(batch_response(
+                applied.body,
+                false,
+                settings.idempotency_retention_secs,
+            ))
+        }
+        Err(StoreError::LeaseLost) => Err(ApiError::InFlight(1)),
+        Err(err) => {
+            // Free the key so the agent's retry is applied at once rather than after the lease.
+            let _ = app
+                .store
+                .release_idempotency_key(caller.client_pk, &key, &owner)
+                .await;
+            Err(internal(&caller.ctx.request_id, err))
+        }
+    }
+}
+
+/// Records and audits a batch refused as a whole, and builds the 422.
+async fn refuse(
+    app: &AppState,
+    caller: &Caller,
+    key: &str,
+    err: BatchError,
+    body: &serde_json::Value,
+    now: i64,
+    started: Instant,
+) -> ApiError {
+    let records = body
+        .get("records")
+        .and_then(|r| r.as_array())
+        .map_or(0, |r| r.len() as i64);
+    let problems = match &err {
+        BatchError::InvalidRecords(p) => p.len(),
+        _ => 0,
+    };
+    let audit = caller
+        .ctx
+        .audit()
+        .draft(
+            now,
+            AuditEvent::SyncBatchRefused,
+            AuditOutcome::Failure,
+            json!({"reason": err.to_string(), "records": records, "invalid_records": problems, "idempotency_key": key}),
+        )
+        .tenant(caller.tenant_id)
+        .client(caller.client_id.clone());
+    let refused = RefusedBatch {
+        batch_id: credentials::generate_id(&mut rand::thread_rng()),
+        tenant_id: caller.tenant_id,
+        client_pk: caller.client_pk,
+        idempotency_key: Some(key.to_owned()),
+        records,
+        received_at: now,
+        duration_us: started.elapsed().as_micros() as i64,
+        audit,
+    };
+    if let Err(e) = app.store.record_refused_batch(refused).await {
+        return internal(&caller.ctx.request_id, e);
+    }
+    app.metrics.count("sync_batch_refused");
+    ApiError::InvalidBatch(err)
+}
+
+/// The documented shape of a batch response; the body is a `kendrix_core::sync::BatchResponse`.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResponseDoc {
+    pub batch_id: String,
+    /// One per record, in batch order: `{entity, id, status: applied|duplicate|stale|rejected, version, reason?}`.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<serde_json::Value>,
+    /// `{applied, duplicate, stale, rejected}`
+    #[schema(value_type = Object)]
+    pub counts: serde_json::Value,
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EntityVersion {
     pub entity: String,
-    /// The newest version the server holds from this client, as an HLC string.
-    pub newest_version: String,
+    /// The newest version the server holds from this client, as an HLC string (absent
+    /// while every record of the entity so far was stale).
+    pub newest_version: Option<String>,
     pub last_batch_id: Option<String>,
     pub applied: i64,
     pub duplicate: i64,
@@ -38,7 +320,7 @@ pub struct SyncVersions {
         (status = 429, description = "Rate limited", body = Problem),
     )
 )]
-#[tracing::instrument(skip_all, fields(client_id))]
+#[tracing::instrument(skip_all, fields(client_id = %caller.client_id))]
 pub async fn versions(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<SyncWrite>,
@@ -54,7 +336,7 @@ pub async fn versions(
             .into_iter()
             .map(|v| EntityVersion {
                 entity: v.entity,
-                newest_version: v.newest_version,
+                newest_version: Some(v.newest_version).filter(|v| !v.is_empty()),
                 last_batch_id: v.last_batch_id,
                 applied: v.applied,
                 duplicate: v.duplicate,
@@ -62,5 +344,243 @@ pub async fn versions(
                 updated_at: v.updated_at,
             })
             .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RecordsQuery {
+    /// The entity to list, e.g. `orders`.
+    pub entity: String,
+    /// Continue after this record id (the `next` of the previous page).
+    #[serde(default)]
+    pub after: String,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredRecordView {
+    pub id: String,
+    pub version: String,
+    pub deleted: bool,
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    /// The client whose batch wrote this version.
+    pub client_id: String,
+    pub batch_id: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordsPage {
+    pub entity: String,
+    pub records: Vec<StoredRecordView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// The records of the caller's tenant, one entity at a time, in id order (keyset paging).
+#[utoipa::path(
+    get, path = "/sync/records", tag = "sync",
+    security(("bearer" = ["stats:read"])),
+    params(RecordsQuery),
+    responses(
+        (status = 200, description = "One page of records", body = RecordsPage),
+        (status = 400, description = "Bad entity name or limit", body = Problem),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token lacks stats:read", body = Problem),
+    )
+)]
+pub async fn records(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<StatsRead>,
+    query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordsPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if !kendrix_core::sync::valid_entity(&query.entity) {
+        return Err(ApiError::BadRequest(
+            "entity must match [a-z][a-z0-9_]{0,63}".into(),
+        ));
+    }
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 1000".into(),
+        ));
+    }
+    let rows = app
+        .store
+        .records_page(caller.tenant_id, &query.entity, &query.after, limit + 1)
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    let more = rows.len() as i64 > limit;
+    let records: Vec<StoredRecordView> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| StoredRecordView {
+            id: r.record_id,
+            version: r.version,
+            deleted: r.deleted,
+            data: r.data.and_then(|d| serde_json::from_str(&d).ok()),
+            client_id: r.client_id,
+            batch_id: r.batch_id,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    let next = more.then(|| records.last().map(|r| r.id.clone())).flatten();
+    Ok(Json(RecordsPage {
+        entity: query.entity,
+        records,
+        next,
+    }))
+}
+
+/// Sync figures over one window.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct SyncFigures {
+    pub batches: i64,
+    /// Batches refused as a whole (invalid records).
+    pub refused_batches: i64,
+    pub records: i64,
+    pub applied: i64,
+    pub duplicate: i64,
+    pub stale: i64,
+    pub rejected: i64,
+    /// Median time to apply a batch, in milliseconds.
+    pub p50_batch_ms: f64,
+    pub p95_batch_ms: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientSyncFigures {
+    pub client_id: String,
+    #[serde(flatten)]
+    pub figures: SyncFigures,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntitySyncFigures {
+    pub client_id: String,
+    pub entity: String,
+    pub applied: i64,
+    pub duplicate: i64,
+    pub stale: i64,
+    pub rejected: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncWindow {
+    /// `1h`, `24h` or `7d`.
+    pub window: &'static str,
+    pub since: i64,
+    pub total: SyncFigures,
+    pub per_client: Vec<ClientSyncFigures>,
+    pub per_entity: Vec<EntitySyncFigures>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncStats {
+    pub tenant_id: i64,
+    pub windows: Vec<SyncWindow>,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64 / 1000.0
+}
+
+fn figures<'a>(batches: impl Iterator<Item = &'a kendrix_store::BatchFigures>) -> SyncFigures {
+    let mut f = SyncFigures::default();
+    let mut durations = Vec::new();
+    for b in batches {
+        if b.outcome == "refused" {
+            f.refused_batches += 1;
+        } else {
+            f.batches += 1;
+            durations.push(b.duration_us);
+        }
+        f.records += b.records;
+        f.applied += b.applied;
+        f.duplicate += b.duplicate;
+        f.stale += b.stale;
+        f.rejected += b.rejected;
+    }
+    durations.sort_unstable();
+    f.p50_batch_ms = percentile(&durations, 0.50);
+    f.p95_batch_ms = percentile(&durations, 0.95);
+    f
+}
+
+/// Batches, records by outcome and batch times for the caller's tenant, per client and
+/// entity, over the last hour, day and week.
+#[utoipa::path(
+    get, path = "/sync/stats", tag = "sync",
+    security(("bearer" = ["stats:read"])),
+    responses(
+        (status = 200, description = "Sync figures per window", body = SyncStats),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token lacks stats:read", body = Problem),
+    )
+)]
+pub async fn stats(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<StatsRead>,
+) -> Result<Json<SyncStats>, ApiError> {
+    let now = app.clock.now_ms();
+    // One read of the widest window; the narrower ones are subsets of it.
+    let week = now - 7 * 86_400_000;
+    let batches = app
+        .store
+        .batch_figures(caller.tenant_id, week)
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    let mut windows = Vec::new();
+    for (window, ms) in [
+        ("1h", 3_600_000),
+        ("24h", 86_400_000),
+        ("7d", 7 * 86_400_000),
+    ] {
+        let since = now - ms;
+        let in_window: Vec<&kendrix_store::BatchFigures> =
+            batches.iter().filter(|b| b.received_at >= since).collect();
+        let mut per_client: BTreeMap<&str, Vec<&kendrix_store::BatchFigures>> = BTreeMap::new();
+        for b in &in_window {
+            per_client.entry(b.client_id.as_str()).or_default().push(b);
+        }
+        let entities = app
+            .store
+            .entity_figures(caller.tenant_id, since)
+            .await
+            .map_err(|e| internal(&caller.ctx.request_id, e))?;
+        windows.push(SyncWindow {
+            window,
+            since,
+            total: figures(in_window.iter().copied()),
+            per_client: per_client
+                .into_iter()
+                .map(|(client_id, list)| ClientSyncFigures {
+                    client_id: client_id.to_owned(),
+                    figures: figures(list.into_iter()),
+                })
+                .collect(),
+            per_entity: entities
+                .into_iter()
+                .map(|e| EntitySyncFigures {
+                    client_id: e.client_id,
+                    entity: e.entity,
+                    applied: e.applied,
+                    duplicate: e.duplicate,
+                    stale: e.stale,
+                    rejected: e.rejected,
+                })
+                .collect(),
+        });
+    }
+    Ok(Json(SyncStats {
+        tenant_id: caller.tenant_id,
+        windows,
     }))
 }

@@ -1,0 +1,169 @@
+//! Backend-neutral parts of applying a batch: deciding each record, and the rows that
+//! record the outcome. The SQL that differs per backend (fetching stored versions, upserting
+//! records) lives with each backend.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use kendrix_core::sync::{
+    decide, BatchResponse, Record, RecordResult, RecordStatus, StatusCounts, StoredVersion,
+};
+
+/// Stored versions of a batch's records, by (entity, id).
+pub(crate) type StoredVersions = HashMap<(String, String), StoredVersion>;
+
+/// One record's decision while a batch is applied.
+pub(crate) struct Decision {
+    pub status: RecordStatus,
+    pub reason: Option<&'static str>,
+    /// The server's version after the batch.
+    pub version: String,
+}
+
+/// A record row to upsert.
+pub(crate) struct RecordRow<'a> {
+    pub record: &'a Record,
+    pub version: String,
+    pub deleted: bool,
+    pub data: Option<String>,
+    pub content_hash: String,
+}
+
+/// Decides every record against the stored versions (last writer wins).
+pub(crate) fn decide_all(
+    records: &[Record],
+    hashes: &[String],
+    stored: &StoredVersions,
+) -> Vec<Decision> {
+    records
+        .iter()
+        .zip(hashes)
+        .map(|(record, hash)| {
+            let current = stored.get(&(record.entity.clone(), record.id.clone()));
+            let (status, reason) = decide(record, hash, current);
+            let version = match (status, current) {
+                (RecordStatus::Applied, _) | (_, None) => record.version.to_string(),
+                (_, Some(current)) => current.version.to_string(),
+            };
+            Decision {
+                status,
+                reason,
+                version,
+            }
+        })
+        .collect()
+}
+
+/// The rows to upsert for the records decided `Applied`.
+pub(crate) fn rows_to_write<'a>(
+    records: &'a [Record],
+    hashes: &[String],
+    decisions: &[Decision],
+) -> Vec<RecordRow<'a>> {
+    records
+        .iter()
+        .zip(hashes)
+        .zip(decisions)
+        .filter(|(_, d)| d.status == RecordStatus::Applied)
+        .map(|((record, hash), _)| RecordRow {
+            record,
+            version: record.version.to_string(),
+            deleted: record.op == kendrix_core::sync::Op::Delete,
+            data: record.data_text(),
+            content_hash: hash.clone(),
+        })
+        .collect()
+}
+
+/// Records decided `Applied` whose upsert did not take (another batch wrote a newer version
+/// first): their positions in the batch.
+pub(crate) fn lost_races(
+    records: &[Record],
+    decisions: &[Decision],
+    written: &HashSet<(String, String)>,
+) -> Vec<usize> {
+    records
+        .iter()
+        .zip(decisions)
+        .enumerate()
+        .filter(|(_, (r, d))| {
+            d.status == RecordStatus::Applied
+                && !written.contains(&(r.entity.clone(), r.id.clone()))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// What a batch did, per entity and in total, and the caller's new high-water marks.
+pub(crate) struct Tally {
+    pub total: StatusCounts,
+    pub per_entity: BTreeMap<String, StatusCounts>,
+    /// Newest version per entity that the server now holds from this batch ("" if none).
+    pub newest: BTreeMap<String, String>,
+}
+
+pub(crate) fn tally(records: &[Record], decisions: &[Decision]) -> Tally {
+    let mut tally = Tally {
+        total: StatusCounts::default(),
+        per_entity: BTreeMap::new(),
+        newest: BTreeMap::new(),
+    };
+    for (record, decision) in records.iter().zip(decisions) {
+        tally.total.add(decision.status);
+        tally
+            .per_entity
+            .entry(record.entity.clone())
+            .or_default()
+            .add(decision.status);
+        let newest = tally.newest.entry(record.entity.clone()).or_default();
+        if matches!(
+            decision.status,
+            RecordStatus::Applied | RecordStatus::Duplicate
+        ) {
+            let version = record.version.to_string();
+            if version > *newest {
+                *newest = version;
+            }
+        }
+    }
+    tally
+}
+
+pub(crate) fn response(
+    batch_id: &str,
+    records: &[Record],
+    decisions: &[Decision],
+    total: StatusCounts,
+) -> BatchResponse {
+    BatchResponse {
+        batch_id: batch_id.to_owned(),
+        results: records
+            .iter()
+            .zip(decisions)
+            .map(|(record, d)| RecordResult {
+                entity: record.entity.clone(),
+                id: record.id.clone(),
+                status: d.status,
+                version: d.version.clone(),
+                reason: d.reason.map(str::to_owned),
+            })
+            .collect(),
+        counts: total,
+    }
+}
+
+/// Rows of (entity, id, version, content hash) as read from either backend.
+pub(crate) fn stored_from_rows(rows: Vec<(String, String, String, String)>) -> StoredVersions {
+    rows.into_iter()
+        .filter_map(|(entity, id, version, content_hash)| {
+            // A stored version always parses: it was validated on the way in.
+            let version = version.parse().ok()?;
+            Some((
+                (entity, id),
+                StoredVersion {
+                    version,
+                    content_hash,
+                },
+            ))
+        })
+        .collect()
+}
