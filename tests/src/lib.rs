@@ -251,6 +251,38 @@ impl TestServer {
             .to_owned()
     }
 
+    /// Posts a batch body under an Idempotency-Key with a bearer token.
+    pub async fn post_batch(
+        &self,
+        token: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.endpoint("/sync/batches"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("batch request")
+    }
+
+    /// The tenant's stored records as (entity, id, version, deleted, data), in key order.
+    pub async fn stored_records(
+        &self,
+        tenant_id: i64,
+        entity: &str,
+    ) -> Vec<(String, String, bool, Option<String>)> {
+        self.store
+            .records_page(tenant_id, entity, "", 1_000_000)
+            .await
+            .expect("records")
+            .into_iter()
+            .map(|r| (r.record_id, r.version, r.deleted, r.data))
+            .collect()
+    }
+
     /// Every audit entry so far, in chain order.
     pub async fn audit(&self) -> Vec<kendrix_store::StoredAuditEntry> {
         self.store

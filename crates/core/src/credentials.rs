@@ -54,6 +54,11 @@ pub fn hash(credential: &str) -> String {
     hex::encode(Sha256::digest(credential.as_bytes()))
 }
 
+/// Lowercase hex SHA-256 of raw bytes (request bodies, for idempotency).
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// A hash no credential has; compared against when a client id is unknown, so an unknown
 /// id costs the same time as a wrong secret.
 pub const DUMMY_HASH: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";

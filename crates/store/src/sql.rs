@@ -87,8 +87,9 @@ pub const BATCH_FIGURES: &str = "SELECT c.client_id, b.received_at, b.records, b
      b.duplicate, b.stale, b.rejected, b.duration_us, b.outcome \
      FROM sync_batches b JOIN oauth_clients c ON c.id = b.client_pk \
      WHERE b.tenant_id = $1 AND b.received_at >= $2 ORDER BY b.received_at";
-pub const ENTITY_FIGURES: &str = "SELECT c.client_id, e.entity, SUM(e.applied) AS applied, \
-     SUM(e.duplicate) AS duplicate, SUM(e.stale) AS stale, SUM(e.rejected) AS rejected \
+pub const ENTITY_FIGURES: &str = "SELECT c.client_id, e.entity, \
+     CAST(SUM(e.applied) AS BIGINT) AS applied, CAST(SUM(e.duplicate) AS BIGINT) AS duplicate, \
+     CAST(SUM(e.stale) AS BIGINT) AS stale, CAST(SUM(e.rejected) AS BIGINT) AS rejected \
      FROM sync_batch_entities e JOIN sync_batches b ON b.batch_id = e.batch_id \
      JOIN oauth_clients c ON c.id = b.client_pk \
      WHERE b.tenant_id = $1 AND b.received_at >= $2 \

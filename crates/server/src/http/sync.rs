@@ -15,7 +15,6 @@ use kendrix_core::{AuditEvent, AuditOutcome};
 use kendrix_store::{BatchToApply, ClaimOutcome, IdempotencyClaim, RefusedBatch, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
@@ -124,7 +123,7 @@ pub async fn post_batch(
     let claim = IdempotencyClaim {
         client_pk: caller.client_pk,
         key: key.clone(),
-        request_hash: hex::encode(Sha256::digest(&bytes)),
+        request_hash: credentials::hash_bytes(&bytes),
         owner: owner.clone(),
         now,
         lease_ms: settings.idempotency_lease_secs * 1000,
