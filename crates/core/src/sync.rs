@@ -243,7 +243,12 @@ fn check_record(
             version,
             data,
         }),
-        _ => Err((entity.map(str::to_owned), id.map(str::to_owned), errors)),
+        _ => Err(RecordProblem {
+            index,
+            entity: entity.map(str::to_owned),
+            id: id.map(str::to_owned),
+            errors,
+        }),
     }
 }
 
@@ -267,7 +272,7 @@ pub fn validate_batch(body: &Value, limits: &BatchLimits) -> Result<Vec<Record>,
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(records.len());
     for (index, value) in records.iter().enumerate() {
-        match check_record(value, limits) {
+        match check_record(index, value, limits) {
             Ok(record) => {
                 if !seen.insert((record.entity.clone(), record.id.clone())) {
                     problems.push(RecordProblem {
@@ -282,12 +287,7 @@ pub fn validate_batch(body: &Value, limits: &BatchLimits) -> Result<Vec<Record>,
                     valid.push(record);
                 }
             }
-            Err((entity, id, errors)) => problems.push(RecordProblem {
-                index,
-                entity,
-                id,
-                errors,
-            }),
+            Err(problem) => problems.push(problem),
         }
     }
     if problems.is_empty() {
