@@ -156,11 +156,17 @@ fn depth(value: &Value) -> usize {
 
 /// Checks one record, collecting every problem rather than stopping at the first.
 fn check_record(
+    index: usize,
     value: &Value,
     limits: &BatchLimits,
-) -> Result<Record, (Option<String>, Option<String>, Vec<String>)> {
+) -> Result<Record, RecordProblem> {
     let Some(object) = value.as_object() else {
-        return Err((None, None, vec!["a record must be a JSON object".into()]));
+        return Err(RecordProblem {
+            index,
+            entity: None,
+            id: None,
+            errors: vec!["a record must be a JSON object".into()],
+        });
     };
     let mut errors = Vec::new();
     let entity = object.get("entity").and_then(Value::as_str);
