@@ -291,7 +291,15 @@ async fn every_bad_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) 
     };
     let json_bytes = |v: Value| serde_json::to_vec(&v).unwrap();
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-    let cases: Vec<(&str, Option<&'static str>, &'static str, Vec<u8>, u16)> = vec![
+    // (what, Idempotency-Key, content type, body, expected status)
+    type BadInput = (
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        Vec<u8>,
+        u16,
+    );
+    let cases: Vec<BadInput> = vec![
         (
             "missing key",
             None,
