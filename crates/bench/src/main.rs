@@ -1,272 +1,216 @@
-//! `kendrix-bench`: runs the benchmark scenarios of `shared/bench.md` that exist so far and
+//! `kendrix-bench`: runs the benchmark scenarios of `shared/bench.md` implemented so far and
 //! prints one line per scenario — `scenario value unit baseline ratio target PASS|FAIL` — and
 //! the same as JSON. Every target is a ratio against a baseline measured in the same run;
 //! every scenario also checks its own correctness, so a fast wrong answer fails.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod harness;
+mod ingest;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use kendrix_core::ScopeSet;
-use kendrix_server::admin;
-use kendrix_server::settings::RateLimits;
-use kendrix_server::{AppState, Settings, SystemClock};
-use serde::Serialize;
+use harness::{median_latency_us, throughput, Bench, Outcome};
 
-/// Runs the Kendrix Sync benchmarks (release build recommended: `cargo run --release -p kendrix-bench`).
+/// Runs the Kendrix Sync benchmarks. Use a release build: `cargo run --release -p kendrix-bench`.
 #[derive(Debug, Parser)]
 #[command(name = "kendrix-bench", version)]
 struct Args {
-    /// Seconds each load phase runs.
+    /// Seconds each throughput phase runs (S4, S5 and their baseline).
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// Concurrent keep-alive connections of the load generator.
+    /// Concurrent keep-alive connections for the throughput phases.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Records in the ingest scenarios (S1, S2, S7), sent in batches of 1000.
+    #[arg(long, default_value_t = 200_000)]
+    records: usize,
+    /// PostgreSQL admin connection for S7; a database is created for the run and dropped.
+    #[arg(long, env = "KENDRIX_TEST_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pg_url: String,
     /// Where the JSON results go.
     #[arg(long, default_value = "target/bench/results.json")]
     out: std::path::PathBuf,
-    /// Run only scenarios whose name is listed (e.g. --only S4,S5).
+    /// Run only these scenarios, e.g. --only S1,S4.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Outcome {
-    scenario: &'static str,
-    description: &'static str,
-    value: f64,
-    unit: &'static str,
-    baseline: f64,
-    ratio: f64,
-    target: String,
-    pass: bool,
-    correct: bool,
-    note: String,
-}
-
-impl Outcome {
-    fn line(&self) -> String {
-        format!(
-            "{:<4} {:>12.1} {:<10} {:>12.1} {:>7.3} {:>8} {}{}",
-            self.scenario,
-            self.value,
-            self.unit,
-            self.baseline,
-            self.ratio,
-            self.target,
-            if self.pass { "PASS" } else { "FAIL" },
-            if self.note.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", self.note)
-            }
-        )
+impl Args {
+    fn wanted(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s.eq_ignore_ascii_case(scenario))
     }
 }
 
-/// The result of one load phase.
-struct Load {
-    per_second: f64,
-    ok: u64,
-    failed: u64,
-}
-
-/// Sends requests made by `make` from `concurrency` tasks for `seconds`; counts 2xx answers.
-async fn load<F>(concurrency: usize, seconds: f64, make: F) -> Load
-where
-    F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + 'static,
-{
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("http client");
-    let make = Arc::new(make);
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (http, make, ok, failed) = (http.clone(), make.clone(), ok.clone(), failed.clone());
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < deadline {
-                match make(&http).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
+/// Builds an outcome; `higher_is_better` decides which way the target points.
+#[allow(clippy::too_many_arguments)]
+fn outcome(scenario: &'static str, description: &'static str, value: f64, unit: &'static str, baseline: f64, target: f64, higher_is_better: bool, correct: bool, note: String) -> Outcome {
+    let ratio = value / baseline;
+    let meets = if higher_is_better { ratio >= target } else { ratio <= target };
+    Outcome {
+        scenario,
+        description,
+        value,
+        unit,
+        baseline,
+        ratio,
+        target: if higher_is_better { Box::leak(format!(">={target}").into_boxed_str()) } else { Box::leak(format!("<={target}").into_boxed_str()) },
+        pass: correct && meets,
+        correct,
+        note,
     }
-    for task in tasks {
-        let _ = task.await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let ok = ok.load(Ordering::Relaxed);
-    Load {
-        per_second: ok as f64 / elapsed,
-        ok,
-        failed: failed.load(Ordering::Relaxed),
-    }
-}
-
-fn wanted(args: &Args, scenario: &str) -> bool {
-    args.only.is_empty() || args.only.iter().any(|s| s.eq_ignore_ascii_case(scenario))
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The server gets its own runtime so the load generator does not starve its workers.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (base, store) = server_rt.block_on(async {
-        let mut settings = Settings {
-            database_url: url.clone(),
-            // The benchmark measures throughput, not the limits.
-            rate_limits: RateLimits {
-                token_per_client_per_minute: i64::MAX / 2,
-                token_per_address_per_minute: i64::MAX / 2,
-                api_per_client_per_minute: i64::MAX / 2,
-                ..RateLimits::default()
-            },
-            ..Settings::default()
-        };
-        let store = kendrix_store::connect(&url, settings.max_connections).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        settings.public_url = Some(base.clone());
-        let state = AppState::new(store.clone(), settings, Arc::new(SystemClock));
-        tokio::spawn(kendrix_server::app::serve(
-            state,
-            listener,
-            std::future::pending(),
-        ));
-        anyhow::Ok((base, store))
-    })?;
-    let site = server_rt.block_on(async {
-        let ctx = admin::cli_context();
-        let tenant = admin::create_tenant(&*store, &SystemClock, &ctx, "Bench").await?;
-        admin::register_client(
-            &*store,
-            &SystemClock,
-            &ctx,
-            tenant.id,
-            "Bench site",
-            &ScopeSet::all(),
-            &base,
-        )
-        .await
-    })?;
-
+    let bench = Bench::start(&server_rt, &format!("sqlite://{}", dir.path().join("bench.db").display()))?;
+    let http = reqwest::Client::new();
     let mut outcomes = Vec::new();
+
+    println!("{:<4} {:>12} {:<10} {:>12} {:>7} {:>6} RESULT", "", "value", "unit", "baseline", "ratio", "target");
     client_rt.block_on(async {
-        let health_url = format!("{base}/health");
-        let health = load(args.concurrency, args.seconds, move |h| h.get(&health_url)).await;
-        if health.failed > 0 || health.ok == 0 {
-            bail!("GET /health failed {} times", health.failed);
-        }
-        println!(
-            "baseline GET /health: {:.1} req/s ({} requests)",
-            health.per_second, health.ok
-        );
-        println!(
-            "{:<4} {:>12} {:<10} {:>12} {:>7} {:>8} RESULT",
-            "", "value", "unit", "baseline", "ratio", "target"
-        );
-
-        if wanted(&args, "S4") {
-            let audit_before = store.audit_entries(0, i64::MAX).await?.len() as u64;
-            let token_url = format!("{base}/oauth/token");
-            let (id, secret) = (site.client_id.clone(), site.client_secret.clone());
-            let tokens = load(args.concurrency, args.seconds, move |h| {
-                h.post(&token_url)
-                    .basic_auth(&id, Some(&secret))
-                    .form(&[("grant_type", "client_credentials")])
-            })
-            .await;
-            let issued = store.audit_entries(0, i64::MAX).await?.len() as u64 - audit_before;
-            let correct = tokens.failed == 0 && issued == tokens.ok;
-            let ratio = tokens.per_second / health.per_second;
-            outcomes.push(Outcome {
-                scenario: "S4",
-                description: "token endpoint, client credentials, keep-alive, concurrent",
-                value: tokens.per_second,
-                unit: "tokens/s",
-                baseline: health.per_second,
-                ratio,
-                target: ">=0.3".into(),
-                pass: correct && ratio >= 0.3,
-                correct,
-                note: format!(
-                    "{} tokens, {} audited, {} failed",
-                    tokens.ok, issued, tokens.failed
-                ),
-            });
+        let token = bench.token(&http).await?;
+        if args.wanted("S4") || args.wanted("S5") {
+            let health_url = bench.url("/health");
+            let health = throughput(args.concurrency, args.seconds, move |h| h.get(&health_url)).await;
+            if health.failed > 0 || health.ok == 0 {
+                bail!("GET /health failed {} times", health.failed);
+            }
+            if args.wanted("S4") {
+                let issued_before = bench.store.audit_entries(0, i64::MAX).await?.len() as u64;
+                let (url, id, secret) = (bench.url("/oauth/token"), bench.site.client_id.clone(), bench.site.client_secret.clone());
+                let tokens = throughput(args.concurrency, args.seconds, move |h| {
+                    h.post(&url).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")])
+                })
+                .await;
+                let audited = bench.store.audit_entries(0, i64::MAX).await?.len() as u64 - issued_before;
+                let correct = tokens.failed == 0 && audited == tokens.ok;
+                let o = outcome("S4", "token endpoint, client credentials, keep-alive, concurrent", tokens.per_second, "tokens/s",
+                    health.per_second, 0.3, true, correct, format!("{} tokens, {} audited, {} failed", tokens.ok, audited, tokens.failed));
+                println!("{}", o.line());
+                outcomes.push(o);
+            }
+            if args.wanted("S5") {
+                let (url, bearer) = (bench.url("/sync/versions"), token.clone());
+                let authed = throughput(args.concurrency, args.seconds, move |h| h.get(&url).bearer_auth(&bearer)).await;
+                let o = outcome("S5", "authenticated GET /sync/versions vs GET /health", authed.per_second, "req/s",
+                    health.per_second, 0.5, true, authed.failed == 0 && authed.ok > 0, format!("{} requests, {} failed", authed.ok, authed.failed));
+                println!("{}", o.line());
+                outcomes.push(o);
+            }
         }
 
-        if wanted(&args, "S5") {
-            let token: serde_json::Value = reqwest::Client::new()
-                .post(format!("{base}/oauth/token"))
-                .basic_auth(&site.client_id, Some(&site.client_secret))
-                .form(&[("grant_type", "client_credentials")])
-                .send()
-                .await?
-                .json()
+        if args.wanted("S1") || args.wanted("S2") || args.wanted("S3") {
+            let first = ingest::rows(args.records, 1);
+            let first_bodies = ingest::bodies(&first);
+            let (s1_rate, counts) = ingest::post_all(&bench, &http, &token, &first_bodies, "s1").await?;
+            let correct = counts.get("applied") == Some(&(args.records as u64))
+                && ingest::server_state(&bench).await? == ingest::expected_state(&first);
+            let raw = tokio::task::block_in_place(|| ingest::raw_sqlite_rate(&ingest::stored_rows(&first)))?;
+            let o = outcome("S1", "end-to-end ingest, SQLite, batches of 1000, vs raw rusqlite insert", s1_rate, "records/s",
+                raw, 0.5, true, correct, format!("{} records, checksum {}", args.records, if correct { "equal" } else { "DIFFERENT" }));
+            println!("{}", o.line());
+            outcomes.push(o);
+
+            if args.wanted("S2") {
+                // 80% newer, 10% older (stale), 10% repeated (duplicate).
+                let older = ingest::rows(args.records, 0);
+                let newer = ingest::rows(args.records, 2);
+                let mut sent = Vec::with_capacity(args.records);
+                let mut expected = Vec::with_capacity(args.records);
+                for n in 0..args.records {
+                    match n % 10 {
+                        0 => { sent.push(older[n].clone()); expected.push(first[n].clone()); }
+                        1 => { sent.push(first[n].clone()); expected.push(first[n].clone()); }
+                        _ => { sent.push(newer[n].clone()); expected.push(newer[n].clone()); }
+                    }
+                }
+                let (s2_rate, counts) = ingest::post_all(&bench, &http, &token, &ingest::bodies(&sent), "s2").await?;
+                let tenth = (args.records / 10) as u64;
+                let correct = counts.get("stale") == Some(&tenth)
+                    && counts.get("duplicate") == Some(&tenth)
+                    && counts.get("applied") == Some(&(args.records as u64 - 2 * tenth))
+                    && ingest::server_state(&bench).await? == ingest::expected_state(&expected);
+                let o = outcome("S2", "versioned upsert, 10% stale, 10% duplicate, vs S1", s2_rate, "records/s",
+                    s1_rate, 0.8, true, correct, format!("lost updates: {}", if correct { 0 } else { 1 }));
+                println!("{}", o.line());
+                outcomes.push(o);
+            }
+
+            if args.wanted("S3") {
+                let before = ingest::server_state(&bench).await?;
+                let batches_before = bench.store.batch_figures(bench.tenant_id, 0).await?.len();
+                let health_url = bench.url("/health");
+                let (health_us, _) = median_latency_us(&http, 300, |h| h.get(&health_url)).await?;
+                let (url, body) = (bench.url("/sync/batches"), first_bodies[0].clone());
+                let replays = 300;
+                let (replay_us, failed) = median_latency_us(&http, replays, |h| {
+                    h.post(&url).bearer_auth(&token).header("idempotency-key", "s1-0")
+                        .header("content-type", "application/json").body(body.clone())
+                })
                 .await?;
-            let token = token["access_token"]
-                .as_str()
-                .context("access token")?
-                .to_owned();
-            let versions_url = format!("{base}/sync/versions");
-            let authed = load(args.concurrency, args.seconds, move |h| {
-                h.get(&versions_url).bearer_auth(&token)
-            })
-            .await;
-            let correct = authed.failed == 0 && authed.ok > 0;
-            let ratio = authed.per_second / health.per_second;
-            outcomes.push(Outcome {
-                scenario: "S5",
-                description: "authenticated GET /sync/versions vs GET /health",
-                value: authed.per_second,
-                unit: "req/s",
-                baseline: health.per_second,
-                ratio,
-                target: ">=0.5".into(),
-                pass: correct && ratio >= 0.5,
-                correct,
-                note: format!("{} requests, {} failed", authed.ok, authed.failed),
-            });
+                let unchanged = ingest::server_state(&bench).await? == before
+                    && bench.store.batch_figures(bench.tenant_id, 0).await?.len() == batches_before;
+                let o = outcome("S3", "idempotent replay of a stored 1000-record batch, median latency vs GET /health", replay_us, "us",
+                    health_us, 3.0, false, failed == 0 && unchanged, format!("{replays} replays, records unchanged: {unchanged}"));
+                println!("{}", o.line());
+                outcomes.push(o);
+            }
         }
         anyhow::Ok(())
     })?;
 
-    for outcome in &outcomes {
-        println!("{}", outcome.line());
+    if args.wanted("S7") {
+        outcomes.push(postgres_ingest(&args, &server_rt, &client_rt, &http)?);
     }
+
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&outcomes)?)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, serde_json::to_string_pretty(&outcomes)?).with_context(|| format!("writing {}", args.out.display()))?;
     println!("results written to {}", args.out.display());
     if outcomes.iter().any(|o| !o.correct) {
         bail!("a scenario produced a wrong result");
     }
     Ok(())
+}
+
+/// S7: S1 against PostgreSQL, against COPY of the same rows into the same database.
+fn postgres_ingest(args: &Args, server_rt: &tokio::runtime::Runtime, client_rt: &tokio::runtime::Runtime, http: &reqwest::Client) -> anyhow::Result<Outcome> {
+    use sqlx::Connection;
+    let name = format!("kxbench_{}", std::process::id());
+    let url = url_with_path(&args.pg_url, &name)?;
+    client_rt.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&args.pg_url).await.context("connecting to PostgreSQL for S7")?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+        anyhow::Ok(())
+    })?;
+    let result = (|| {
+        let bench = Bench::start(server_rt, &url)?;
+        client_rt.block_on(async {
+            let token = bench.token(http).await?;
+            let rows = ingest::rows(args.records, 1);
+            let (rate, counts) = ingest::post_all(&bench, http, &token, &ingest::bodies(&rows), "s7").await?;
+            let correct = counts.get("applied") == Some(&(args.records as u64))
+                && ingest::server_state(&bench).await? == ingest::expected_state(&rows);
+            let copy = ingest::copy_rate(&url, &ingest::stored_rows(&rows)).await?;
+            let o = outcome("S7", "end-to-end ingest, PostgreSQL, vs COPY of the same rows", rate, "records/s",
+                copy, 0.4, true, correct, format!("{} records, checksum {}", args.records, if correct { "equal" } else { "DIFFERENT" }));
+            println!("{}", o.line());
+            Ok(o)
+        })
+    })();
+    client_rt.block_on(async {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&args.pg_url).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+        }
+    });
+    result
+}
+
+fn url_with_path(base: &str, database: &str) -> anyhow::Result<String> {
+    let (head, _) = base.rsplit_once('/').context("PostgreSQL URL has no database part")?;
+    Ok(format!("{head}/{database}"))
 }
