@@ -38,7 +38,11 @@ impl Outcome {
             self.ratio,
             self.target,
             if self.pass { "PASS" } else { "FAIL" },
-            if self.note.is_empty() { String::new() } else { format!("  ({})", self.note) }
+            if self.note.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", self.note)
+            }
         )
     }
 }
@@ -71,11 +75,29 @@ impl Bench {
             let base = format!("http://{}", listener.local_addr()?);
             settings.public_url = Some(base.clone());
             let state = AppState::new(store.clone(), settings, Arc::new(SystemClock));
-            tokio::spawn(kendrix_server::app::serve(state, listener, std::future::pending()));
+            tokio::spawn(kendrix_server::app::serve(
+                state,
+                listener,
+                std::future::pending(),
+            ));
             let ctx = admin::cli_context();
             let tenant = admin::create_tenant(&*store, &SystemClock, &ctx, "Bench").await?;
-            let site = admin::register_client(&*store, &SystemClock, &ctx, tenant.id, "Bench site", &ScopeSet::all(), &base).await?;
-            Ok(Self { base, store, site, tenant_id: tenant.id })
+            let site = admin::register_client(
+                &*store,
+                &SystemClock,
+                &ctx,
+                tenant.id,
+                "Bench site",
+                &ScopeSet::all(),
+                &base,
+            )
+            .await?;
+            Ok(Self {
+                base,
+                store,
+                site,
+                tenant_id: tenant.id,
+            })
         })
     }
 
@@ -108,7 +130,10 @@ pub async fn throughput<F>(concurrency: usize, seconds: f64, make: F) -> Load
 where
     F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("http client");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("http client");
     let make = Arc::new(make);
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -136,11 +161,19 @@ where
     }
     let elapsed = started.elapsed().as_secs_f64();
     let ok = ok.load(Ordering::Relaxed);
-    Load { per_second: ok as f64 / elapsed, ok, failed: failed.load(Ordering::Relaxed) }
+    Load {
+        per_second: ok as f64 / elapsed,
+        ok,
+        failed: failed.load(Ordering::Relaxed),
+    }
 }
 
 /// Median latency, in microseconds, of `count` sequential requests made by `make`.
-pub async fn median_latency_us<F>(http: &reqwest::Client, count: usize, make: F) -> anyhow::Result<(f64, u64)>
+pub async fn median_latency_us<F>(
+    http: &reqwest::Client,
+    count: usize,
+    make: F,
+) -> anyhow::Result<(f64, u64)>
 where
     F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 {

@@ -50,7 +50,13 @@ pub fn bodies(rows: &[Row]) -> Vec<Vec<u8>> {
 
 /// Posts every body once with `IN_FLIGHT` in flight; returns records/s and the summed
 /// counts of the responses.
-pub async fn post_all(bench: &Bench, http: &reqwest::Client, token: &str, bodies: &[Vec<u8>], key_prefix: &str) -> anyhow::Result<(f64, BTreeMap<String, u64>)> {
+pub async fn post_all(
+    bench: &Bench,
+    http: &reqwest::Client,
+    token: &str,
+    bodies: &[Vec<u8>],
+    key_prefix: &str,
+) -> anyhow::Result<(f64, BTreeMap<String, u64>)> {
     let started = Instant::now();
     let results: Vec<anyhow::Result<Value>> = stream::iter(bodies.iter().enumerate())
         .map(|(i, body)| {
@@ -62,7 +68,11 @@ pub async fn post_all(bench: &Bench, http: &reqwest::Client, token: &str, bodies
                 .body(body.clone());
             async move {
                 let response = request.send().await?;
-                anyhow::ensure!(response.status() == 200, "batch answered {}", response.status());
+                anyhow::ensure!(
+                    response.status() == 200,
+                    "batch answered {}",
+                    response.status()
+                );
                 Ok(response.json::<Value>().await?)
             }
         })
@@ -84,21 +94,34 @@ pub async fn post_all(bench: &Bench, http: &reqwest::Client, token: &str, bodies
 
 /// Count and order-independent checksum of what the server holds for the bench tenant.
 pub async fn server_state(bench: &Bench) -> anyhow::Result<(usize, String)> {
-    let stored = bench.store.records_page(bench.tenant_id, "orders", "", i64::MAX).await?;
+    let stored = bench
+        .store
+        .records_page(bench.tenant_id, "orders", "", i64::MAX)
+        .await?;
     let lines: Vec<String> = stored
         .into_iter()
         .map(|r| {
-            let data: Value = serde_json::from_str(r.data.as_deref().unwrap_or("null")).unwrap_or(Value::Null);
+            let data: Value =
+                serde_json::from_str(r.data.as_deref().unwrap_or("null")).unwrap_or(Value::Null);
             format!("{}|{}|{}", r.record_id, r.version, data)
         })
         .collect();
-    Ok((lines.len(), kendrix_core::credentials::hash_bytes(lines.join("\n").as_bytes())))
+    Ok((
+        lines.len(),
+        kendrix_core::credentials::hash_bytes(lines.join("\n").as_bytes()),
+    ))
 }
 
 /// The same for the rows the server should hold (input in id order).
 pub fn expected_state(rows: &[Row]) -> (usize, String) {
-    let lines: Vec<String> = rows.iter().map(|r| format!("{}|{}|{}", r.id, r.version, r.data)).collect();
-    (lines.len(), kendrix_core::credentials::hash_bytes(lines.join("\n").as_bytes()))
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}|{}|{}", r.id, r.version, r.data))
+        .collect();
+    (
+        lines.len(),
+        kendrix_core::credentials::hash_bytes(lines.join("\n").as_bytes()),
+    )
 }
 
 /// The row values the server stores for a record (for the raw baselines).
@@ -136,8 +159,12 @@ pub fn raw_sqlite_rate(rows: &[StoredRow]) -> anyhow::Result<f64> {
     let mut conn = rusqlite::Connection::open(dir.path().join("raw.db"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(include_str!("../../../migrations/server/sqlite/0001_foundation.sql"))?;
-    conn.execute_batch(include_str!("../../../migrations/server/sqlite/0002_sync.sql"))?;
+    conn.execute_batch(include_str!(
+        "../../../migrations/server/sqlite/0001_foundation.sql"
+    ))?;
+    conn.execute_batch(include_str!(
+        "../../../migrations/server/sqlite/0002_sync.sql"
+    ))?;
     conn.execute_batch("INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0); \
         INSERT INTO oauth_clients (id, client_id, tenant_id, name, secret_hash, scopes, created_at) VALUES (1, 'c', 1, 'c', 'h', 's', 0);")?;
     let started = Instant::now();
@@ -159,11 +186,19 @@ pub fn raw_sqlite_rate(rows: &[StoredRow]) -> anyhow::Result<f64> {
 pub async fn copy_rate(database_url: &str, rows: &[StoredRow]) -> anyhow::Result<f64> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(database_url).await?;
-    sqlx::query("CREATE TABLE records_copy (LIKE records INCLUDING ALL)").execute(&mut conn).await?;
+    sqlx::query("CREATE TABLE records_copy (LIKE records INCLUDING ALL)")
+        .execute(&mut conn)
+        .await?;
     let mut csv = String::with_capacity(rows.len() * 200);
     let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     for row in rows {
-        csv.push_str(&format!("1,orders,{},{},false,{},{},1,b,0\n", quote(&row.id), quote(&row.version), quote(&row.data), quote(&row.hash)));
+        csv.push_str(&format!(
+            "1,orders,{},{},false,{},{},1,b,0\n",
+            quote(&row.id),
+            quote(&row.version),
+            quote(&row.data),
+            quote(&row.hash)
+        ));
     }
     let started = Instant::now();
     let mut copy = conn

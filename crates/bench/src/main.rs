@@ -24,7 +24,11 @@ struct Args {
     #[arg(long, default_value_t = 200_000)]
     records: usize,
     /// PostgreSQL admin connection for S7; a database is created for the run and dropped.
-    #[arg(long, env = "KENDRIX_TEST_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    #[arg(
+        long,
+        env = "KENDRIX_TEST_PG_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
     pg_url: String,
     /// Where the JSON results go.
     #[arg(long, default_value = "target/bench/results.json")]
@@ -42,9 +46,23 @@ impl Args {
 
 /// Builds an outcome; `higher_is_better` decides which way the target points.
 #[allow(clippy::too_many_arguments)]
-fn outcome(scenario: &'static str, description: &'static str, value: f64, unit: &'static str, baseline: f64, target: f64, higher_is_better: bool, correct: bool, note: String) -> Outcome {
+fn outcome(
+    scenario: &'static str,
+    description: &'static str,
+    value: f64,
+    unit: &'static str,
+    baseline: f64,
+    target: f64,
+    higher_is_better: bool,
+    correct: bool,
+    note: String,
+) -> Outcome {
     let ratio = value / baseline;
-    let meets = if higher_is_better { ratio >= target } else { ratio <= target };
+    let meets = if higher_is_better {
+        ratio >= target
+    } else {
+        ratio <= target
+    };
     Outcome {
         scenario,
         description,
@@ -52,7 +70,11 @@ fn outcome(scenario: &'static str, description: &'static str, value: f64, unit: 
         unit,
         baseline,
         ratio,
-        target: if higher_is_better { Box::leak(format!(">={target}").into_boxed_str()) } else { Box::leak(format!("<={target}").into_boxed_str()) },
+        target: if higher_is_better {
+            Box::leak(format!(">={target}").into_boxed_str())
+        } else {
+            Box::leak(format!("<={target}").into_boxed_str())
+        },
         pass: correct && meets,
         correct,
         note,
@@ -62,14 +84,26 @@ fn outcome(scenario: &'static str, description: &'static str, value: f64, unit: 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The server gets its own runtime so the load generator does not starve its workers.
-    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let dir = tempfile::tempdir()?;
-    let bench = Bench::start(&server_rt, &format!("sqlite://{}", dir.path().join("bench.db").display()))?;
+    let bench = Bench::start(
+        &server_rt,
+        &format!("sqlite://{}", dir.path().join("bench.db").display()),
+    )?;
     let http = reqwest::Client::new();
     let mut outcomes = Vec::new();
 
-    println!("{:<4} {:>12} {:<10} {:>12} {:>7} {:>6} RESULT", "", "value", "unit", "baseline", "ratio", "target");
+    println!(
+        "{:<4} {:>12} {:<10} {:>12} {:>7} {:>6} RESULT",
+        "", "value", "unit", "baseline", "ratio", "target"
+    );
     client_rt.block_on(async {
         let token = bench.token(&http).await?;
         if args.wanted("S4") || args.wanted("S5") {
@@ -169,7 +203,8 @@ fn main() -> anyhow::Result<()> {
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&outcomes)?).with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, serde_json::to_string_pretty(&outcomes)?)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     println!("results written to {}", args.out.display());
     if outcomes.iter().any(|o| !o.correct) {
         bail!("a scenario produced a wrong result");
@@ -178,13 +213,22 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// S7: S1 against PostgreSQL, against COPY of the same rows into the same database.
-fn postgres_ingest(args: &Args, server_rt: &tokio::runtime::Runtime, client_rt: &tokio::runtime::Runtime, http: &reqwest::Client) -> anyhow::Result<Outcome> {
+fn postgres_ingest(
+    args: &Args,
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+) -> anyhow::Result<Outcome> {
     use sqlx::Connection;
     let name = format!("kxbench_{}", std::process::id());
     let url = url_with_path(&args.pg_url, &name)?;
     client_rt.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&args.pg_url).await.context("connecting to PostgreSQL for S7")?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+        let mut admin = sqlx::PgConnection::connect(&args.pg_url)
+            .await
+            .context("connecting to PostgreSQL for S7")?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
         anyhow::Ok(())
     })?;
     let result = (|| {
@@ -192,25 +236,43 @@ fn postgres_ingest(args: &Args, server_rt: &tokio::runtime::Runtime, client_rt: 
         client_rt.block_on(async {
             let token = bench.token(http).await?;
             let rows = ingest::rows(args.records, 1);
-            let (rate, counts) = ingest::post_all(&bench, http, &token, &ingest::bodies(&rows), "s7").await?;
+            let (rate, counts) =
+                ingest::post_all(&bench, http, &token, &ingest::bodies(&rows), "s7").await?;
             let correct = counts.get("applied") == Some(&(args.records as u64))
                 && ingest::server_state(&bench).await? == ingest::expected_state(&rows);
             let copy = ingest::copy_rate(&url, &ingest::stored_rows(&rows)).await?;
-            let o = outcome("S7", "end-to-end ingest, PostgreSQL, vs COPY of the same rows", rate, "records/s",
-                copy, 0.4, true, correct, format!("{} records, checksum {}", args.records, if correct { "equal" } else { "DIFFERENT" }));
+            let o = outcome(
+                "S7",
+                "end-to-end ingest, PostgreSQL, vs COPY of the same rows",
+                rate,
+                "records/s",
+                copy,
+                0.4,
+                true,
+                correct,
+                format!(
+                    "{} records, checksum {}",
+                    args.records,
+                    if correct { "equal" } else { "DIFFERENT" }
+                ),
+            );
             println!("{}", o.line());
             Ok(o)
         })
     })();
     client_rt.block_on(async {
         if let Ok(mut admin) = sqlx::PgConnection::connect(&args.pg_url).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
         }
     });
     result
 }
 
 fn url_with_path(base: &str, database: &str) -> anyhow::Result<String> {
-    let (head, _) = base.rsplit_once('/').context("PostgreSQL URL has no database part")?;
+    let (head, _) = base
+        .rsplit_once('/')
+        .context("PostgreSQL URL has no database part")?;
     Ok(format!("{head}/{database}"))
 }

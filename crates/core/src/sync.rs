@@ -40,54 +40,35 @@ pub struct Record {
 }
 
 impl Record {
-    /// SHA-256 of the op and the data in canonical form (object keys sorted), so the same
-    /// change always hashes the same, however its keys were ordered.
+    /// SHA-256 of the op and the data in canonical form, so the same change always hashes
+    /// the same, however its keys were ordered on the wire.
     pub fn content_hash(&self) -> String {
-        let mut canonical = String::with_capacity(64);
-        canonical.push_str(self.op.as_str());
-        canonical.push(':');
-        if let Some(data) = &self.data {
-            write_canonical(&Value::Object(data.clone()), &mut canonical);
-        }
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        content_hash(self.op, self.data_text().as_deref())
     }
 
-    /// The data as stored (compact JSON), or `None` for a delete.
+    /// The data as stored (compact JSON with object keys sorted, see [`canonical_json`]),
+    /// or `None` for a delete.
     pub fn data_text(&self) -> Option<String> {
-        self.data
-            .as_ref()
-            .map(|d| Value::Object(d.clone()).to_string())
+        self.data.as_ref().map(canonical_json)
     }
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
+/// Compact JSON with object keys in sorted order at every level. serde_json's `Map` is a
+/// `BTreeMap` (its `preserve_order` feature is off in this workspace; a test guards that),
+/// so plain serialization already is canonical and costs one pass.
+pub fn canonical_json(map: &Map<String, Value>) -> String {
+    serde_json::to_string(map).expect("a JSON map serializes")
+}
+
+/// The content hash of a change from its op and its canonical data text.
+pub fn content_hash(op: Op, data_text: Option<&str>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(op.as_str().as_bytes());
+    hasher.update(b":");
+    if let Some(text) = data_text {
+        hasher.update(text.as_bytes());
     }
+    hex::encode(hasher.finalize())
 }
 
 /// Limits a batch must respect; server settings.
@@ -215,14 +196,14 @@ fn check_record(
     };
     let data = match (op, object.get("data")) {
         (Some(Op::Upsert), Some(Value::Object(map))) => {
-            let size = Value::Object(map.clone()).to_string().len();
+            let size = canonical_json(map).len();
             if size > limits.max_data_bytes {
                 errors.push(format!(
                     "\"data\" is {size} bytes; at most {} are accepted",
                     limits.max_data_bytes
                 ));
             }
-            if depth(&Value::Object(map.clone())) > limits.max_data_depth {
+            if 1 + map.values().map(depth).max().unwrap_or(0) > limits.max_data_depth {
                 errors.push(format!(
                     "\"data\" is nested deeper than {} levels",
                     limits.max_data_depth
@@ -395,6 +376,15 @@ mod tests {
             version: version.parse().unwrap(),
             data: data.as_object().cloned(),
         }
+    }
+
+    #[test]
+    fn json_maps_keep_keys_sorted_so_serialization_is_canonical() {
+        // If serde_json's preserve_order feature were switched on by some dependency, maps
+        // would keep insertion order and content hashes would depend on the sender.
+        let map: Map<String, Value> =
+            serde_json::from_str(r#"{"b": 1, "a": {"d": 1, "c": 2}}"#).unwrap();
+        assert_eq!(canonical_json(&map), r#"{"a":{"c":2,"d":1},"b":1}"#);
     }
 
     #[test]

@@ -477,6 +477,23 @@ macro_rules! impl_store {
                 Ok(outcome)
             }
 
+            async fn stored_response(
+                &self,
+                client_pk: i64,
+                key: &str,
+                request_hash: &str,
+                now: kendrix_core::UnixMillis,
+            ) -> $crate::StoreResult<Option<String>> {
+                let body: Option<Option<String>> = sqlx::query_scalar($crate::sql::STORED_RESPONSE)
+                    .bind(client_pk)
+                    .bind(key)
+                    .bind(request_hash)
+                    .bind(now)
+                    .fetch_optional(self.db.reader())
+                    .await?;
+                Ok(body.flatten())
+            }
+
             async fn release_idempotency_key(
                 &self,
                 client_pk: i64,
@@ -498,11 +515,11 @@ macro_rules! impl_store {
             ) -> $crate::StoreResult<$crate::AppliedBatch> {
                 use $crate::sync as apply;
                 let records = &batch.records;
-                let hashes: Vec<String> = records.iter().map(|r| r.content_hash()).collect();
+                let (texts, hashes) = apply::texts_and_hashes(records);
                 let mut tx = self.db.begin().await?;
                 let stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
                 let mut decisions = apply::decide_all(records, &hashes, &stored);
-                let rows = apply::rows_to_write(records, &hashes, &decisions);
+                let rows = apply::rows_to_write(records, &texts, &hashes, &decisions);
                 let written = <$conn>::upsert_records(
                     &mut tx,
                     batch.tenant_id,

@@ -164,6 +164,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims an Idempotency-Key for a batch, or says why not (see [`ClaimOutcome`]).
     async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome>;
+    /// The stored response for a key already completed with this very body (a read only:
+    /// replays skip parsing and claiming). `None` in every other case.
+    async fn stored_response(
+        &self,
+        client_pk: i64,
+        key: &str,
+        request_hash: &str,
+        now: UnixMillis,
+    ) -> StoreResult<Option<String>>;
     /// Gives up a claim whose batch could not be applied, so a retry can proceed at once.
     async fn release_idempotency_key(
         &self,

@@ -103,8 +103,8 @@ impl PgConnections {
         let ids: Vec<&str> = rows.iter().map(|r| r.record.id.as_str()).collect();
         let versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
         let deleted: Vec<bool> = rows.iter().map(|r| r.deleted).collect();
-        let data: Vec<Option<&str>> = rows.iter().map(|r| r.data.as_deref()).collect();
-        let hashes: Vec<&str> = rows.iter().map(|r| r.content_hash.as_str()).collect();
+        let data: Vec<Option<&str>> = rows.iter().map(|r| r.data).collect();
+        let hashes: Vec<&str> = rows.iter().map(|r| r.content_hash).collect();
         let sql = format!(
             "INSERT INTO records (tenant_id, entity, record_id, version, deleted, data, \
              content_hash, client_pk, batch_id, updated_at) \

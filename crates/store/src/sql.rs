@@ -101,3 +101,6 @@ pub const UPSERT_TAIL: &str = " ON CONFLICT (tenant_id, entity, record_id) DO UP
      content_hash = excluded.content_hash, client_pk = excluded.client_pk, \
      batch_id = excluded.batch_id, updated_at = excluded.updated_at \
      WHERE excluded.version > records.version RETURNING entity, record_id";
+
+pub const STORED_RESPONSE: &str = "SELECT response FROM idempotency_keys \
+     WHERE client_pk = $1 AND key = $2 AND request_hash = $3 AND state = 'done' AND expires_at > $4";

@@ -123,8 +123,8 @@ impl SqliteConnections {
                     .push_bind(row.record.id.as_str())
                     .push_bind(row.version.as_str())
                     .push_bind(row.deleted)
-                    .push_bind(row.data.as_deref())
-                    .push_bind(row.content_hash.as_str())
+                    .push_bind(row.data)
+                    .push_bind(row.content_hash)
                     .push_bind(client_pk)
                     .push_bind(batch_id)
                     .push_bind(at);

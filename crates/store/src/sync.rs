@@ -24,8 +24,8 @@ pub(crate) struct RecordRow<'a> {
     pub record: &'a Record,
     pub version: String,
     pub deleted: bool,
-    pub data: Option<String>,
-    pub content_hash: String,
+    pub data: Option<&'a str>,
+    pub content_hash: &'a str,
 }
 
 /// Decides every record against the stored versions (last writer wins).
@@ -53,23 +53,36 @@ pub(crate) fn decide_all(
         .collect()
 }
 
+/// Each record's data as stored and its content hash, computed once per batch.
+pub(crate) fn texts_and_hashes(records: &[Record]) -> (Vec<Option<String>>, Vec<String>) {
+    let texts: Vec<Option<String>> = records.iter().map(Record::data_text).collect();
+    let hashes = records
+        .iter()
+        .zip(&texts)
+        .map(|(r, text)| kendrix_core::sync::content_hash(r.op, text.as_deref()))
+        .collect();
+    (texts, hashes)
+}
+
 /// The rows to upsert for the records decided `Applied`.
 pub(crate) fn rows_to_write<'a>(
     records: &'a [Record],
-    hashes: &[String],
+    texts: &'a [Option<String>],
+    hashes: &'a [String],
     decisions: &[Decision],
 ) -> Vec<RecordRow<'a>> {
     records
         .iter()
+        .zip(texts)
         .zip(hashes)
         .zip(decisions)
         .filter(|(_, d)| d.status == RecordStatus::Applied)
-        .map(|((record, hash), _)| RecordRow {
+        .map(|(((record, text), hash), _)| RecordRow {
             record,
             version: record.version.to_string(),
             deleted: record.op == kendrix_core::sync::Op::Delete,
-            data: record.data_text(),
-            content_hash: hash.clone(),
+            data: text.as_deref(),
+            content_hash: hash,
         })
         .collect()
 }

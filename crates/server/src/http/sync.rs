@@ -39,11 +39,31 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-async fn read_json_body(
+/// Answers from a stored response, and audits the hit.
+async fn replay(
+    app: &AppState,
+    caller: &Caller,
+    body: String,
+    entry: kendrix_core::AuditDraft,
+) -> Result<Response, ApiError> {
+    app.metrics.count("idempotency_hit");
+    app.store
+        .append_audit(&[entry])
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    Ok(batch_response(
+        body,
+        true,
+        app.settings.sync.idempotency_retention_secs,
+    ))
+}
+
+/// Reads a JSON body up to `limit` bytes, refusing other content types before reading.
+async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<(axum::body::Bytes, serde_json::Value), ApiError> {
+) -> Result<axum::body::Bytes, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -52,12 +72,9 @@ async fn read_json_body(
     if !mime.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let bytes = axum::body::to_bytes(body, limit)
+    axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
-    let value =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    Ok((bytes, value))
+        .map_err(|_| ApiError::PayloadTooLarge(limit))
 }
 
 /// A response carrying the batch result body exactly as stored.
@@ -106,13 +123,44 @@ pub async fn post_batch(
     let started = Instant::now();
     let settings = &app.settings.sync;
     let key = idempotency_key(&headers)?;
-    let (bytes, value) = read_json_body(&headers, body, settings.max_batch_bytes).await?;
+    let bytes = read_body(&headers, body, settings.max_batch_bytes).await?;
+    let request_hash = credentials::hash_bytes(&bytes);
+    let now = app.clock.now_ms();
+    let audit = |event, outcome, details| {
+        caller
+            .ctx
+            .audit()
+            .draft(now, event, outcome, details)
+            .tenant(caller.tenant_id)
+            .client(caller.client_id.clone())
+    };
+    // A retry of a batch already applied is answered from its stored response before the
+    // body is even parsed: the common case after a lost response, and cheap.
+    let stored = app
+        .store
+        .stored_response(caller.client_pk, &key, &request_hash, now)
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    if let Some(body) = stored {
+        return replay(
+            &app,
+            &caller,
+            body,
+            audit(
+                AuditEvent::IdempotencyReplayed,
+                AuditOutcome::Success,
+                json!({"idempotency_key": key}),
+            ),
+        )
+        .await;
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let limits = BatchLimits {
         max_records: settings.max_batch_records,
         max_data_bytes: settings.max_record_data_bytes,
         max_data_depth: settings.max_record_data_depth,
     };
-    let now = app.clock.now_ms();
     let records = match validate_batch(&value, &limits) {
         Ok(records) => records,
         Err(err) => return Err(refuse(&app, &caller, &key, err, &value, now, started).await),
@@ -123,7 +171,7 @@ pub async fn post_batch(
     let claim = IdempotencyClaim {
         client_pk: caller.client_pk,
         key: key.clone(),
-        request_hash: credentials::hash_bytes(&bytes),
+        request_hash,
         owner: owner.clone(),
         now,
         lease_ms: settings.idempotency_lease_secs * 1000,
@@ -134,14 +182,6 @@ pub async fn post_batch(
         .claim_idempotency_key(&claim)
         .await
         .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    let audit = |event, outcome, details| {
-        caller
-            .ctx
-            .audit()
-            .draft(now, event, outcome, details)
-            .tenant(caller.tenant_id)
-            .client(caller.client_id.clone())
-    };
     match outcome {
         ClaimOutcome::Claimed => {}
         ClaimOutcome::Replay { body, .. } => {
