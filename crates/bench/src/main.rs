@@ -3,6 +3,10 @@
 //! the same as JSON. Every target is a ratio against a baseline measured in the same run;
 //! every scenario also checks its own correctness, so a fast wrong answer fails.
 
+// The same allocator as the kendrix-server binary, since the server runs in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod harness;
 mod ingest;
 

@@ -135,13 +135,14 @@ fn depth(value: &Value) -> usize {
     }
 }
 
-/// Checks one record, collecting every problem rather than stopping at the first.
+/// Checks one record, collecting every problem rather than stopping at the first. A valid
+/// record's `data` is moved out of `value`, not copied.
 fn check_record(
     index: usize,
-    value: &Value,
+    value: &mut Value,
     limits: &BatchLimits,
 ) -> Result<Record, RecordProblem> {
-    let Some(object) = value.as_object() else {
+    let Some(object) = value.as_object_mut() else {
         return Err(RecordProblem {
             index,
             entity: None,
@@ -150,16 +151,19 @@ fn check_record(
         });
     };
     let mut errors = Vec::new();
-    let entity = object.get("entity").and_then(Value::as_str);
-    let id = object.get("id").and_then(Value::as_str);
-    match entity {
+    let entity = object
+        .get("entity")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
+    match entity.as_deref() {
         None => errors.push("\"entity\" must be a string".into()),
         Some(e) if !valid_entity(e) => {
             errors.push("\"entity\" must match [a-z][a-z0-9_]{0,63}".into())
         }
         Some(_) => {}
     }
-    match id {
+    match id.as_deref() {
         None => errors.push("\"id\" must be a string".into()),
         Some("") => errors.push("\"id\" must not be empty".into()),
         Some(i) if i.len() > MAX_ID_BYTES => {
@@ -194,7 +198,7 @@ fn check_record(
             None
         }
     };
-    let data = match (op, object.get("data")) {
+    let data = match (op, object.get_mut("data")) {
         (Some(Op::Upsert), Some(Value::Object(map))) => {
             let size = canonical_json(map).len();
             if size > limits.max_data_bytes {
@@ -209,7 +213,7 @@ fn check_record(
                     limits.max_data_depth
                 ));
             }
-            Some(map.clone())
+            Some(std::mem::take(map))
         }
         (Some(Op::Upsert), _) => {
             errors.push("an upsert needs \"data\": a JSON object".into());
@@ -224,27 +228,27 @@ fn check_record(
     };
     match (entity, id, op, version) {
         (Some(entity), Some(id), Some(op), Some(version)) if errors.is_empty() => Ok(Record {
-            entity: entity.to_owned(),
-            id: id.to_owned(),
+            entity,
+            id,
             op,
             version,
             data,
         }),
-        _ => Err(RecordProblem {
+        (entity, id, ..) => Err(RecordProblem {
             index,
-            entity: entity.map(str::to_owned),
-            id: id.map(str::to_owned),
+            entity,
+            id,
             errors,
         }),
     }
 }
 
 /// Validates a batch body, `{"records": [...]}`. Either every record is valid, or the error
-/// lists every bad record and why.
-pub fn validate_batch(body: &Value, limits: &BatchLimits) -> Result<Vec<Record>, BatchError> {
+/// lists every bad record and why. Records' data is moved out of `body`, not copied.
+pub fn validate_batch(body: &mut Value, limits: &BatchLimits) -> Result<Vec<Record>, BatchError> {
     let records = body
-        .get("records")
-        .and_then(Value::as_array)
+        .get_mut("records")
+        .and_then(Value::as_array_mut)
         .ok_or(BatchError::NotABatch)?;
     if records.is_empty() {
         return Err(BatchError::Empty);
@@ -258,7 +262,7 @@ pub fn validate_batch(body: &Value, limits: &BatchLimits) -> Result<Vec<Record>,
     let mut valid = Vec::with_capacity(records.len());
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(records.len());
-    for (index, value) in records.iter().enumerate() {
+    for (index, value) in records.iter_mut().enumerate() {
         match check_record(index, value, limits) {
             Ok(record) => {
                 if !seen.insert((record.entity.clone(), record.id.clone())) {
@@ -431,7 +435,7 @@ mod tests {
             {"entity": "orders", "id": "1", "op": "delete", "version": "1732838400124-0000-s"},
         ]});
         let BatchError::InvalidRecords(problems) =
-            validate_batch(&body, &BatchLimits::default()).unwrap_err()
+            validate_batch(&mut body.clone(), &BatchLimits::default()).unwrap_err()
         else {
             panic!("expected invalid records");
         };
@@ -449,16 +453,16 @@ mod tests {
             ..BatchLimits::default()
         };
         assert_eq!(
-            validate_batch(&json!([]), &limits),
+            validate_batch(&mut json!([]), &limits),
             Err(BatchError::NotABatch)
         );
         assert_eq!(
-            validate_batch(&json!({"records": []}), &limits),
+            validate_batch(&mut json!({"records": []}), &limits),
             Err(BatchError::Empty)
         );
         let two = json!({"records": [{}, {}]});
         assert_eq!(
-            validate_batch(&two, &limits),
+            validate_batch(&mut two.clone(), &limits),
             Err(BatchError::TooMany { count: 2, max: 1 })
         );
     }
@@ -474,7 +478,8 @@ mod tests {
             {"entity": "e", "id": "1", "op": "upsert", "version": "1732838400123-0000-s", "data": {"s": "x".repeat(50)}},
             {"entity": "e", "id": "2", "op": "upsert", "version": "1732838400123-0000-s", "data": {"a": {"b": {"c": 1}}}},
         ]});
-        let BatchError::InvalidRecords(problems) = validate_batch(&body, &limits).unwrap_err()
+        let BatchError::InvalidRecords(problems) =
+            validate_batch(&mut body.clone(), &limits).unwrap_err()
         else {
             panic!()
         };

@@ -529,9 +529,15 @@ macro_rules! impl_store {
                     &rows,
                 )
                 .await?;
-                // Another batch may have written a newer version between our read and write
-                // (PostgreSQL, several instances): decide those records again.
-                let lost = apply::lost_races(records, &decisions, &written);
+                // Fewer rows written than decided: another batch wrote a newer version between
+                // our read and our write (PostgreSQL, several instances). Find those records
+                // and decide them again against what is stored now.
+                let lost = if written < rows.len() as u64 {
+                    let now_stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
+                    apply::lost_races(records, &decisions, &batch.batch_id, &now_stored)
+                } else {
+                    Vec::new()
+                };
                 if !lost.is_empty() {
                     let again: Vec<kendrix_core::sync::Record> =
                         lost.iter().map(|&i| records[i].clone()).collect();

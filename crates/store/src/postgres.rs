@@ -8,8 +8,6 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use std::collections::HashSet;
-
 use kendrix_core::sync::Record;
 
 use crate::group_commit::WriteQueue;
@@ -73,8 +71,8 @@ impl PgConnections {
     ) -> StoreResult<StoredVersions> {
         let entities: Vec<&str> = records.iter().map(|r| r.entity.as_str()).collect();
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT r.entity, r.record_id, r.version, r.content_hash \
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT r.entity, r.record_id, r.version, r.content_hash, r.batch_id \
              FROM UNNEST($2::text[], $3::text[]) AS k(entity, record_id) \
              JOIN records r ON r.tenant_id = $1 AND r.entity = k.entity AND r.record_id = k.record_id",
         )
@@ -86,8 +84,8 @@ impl PgConnections {
         Ok(stored_from_rows(rows))
     }
 
-    /// Upserts record rows (newer versions only) in one statement over arrays; returns the
-    /// keys actually written.
+    /// Upserts record rows (newer versions only) in one statement over arrays; returns how
+    /// many were written.
     async fn upsert_records(
         tx: &mut Transaction<'static, Postgres>,
         tenant_id: i64,
@@ -95,9 +93,9 @@ impl PgConnections {
         batch_id: &str,
         at: i64,
         rows: &[RecordRow<'_>],
-    ) -> StoreResult<HashSet<(String, String)>> {
+    ) -> StoreResult<u64> {
         if rows.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(0);
         }
         let entities: Vec<&str> = rows.iter().map(|r| r.record.entity.as_str()).collect();
         let ids: Vec<&str> = rows.iter().map(|r| r.record.id.as_str()).collect();
@@ -111,7 +109,7 @@ impl PgConnections {
              SELECT $1, k.* , $8, $9, $10 FROM UNNEST($2::text[], $3::text[], $4::text[], \
              $5::bool[], $6::text[], $7::text[]) AS k {UPSERT_TAIL}"
         );
-        let keys: Vec<(String, String)> = sqlx::query_as(&sql)
+        let written = sqlx::query(&sql)
             .bind(tenant_id)
             .bind(entities)
             .bind(ids)
@@ -122,9 +120,10 @@ impl PgConnections {
             .bind(client_pk)
             .bind(batch_id)
             .bind(at)
-            .fetch_all(&mut **tx)
-            .await?;
-        Ok(keys.into_iter().collect())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        Ok(written)
     }
 }
 

@@ -95,12 +95,12 @@ pub const ENTITY_FIGURES: &str = "SELECT c.client_id, e.entity, \
      WHERE b.tenant_id = $1 AND b.received_at >= $2 \
      GROUP BY c.client_id, e.entity ORDER BY c.client_id, e.entity";
 
-/// Writes a record only over an older version; returns the keys written.
+/// Writes a record only over an older version.
 pub const UPSERT_TAIL: &str = " ON CONFLICT (tenant_id, entity, record_id) DO UPDATE SET \
      version = excluded.version, deleted = excluded.deleted, data = excluded.data, \
      content_hash = excluded.content_hash, client_pk = excluded.client_pk, \
      batch_id = excluded.batch_id, updated_at = excluded.updated_at \
-     WHERE excluded.version > records.version RETURNING entity, record_id";
+     WHERE excluded.version > records.version";
 
 pub const STORED_RESPONSE: &str = "SELECT response FROM idempotency_keys \
      WHERE client_pk = $1 AND key = $2 AND request_hash = $3 AND state = 'done' AND expires_at > $4";

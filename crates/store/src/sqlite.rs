@@ -11,8 +11,6 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use std::collections::HashSet;
-
 use kendrix_core::sync::Record;
 
 use crate::group_commit::WriteQueue;
@@ -88,8 +86,8 @@ impl SqliteConnections {
             .map(|r| (r.entity.as_str(), r.id.as_str()))
             .collect();
         let keys = serde_json::to_string(&keys).expect("keys serialize");
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT r.entity, r.record_id, r.version, r.content_hash \
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT r.entity, r.record_id, r.version, r.content_hash, r.batch_id \
              FROM json_each($2) AS k CROSS JOIN records AS r \
              ON r.tenant_id = $1 AND r.entity = k.value ->> 0 AND r.record_id = k.value ->> 1",
         )
@@ -100,8 +98,8 @@ impl SqliteConnections {
         Ok(stored_from_rows(rows))
     }
 
-    /// Upserts record rows (newer versions only) in multi-row statements; returns the keys
-    /// actually written.
+    /// Upserts record rows (newer versions only) in multi-row statements; returns how many
+    /// were written.
     async fn upsert_records(
         tx: &mut Transaction<'static, Sqlite>,
         tenant_id: i64,
@@ -109,8 +107,8 @@ impl SqliteConnections {
         batch_id: &str,
         at: i64,
         rows: &[RecordRow<'_>],
-    ) -> StoreResult<HashSet<(String, String)>> {
-        let mut written = HashSet::with_capacity(rows.len());
+    ) -> StoreResult<u64> {
+        let mut written = 0;
         // 10 bound values a row; SQLite allows 32766 in one statement.
         for chunk in rows.chunks(1000) {
             let mut upsert = sqlx::QueryBuilder::<Sqlite>::new(
@@ -130,8 +128,7 @@ impl SqliteConnections {
                     .push_bind(at);
             });
             upsert.push(UPSERT_TAIL);
-            let keys: Vec<(String, String)> = upsert.build_query_as().fetch_all(&mut **tx).await?;
-            written.extend(keys);
+            written += upsert.build().execute(&mut **tx).await?.rows_affected();
         }
         Ok(written)
     }

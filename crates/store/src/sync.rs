@@ -2,14 +2,21 @@
 //! record the outcome. The SQL that differs per backend (fetching stored versions, upserting
 //! records) lives with each backend.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use kendrix_core::sync::{
     decide, BatchResponse, Record, RecordResult, RecordStatus, StatusCounts, StoredVersion,
 };
 
-/// Stored versions of a batch's records, by (entity, id).
-pub(crate) type StoredVersions = HashMap<(String, String), StoredVersion>;
+/// The server's copy of a record as applying needs it: its version, and the batch that
+/// wrote it (to tell our own writes from a concurrent batch's).
+pub(crate) struct Stored {
+    pub version: StoredVersion,
+    pub batch_id: String,
+}
+
+/// Stored copies of a batch's records, by (entity, id).
+pub(crate) type StoredVersions = HashMap<(String, String), Stored>;
 
 /// One record's decision while a batch is applied.
 pub(crate) struct Decision {
@@ -38,7 +45,9 @@ pub(crate) fn decide_all(
         .iter()
         .zip(hashes)
         .map(|(record, hash)| {
-            let current = stored.get(&(record.entity.clone(), record.id.clone()));
+            let current = stored
+                .get(&(record.entity.clone(), record.id.clone()))
+                .map(|s| &s.version);
             let (status, reason) = decide(record, hash, current);
             let version = match (status, current) {
                 (RecordStatus::Applied, _) | (_, None) => record.version.to_string(),
@@ -87,12 +96,14 @@ pub(crate) fn rows_to_write<'a>(
         .collect()
 }
 
-/// Records decided `Applied` whose upsert did not take (another batch wrote a newer version
-/// first): their positions in the batch.
+/// Records decided `Applied` that a concurrent batch overtook (PostgreSQL, several
+/// instances): after the upsert, the stored copy was written by another batch. Their
+/// positions in the batch.
 pub(crate) fn lost_races(
     records: &[Record],
     decisions: &[Decision],
-    written: &HashSet<(String, String)>,
+    batch_id: &str,
+    now_stored: &StoredVersions,
 ) -> Vec<usize> {
     records
         .iter()
@@ -100,7 +111,9 @@ pub(crate) fn lost_races(
         .enumerate()
         .filter(|(_, (r, d))| {
             d.status == RecordStatus::Applied
-                && !written.contains(&(r.entity.clone(), r.id.clone()))
+                && now_stored
+                    .get(&(r.entity.clone(), r.id.clone()))
+                    .is_none_or(|s| s.batch_id != batch_id)
         })
         .map(|(i, _)| i)
         .collect()
@@ -164,19 +177,19 @@ pub(crate) fn response(
     }
 }
 
-/// Rows of (entity, id, version, content hash) as read from either backend.
-pub(crate) fn stored_from_rows(rows: Vec<(String, String, String, String)>) -> StoredVersions {
+/// Rows of (entity, id, version, content hash, batch id) as read from either backend.
+pub(crate) fn stored_from_rows(
+    rows: Vec<(String, String, String, String, String)>,
+) -> StoredVersions {
     rows.into_iter()
-        .filter_map(|(entity, id, version, content_hash)| {
+        .filter_map(|(entity, id, version, content_hash, batch_id)| {
             // A stored version always parses: it was validated on the way in.
             let version = version.parse().ok()?;
-            Some((
-                (entity, id),
-                StoredVersion {
-                    version,
-                    content_hash,
-                },
-            ))
+            let version = StoredVersion {
+                version,
+                content_hash,
+            };
+            Some(((entity, id), Stored { version, batch_id }))
         })
         .collect()
 }

@@ -154,14 +154,14 @@ pub async fn post_batch(
         )
         .await;
     }
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let limits = BatchLimits {
         max_records: settings.max_batch_records,
         max_data_bytes: settings.max_record_data_bytes,
         max_data_depth: settings.max_record_data_depth,
     };
-    let records = match validate_batch(&value, &limits) {
+    let records = match validate_batch(&mut value, &limits) {
         Ok(records) => records,
         Err(err) => return Err(refuse(&app, &caller, &key, err, &value, now, started).await),
     };
