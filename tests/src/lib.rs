@@ -291,6 +291,23 @@ impl TestServer {
             .expect("audit entries")
     }
 
+    /// The audit entries with this event name, waiting up to two seconds for at least `n`
+    /// (some entries, like idempotency hits, are written after the response).
+    pub async fn eventually_audited(
+        &self,
+        event: &str,
+        n: usize,
+    ) -> Vec<kendrix_store::StoredAuditEntry> {
+        for _ in 0..40 {
+            let found = self.audit_events(event).await;
+            if found.len() >= n {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.audit_events(event).await
+    }
+
     /// The audit entries with this event name.
     pub async fn audit_events(&self, event: &str) -> Vec<kendrix_store::StoredAuditEntry> {
         self.audit()

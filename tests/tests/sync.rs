@@ -174,7 +174,10 @@ async fn a_retry_replays_the_stored_response_byte_for_byte_and_writes_nothing(ba
         batches_before,
         "no second apply"
     );
-    assert_eq!(server.audit_events("idempotency.hit").await.len(), 1);
+    assert_eq!(
+        server.eventually_audited("idempotency.hit", 1).await.len(),
+        1
+    );
 }
 
 async fn a_reused_key_with_another_body_is_refused(backend: Backend) {

@@ -532,22 +532,14 @@ macro_rules! impl_store {
                 // Fewer rows written than decided: another batch wrote a newer version between
                 // our read and our write (PostgreSQL, several instances). Find those records
                 // and decide them again against what is stored now.
-                let lost = if written < rows.len() as u64 {
+                if written < rows.len() as u64 {
                     let now_stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
-                    apply::lost_races(records, &decisions, &batch.batch_id, &now_stored)
-                } else {
-                    Vec::new()
-                };
-                if !lost.is_empty() {
-                    let again: Vec<kendrix_core::sync::Record> =
-                        lost.iter().map(|&i| records[i].clone()).collect();
-                    let again_hashes: Vec<String> = lost.iter().map(|&i| hashes[i].clone()).collect();
-                    let now_stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, &again).await?;
-                    for (decision, &i) in apply::decide_all(&again, &again_hashes, &now_stored)
-                        .into_iter()
-                        .zip(&lost)
-                    {
-                        decisions[i] = decision;
+                    let lost = apply::lost_races(records, &decisions, &batch.batch_id, &now_stored);
+                    let again = apply::decide_all(records, &hashes, &now_stored);
+                    for (i, decision) in again.into_iter().enumerate() {
+                        if lost.contains(&i) {
+                            decisions[i] = decision;
+                        }
                     }
                 }
                 let tally = apply::tally(records, &decisions);

@@ -71,9 +71,9 @@ impl PgConnections {
     ) -> StoreResult<StoredVersions> {
         let entities: Vec<&str> = records.iter().map(|r| r.entity.as_str()).collect();
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT r.entity, r.record_id, r.version, r.content_hash, r.batch_id \
-             FROM UNNEST($2::text[], $3::text[]) AS k(entity, record_id) \
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT k.n - 1, r.version, r.content_hash, r.batch_id \
+             FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS k(entity, record_id, n) \
              JOIN records r ON r.tenant_id = $1 AND r.entity = k.entity AND r.record_id = k.record_id",
         )
         .bind(tenant_id)

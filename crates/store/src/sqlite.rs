@@ -86,8 +86,8 @@ impl SqliteConnections {
             .map(|r| (r.entity.as_str(), r.id.as_str()))
             .collect();
         let keys = serde_json::to_string(&keys).expect("keys serialize");
-        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT r.entity, r.record_id, r.version, r.content_hash, r.batch_id \
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT k.key, r.version, r.content_hash, r.batch_id \
              FROM json_each($2) AS k CROSS JOIN records AS r \
              ON r.tenant_id = $1 AND r.entity = k.value ->> 0 AND r.record_id = k.value ->> 1",
         )

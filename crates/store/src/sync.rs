@@ -15,8 +15,8 @@ pub(crate) struct Stored {
     pub batch_id: String,
 }
 
-/// Stored copies of a batch's records, by (entity, id).
-pub(crate) type StoredVersions = HashMap<(String, String), Stored>;
+/// Stored copies of a batch's records, by position in the batch.
+pub(crate) type StoredVersions = HashMap<usize, Stored>;
 
 /// One record's decision while a batch is applied.
 pub(crate) struct Decision {
@@ -44,10 +44,9 @@ pub(crate) fn decide_all(
     records
         .iter()
         .zip(hashes)
-        .map(|(record, hash)| {
-            let current = stored
-                .get(&(record.entity.clone(), record.id.clone()))
-                .map(|s| &s.version);
+        .enumerate()
+        .map(|(i, (record, hash))| {
+            let current = stored.get(&i).map(|s| &s.version);
             let (status, reason) = decide(record, hash, current);
             let version = match (status, current) {
                 (RecordStatus::Applied, _) | (_, None) => record.version.to_string(),
@@ -109,11 +108,9 @@ pub(crate) fn lost_races(
         .iter()
         .zip(decisions)
         .enumerate()
-        .filter(|(_, (r, d))| {
+        .filter(|(i, (_, d))| {
             d.status == RecordStatus::Applied
-                && now_stored
-                    .get(&(r.entity.clone(), r.id.clone()))
-                    .is_none_or(|s| s.batch_id != batch_id)
+                && now_stored.get(i).is_none_or(|s| s.batch_id != batch_id)
         })
         .map(|(i, _)| i)
         .collect()
@@ -177,19 +174,63 @@ pub(crate) fn response(
     }
 }
 
-/// Rows of (entity, id, version, content hash, batch id) as read from either backend.
-pub(crate) fn stored_from_rows(
-    rows: Vec<(String, String, String, String, String)>,
-) -> StoredVersions {
+/// Rows of (position in the batch, version, content hash, batch id) from either backend.
+pub(crate) fn stored_from_rows(rows: Vec<(i64, String, String, String)>) -> StoredVersions {
     rows.into_iter()
-        .filter_map(|(entity, id, version, content_hash, batch_id)| {
+        .filter_map(|(position, version, content_hash, batch_id)| {
             // A stored version always parses: it was validated on the way in.
             let version = version.parse().ok()?;
             let version = StoredVersion {
                 version,
                 content_hash,
             };
-            Some(((entity, id), Stored { version, batch_id }))
+            Some((position as usize, Stored { version, batch_id }))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kendrix_core::sync::Op;
+
+    fn record(id: &str, version: &str) -> Record {
+        Record {
+            entity: "orders".into(),
+            id: id.into(),
+            op: Op::Upsert,
+            version: version.parse().unwrap(),
+            data: Some(Default::default()),
+        }
+    }
+
+    fn stored(version: &str, batch_id: &str) -> Stored {
+        Stored {
+            version: StoredVersion {
+                version: version.parse().unwrap(),
+                content_hash: "h".into(),
+            },
+            batch_id: batch_id.into(),
+        }
+    }
+
+    #[test]
+    fn a_record_overtaken_by_a_concurrent_batch_is_decided_again_as_stale() {
+        let records = [
+            record("a", "1800000000000-0000-s"),
+            record("b", "1800000000000-0000-s"),
+        ];
+        let (_, hashes) = texts_and_hashes(&records);
+        let decisions = decide_all(&records, &hashes, &StoredVersions::new());
+        assert!(decisions.iter().all(|d| d.status == RecordStatus::Applied));
+        // After our upsert: "a" holds a newer version from another batch, "b" holds ours.
+        let now = StoredVersions::from([
+            (0, stored("1800000000001-0000-t", "theirs")),
+            (1, stored("1800000000000-0000-s", "ours")),
+        ]);
+        assert_eq!(lost_races(&records, &decisions, "ours", &now), vec![0]);
+        let again = decide_all(&records, &hashes, &now);
+        assert_eq!(again[0].status, RecordStatus::Stale);
+        assert_eq!(again[0].version, "1800000000001-0000-t");
+    }
 }

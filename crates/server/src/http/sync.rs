@@ -39,7 +39,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-/// Answers from a stored response, and audits the hit.
+/// Answers from a stored response, and audits the hit. The audit entry is written in the
+/// background: a replay changes nothing, so the answer need not wait for the audit commit
+/// (which would triple the latency of the retry path, see bench S3).
 async fn replay(
     app: &AppState,
     caller: &Caller,
@@ -47,10 +49,12 @@ async fn replay(
     entry: kendrix_core::AuditDraft,
 ) -> Result<Response, ApiError> {
     app.metrics.count("idempotency_hit");
-    app.store
-        .append_audit(&[entry])
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    let (store, request_id) = (app.store.clone(), caller.ctx.request_id.clone());
+    tokio::spawn(async move {
+        if let Err(err) = store.append_audit(&[entry]).await {
+            tracing::error!(request_id, error = %err, "auditing an idempotent replay failed");
+        }
+    });
     Ok(batch_response(
         body,
         true,
