@@ -54,6 +54,13 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// The time windows statistics endpoints report: label and length in milliseconds.
+pub const STATS_WINDOWS: [(&str, i64); 3] = [
+    ("1h", 3_600_000),
+    ("24h", 86_400_000),
+    ("7d", 7 * 86_400_000),
+];
+
 /// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);

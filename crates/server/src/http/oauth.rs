@@ -213,6 +213,22 @@ pub async fn token(
     }
 }
 
+/// Reads a revocation or introspection request: the `token` parameter and the calling
+/// client, authenticated.
+async fn token_request(
+    app: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+    endpoint: &'static str,
+) -> Result<(kendrix_store::Client, String), OAuthError> {
+    let form = Form::read(headers, body, app.settings.max_form_bytes).await?;
+    let token = form.require("token")?.to_owned();
+    let creds = client_credentials(headers, &form)?;
+    let client = app.authenticate_client(ctx, &creds, endpoint).await?;
+    Ok((client, token))
+}
+
 /// Revokes an access or refresh token (RFC 7009).
 #[utoipa::path(
     post, path = "/oauth/revoke", tag = "oauth",
@@ -231,11 +247,8 @@ pub async fn revoke(
     body: Body,
 ) -> Response {
     let result = async {
-        let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
-        let token = form.require("token")?;
-        let creds = client_credentials(&headers, &form)?;
-        let client = app.authenticate_client(&ctx, &creds, "revoke").await?;
-        app.revoke(&ctx, &client, token).await
+        let (client, token) = token_request(&app, &ctx, &headers, body, "revoke").await?;
+        app.revoke(&ctx, &client, &token).await
     }
     .await;
     match result {
@@ -262,11 +275,8 @@ pub async fn introspect(
     body: Body,
 ) -> Response {
     let result = async {
-        let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
-        let token = form.require("token")?;
-        let creds = client_credentials(&headers, &form)?;
-        let client = app.authenticate_client(&ctx, &creds, "introspect").await?;
-        app.introspect(&ctx, &client, token).await
+        let (client, token) = token_request(&app, &ctx, &headers, body, "introspect").await?;
+        app.introspect(&ctx, &client, &token).await
     }
     .await;
     match result {

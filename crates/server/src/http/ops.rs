@@ -140,11 +140,7 @@ pub async fn auth_stats(
 ) -> Result<Json<AuthStats>, ApiError> {
     let now = app.clock.now_ms();
     let mut windows = Vec::new();
-    for (window, ms) in [
-        ("1h", 3_600_000),
-        ("24h", 86_400_000),
-        ("7d", 7 * 86_400_000),
-    ] {
+    for (window, ms) in super::STATS_WINDOWS {
         let since = now - ms;
         let rows = app
             .store

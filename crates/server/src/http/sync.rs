@@ -574,18 +574,19 @@ pub async fn stats(
 ) -> Result<Json<SyncStats>, ApiError> {
     let now = app.clock.now_ms();
     // One read of the widest window; the narrower ones are subsets of it.
-    let week = now - 7 * 86_400_000;
+    let widest = super::STATS_WINDOWS
+        .iter()
+        .map(|(_, ms)| *ms)
+        .max()
+        .unwrap_or(0);
+    let week = now - widest;
     let batches = app
         .store
         .batch_figures(caller.tenant_id, week)
         .await
         .map_err(|e| internal(&caller.ctx.request_id, e))?;
     let mut windows = Vec::new();
-    for (window, ms) in [
-        ("1h", 3_600_000),
-        ("24h", 86_400_000),
-        ("7d", 7 * 86_400_000),
-    ] {
+    for (window, ms) in super::STATS_WINDOWS {
         let since = now - ms;
         let in_window: Vec<&kendrix_store::BatchFigures> =
             batches.iter().filter(|b| b.received_at >= since).collect();
