@@ -358,3 +358,37 @@ fn sqlite_admin_registers_lists_and_revokes_clients_from_the_command_line() {
         1
     );
 }
+
+#[tokio::test]
+async fn postgres_health_answers_503_when_the_database_is_gone() {
+    use sqlx::Connection;
+    let db = TestDb::new(Backend::Postgres).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &[]);
+    let http = reqwest::Client::new();
+    let healthy = http
+        .get(format!("{}/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthy.status(), 200);
+
+    let admin = std::env::var("KENDRIX_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let sick = http
+        .get(format!("{}/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sick.status(), 503);
+    let body: Value = sick.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["database"]["reachable"], false);
+}

@@ -438,6 +438,9 @@ async fn malformed_and_oversized_form_bodies_are_invalid_request(backend: Backen
         server.audit_events("token.issued").await.is_empty(),
         "nothing was issued"
     );
+    let denied = server.audit_events("token.denied").await;
+    assert_eq!(denied.len(), 5, "each refusal is audited");
+    assert!(denied.iter().all(|e| e.details.contains("invalid_request")));
 }
 
 async fn unsupported_grant_type_is_refused(backend: Backend) {

@@ -289,6 +289,50 @@ impl AppState {
         (response, rows)
     }
 
+    /// Refuses a request that could not be read (wrong content type, too large, malformed,
+    /// missing parameters, unreadable credentials): counted against the source address like
+    /// a failed authentication, and audited until the address is blocked.
+    pub(crate) async fn refuse_malformed(
+        &self,
+        ctx: &RequestContext,
+        endpoint: &'static str,
+        err: OAuthError,
+    ) -> OAuthError {
+        let now = self.clock.now_ms();
+        let (verdict, crossed) = match self
+            .throttle
+            .failed_auth(&*self.store, &ctx.source, None, now)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => return self.server_error(ctx, e),
+        };
+        if let Verdict::Limited {
+            retry_after_secs, ..
+        } = verdict
+        {
+            if !crossed {
+                return OAuthError::RateLimited(retry_after_secs);
+            }
+        }
+        let draft = ctx.audit().draft(
+            now,
+            AuditEvent::TokenDenied,
+            AuditOutcome::Failure,
+            json!({"endpoint": endpoint, "error": err.code(), "reason": err.to_string()}),
+        );
+        if let Err(e) = self.store.append_audit(&[draft]).await {
+            return self.server_error(ctx, e);
+        }
+        self.metrics.count("request_malformed");
+        match verdict {
+            Verdict::Limited {
+                retry_after_secs, ..
+            } => OAuthError::RateLimited(retry_after_secs),
+            Verdict::Allowed => err,
+        }
+    }
+
     /// Audits a refused token request of an authenticated client and passes the error on.
     pub(crate) async fn deny(
         &self,

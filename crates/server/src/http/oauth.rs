@@ -179,9 +179,17 @@ pub async fn token(
     body: Body,
 ) -> Response {
     let result = async {
-        let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
-        let grant_type = form.require("grant_type")?;
-        let creds = client_credentials(&headers, &form)?;
+        let read = async {
+            let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
+            form.require("grant_type")?;
+            let creds = client_credentials(&headers, &form)?;
+            Ok((form, creds))
+        };
+        let (form, creds) = match read.await {
+            Ok(parsed) => parsed,
+            Err(err) => return Err(app.refuse_malformed(&ctx, "token", err).await),
+        };
+        let grant_type = form.get("grant_type").unwrap_or_default();
         let client = app.authenticate_client(&ctx, &creds, "token").await?;
         match grant_type {
             "client_credentials" => {
@@ -189,7 +197,10 @@ pub async fn token(
                     .await
             }
             "refresh_token" if app.settings.refresh_tokens => {
-                let refresh = form.require("refresh_token")?;
+                let refresh = match form.require("refresh_token") {
+                    Ok(refresh) => refresh,
+                    Err(err) => return Err(app.deny(&ctx, &client, err).await),
+                };
                 app.grant_refresh_token(&ctx, &client, refresh, form.get("scope"))
                     .await
             }
@@ -222,9 +233,16 @@ async fn token_request(
     body: Body,
     endpoint: &'static str,
 ) -> Result<(kendrix_store::Client, String), OAuthError> {
-    let form = Form::read(headers, body, app.settings.max_form_bytes).await?;
-    let token = form.require("token")?.to_owned();
-    let creds = client_credentials(headers, &form)?;
+    let read = async {
+        let form = Form::read(headers, body, app.settings.max_form_bytes).await?;
+        let token = form.require("token")?.to_owned();
+        let creds = client_credentials(headers, &form)?;
+        Ok((token, creds))
+    };
+    let (token, creds) = match read.await {
+        Ok(parsed) => parsed,
+        Err(err) => return Err(app.refuse_malformed(ctx, endpoint, err).await),
+    };
     let client = app.authenticate_client(ctx, &creds, endpoint).await?;
     Ok((client, token))
 }
