@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod config;
 pub mod credentials;
 pub mod enrollment;
 pub mod rate_limit;
