@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod enrollment;
 pub mod rate_limit;
 pub mod scope;
+pub mod sealed;
 pub mod sync;
 pub mod version;
 
