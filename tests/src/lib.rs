@@ -132,6 +132,16 @@ impl Drop for TestDb {
     }
 }
 
+/// A master key for tests, as `KENDRIX_MASTER_KEY` would hold it (base64 of 32 bytes).
+pub const TEST_MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
+pub fn test_key_ring() -> kendrix_core::sealed::KeyRing {
+    kendrix_core::sealed::KeyRing::new(vec![kendrix_core::sealed::MasterKey::from_base64(
+        TEST_MASTER_KEY,
+    )
+    .expect("test key")])
+}
+
 /// Settings for tests: generous limits unless a test tightens them.
 pub fn test_settings(url: &str) -> Settings {
     Settings {
@@ -151,6 +161,8 @@ pub fn test_settings(url: &str) -> Settings {
 /// A real server on 127.0.0.1:0 inside the test process.
 pub struct TestServer {
     pub url: String,
+    /// The server's state, for what only the command line does (the global configuration).
+    pub app: AppState,
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
     pub db: TestDb,
@@ -177,13 +189,15 @@ impl TestServer {
         let mut settings = test_settings(&db.url);
         settings.public_url = Some(url.clone());
         adjust(&mut settings);
-        let state = AppState::new(store.clone(), settings, clock);
+        let state = AppState::new(store.clone(), settings, clock).with_keys(test_key_ring());
+        let app = state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(kendrix_server::app::serve(state, listener, async move {
             let _ = rx.await;
         }));
         Self {
             url,
+            app,
             store,
             http: reqwest::Client::new(),
             db,

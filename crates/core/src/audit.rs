@@ -46,10 +46,16 @@ pub enum AuditEvent {
     IdempotencyMismatch,
     /// An Idempotency-Key came back while its first request was still being applied.
     IdempotencyInFlight,
+    /// A configuration setting was set or unset, or a configuration rolled back.
+    ConfigChanged,
+    /// A client read secret settings in clear.
+    ConfigSecretRead,
+    /// Every secret setting was re-sealed under the current master key.
+    ConfigKeyRotated,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 18] = [
+    pub const ALL: [AuditEvent; 21] = [
         AuditEvent::ClientAuthenticated,
         AuditEvent::ClientAuthFailed,
         AuditEvent::BearerRejected,
@@ -68,6 +74,9 @@ impl AuditEvent {
         AuditEvent::IdempotencyReplayed,
         AuditEvent::IdempotencyMismatch,
         AuditEvent::IdempotencyInFlight,
+        AuditEvent::ConfigChanged,
+        AuditEvent::ConfigSecretRead,
+        AuditEvent::ConfigKeyRotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +99,9 @@ impl AuditEvent {
             AuditEvent::IdempotencyReplayed => "idempotency.hit",
             AuditEvent::IdempotencyMismatch => "idempotency.mismatch",
             AuditEvent::IdempotencyInFlight => "idempotency.in_flight",
+            AuditEvent::ConfigChanged => "config.changed",
+            AuditEvent::ConfigSecretRead => "config.secret_read",
+            AuditEvent::ConfigKeyRotated => "config.key_rotated",
         }
     }
 }

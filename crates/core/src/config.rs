@@ -31,7 +31,37 @@ pub enum ConfigValue {
     Json(Value),
 }
 
+/// What a secret that a client may not read shows instead of its value.
+pub const MASKED: &str = "********";
+
 impl ConfigValue {
+    /// A value from JSON, typed by `type_name` or, if none is given, by the JSON itself
+    /// (objects, arrays and null are `json`).
+    pub fn from_json(value: Value, type_name: Option<&str>) -> Result<Self, String> {
+        match (type_name, value) {
+            (None | Some("string"), Value::String(s)) => Ok(ConfigValue::String(s)),
+            (None | Some("number"), Value::Number(n)) => Ok(ConfigValue::Number(n)),
+            (None | Some("bool"), Value::Bool(b)) => Ok(ConfigValue::Bool(b)),
+            (None | Some("json"), v) => Ok(ConfigValue::Json(v)),
+            (Some(t @ ("string" | "number" | "bool")), v) => {
+                Err(format!("the value {v} is not a {t}"))
+            }
+            (Some(other), _) => Err(format!(
+                "type {other:?} is unknown; use string, number, bool or json"
+            )),
+        }
+    }
+
+    /// The type name as stored.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ConfigValue::String(_) => "string",
+            ConfigValue::Number(_) => "number",
+            ConfigValue::Bool(_) => "bool",
+            ConfigValue::Json(_) => "json",
+        }
+    }
+
     /// The value as text, as XML and INI carry it: strings as they are, numbers and booleans
     /// in JSON notation, JSON values as compact JSON.
     pub fn as_text(&self) -> String {

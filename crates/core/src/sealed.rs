@@ -124,6 +124,11 @@ impl KeyRing {
         self.0.is_empty()
     }
 
+    /// Whether a key with this id is in the ring.
+    pub fn has(&self, id: &str) -> bool {
+        self.0.iter().any(|k| k.id == id)
+    }
+
     /// Opens a sealed value stored for `context`.
     pub fn open(&self, sealed: &str, context: &str) -> Result<String, SealError> {
         let id = key_id_of(sealed)?;

@@ -23,11 +23,15 @@ pub struct AppState {
     pub started: Instant,
     /// The OAuth issuer: this server's public URL.
     pub issuer: String,
+    /// Master keys for secret configuration values.
+    pub keys: Arc<crate::keys::Keys>,
 }
 
 impl AppState {
+    /// State with no master keys loaded; see [`AppState::with_keys`].
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Self {
+            keys: Arc::default(),
             store,
             throttle: Throttle::new(&settings.rate_limits),
             issuer: settings.public_url(),
@@ -36,6 +40,14 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             started: Instant::now(),
         }
+    }
+}
+
+impl AppState {
+    /// Uses these master keys for secret configuration values.
+    pub fn with_keys(mut self, ring: kendrix_core::sealed::KeyRing) -> Self {
+        self.keys = Arc::new(crate::keys::Keys::new(ring));
+        self
     }
 }
 

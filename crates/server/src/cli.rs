@@ -52,6 +52,109 @@ pub enum Command {
     /// Manage OAuth clients (sites).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage central configuration: every change makes a new version.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Which configuration a command works on.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// The tenant whose configuration to use.
+    #[arg(long, conflicts_with = "global")]
+    tenant_id: Option<i64>,
+    /// The global configuration (the base of every tenant's).
+    #[arg(long)]
+    global: bool,
+}
+
+impl Target {
+    fn tenant(&self) -> anyhow::Result<i64> {
+        match (self.global, self.tenant_id) {
+            (true, _) => Ok(crate::configuration::GLOBAL),
+            (false, Some(id)) if id > 0 => Ok(id),
+            _ => bail!("say which configuration: --tenant-id N or --global"),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Set a setting (a new version). Keys like `section.name` become INI sections.
+    Set {
+        key: String,
+        value: String,
+        /// string (default), number, bool or json.
+        #[arg(long = "type", default_value = "string")]
+        value_type: String,
+        /// Encrypt the value at rest (needs a master key).
+        #[arg(long)]
+        secret: bool,
+        /// Let clients read this secret in clear (each read is audited).
+        #[arg(long, requires = "secret")]
+        reveal: bool,
+        /// Apply to one client of the tenant only.
+        #[arg(long)]
+        client: Option<String>,
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// Who makes the change (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// Remove a setting (a new version).
+    Unset {
+        key: String,
+        #[arg(long)]
+        client: Option<String>,
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// Print a client's effective configuration, or a version's entries (secrets masked).
+    Get {
+        /// The client whose effective configuration to print.
+        #[arg(long)]
+        client: Option<String>,
+        /// json, xml or ini (with --client).
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// The version to print (without --client; default: the latest).
+        #[arg(long)]
+        version: Option<i64>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List the versions, newest first.
+    History {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show what changed between two versions.
+    Diff {
+        from: i64,
+        to: i64,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Make a new version equal to an old one.
+    Rollback {
+        to: i64,
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// Re-seal every secret value under the current master key (the first one configured;
+    /// keep the old key configured too until this has run). Safe while servers run.
+    RotateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,7 +280,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             // A line for scripts and tests that start the server on port 0.
             println!("listening on http://{local}");
-            let state = AppState::new(store, settings, Arc::new(clock));
+            let ring = crate::keys::load(&settings)?;
+            let state = AppState::new(store, settings, Arc::new(clock)).with_keys(ring);
+            state
+                .check_master_keys()
+                .await
+                .map_err(anyhow::Error::msg)?;
             app::serve(state, listener, app::shutdown_signal()).await?;
         }
         Command::Migrate => {
@@ -273,6 +381,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Config(command) => {
+            let store = open_store(&settings).await?;
+            let ring = crate::keys::load(&settings)?;
+            let state = AppState::new(store, settings, Arc::new(clock)).with_keys(ring);
+            run_config(&state, &ctx, command).await?;
+        }
         Command::Client(ClientCommand::Revoke { client_id }) => {
             let store = open_store(&settings).await?;
             match admin::revoke_client(&*store, &clock, &ctx, &client_id).await? {
@@ -282,6 +396,161 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 None => bail!("no client with id {client_id:?} (see `kendrix-server client list`)"),
             }
+        }
+    }
+    Ok(())
+}
+
+fn author(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into())
+}
+
+async fn run_config(
+    state: &AppState,
+    ctx: &kendrix_core::audit::AuditContext,
+    command: ConfigCommand,
+) -> anyhow::Result<()> {
+    use crate::configuration::Scope;
+    let scope_of = |target: &Target, client: Option<String>| -> Scope {
+        match (target.global, client) {
+            (true, _) => Scope::Global,
+            (false, Some(id)) => Scope::Client(id),
+            (false, None) => Scope::Tenant,
+        }
+    };
+    let print_version = |v: kendrix_store::ConfigVersionRow| {
+        println!(
+            "version {} of {} ({})",
+            v.version,
+            if v.tenant_id == 0 {
+                "the global configuration".to_owned()
+            } else {
+                format!("tenant {}", v.tenant_id)
+            },
+            v.content_hash
+        );
+    };
+    match command {
+        ConfigCommand::Set {
+            key,
+            value,
+            value_type,
+            secret,
+            reveal,
+            client,
+            target,
+            comment,
+            author: who,
+        } => {
+            let json = if value_type == "string" {
+                serde_json::Value::String(value)
+            } else {
+                serde_json::from_str(&value)
+                    .with_context(|| format!("{value:?} is not a valid {value_type}"))?
+            };
+            let value = kendrix_core::config::ConfigValue::from_json(json, Some(&value_type))
+                .map_err(anyhow::Error::msg)?;
+            let scope = scope_of(&target, client);
+            let version = state
+                .set_config(
+                    ctx,
+                    target.tenant()?,
+                    &scope,
+                    &key,
+                    value,
+                    secret,
+                    reveal,
+                    &author(who),
+                    &comment,
+                    None,
+                )
+                .await?;
+            print_version(version);
+        }
+        ConfigCommand::Unset {
+            key,
+            client,
+            target,
+            comment,
+            author: who,
+        } => {
+            let scope = scope_of(&target, client);
+            print_version(
+                state
+                    .unset_config(
+                        ctx,
+                        target.tenant()?,
+                        &scope,
+                        &key,
+                        &author(who),
+                        &comment,
+                        None,
+                    )
+                    .await?,
+            );
+        }
+        ConfigCommand::Get {
+            client,
+            format,
+            version,
+            target,
+        } => {
+            let tenant = target.tenant()?;
+            match client {
+                Some(client_id) => {
+                    let format: kendrix_core::config::ConfigFormat =
+                        format.parse().map_err(anyhow::Error::msg)?;
+                    let effective = state.effective_config(tenant, &client_id).await?;
+                    print!("{}", effective.config.render(format));
+                    if format == kendrix_core::config::ConfigFormat::Json {
+                        println!();
+                    }
+                }
+                None => {
+                    let version = match version {
+                        Some(v) => v,
+                        None => state
+                            .store
+                            .config_head(tenant)
+                            .await?
+                            .map(|h| h.version)
+                            .context("this configuration has no versions yet")?,
+                    };
+                    let (_, entries) = state.config_version(tenant, version).await?;
+                    println!("{}", serde_json::to_string_pretty(&entries)?);
+                }
+            }
+        }
+        ConfigCommand::History { target } => {
+            for v in state.store.config_versions(target.tenant()?).await? {
+                println!("{:>5}  {}  {:<16} {}", v.version, v.at, v.author, v.comment);
+            }
+        }
+        ConfigCommand::Diff { from, to, target } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &state.config_diff(target.tenant()?, from, to).await?
+                )?
+            );
+        }
+        ConfigCommand::Rollback {
+            to,
+            target,
+            comment,
+            author: who,
+        } => {
+            print_version(
+                state
+                    .rollback_config(ctx, target.tenant()?, to, &author(who), &comment, None)
+                    .await?,
+            );
+        }
+        ConfigCommand::RotateKey => {
+            let count = state.rotate_master_key(ctx).await?;
+            println!("{count} secret value(s) re-sealed under the current master key");
         }
     }
     Ok(())

@@ -8,8 +8,10 @@
 pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod configuration;
 pub mod context;
 pub mod http;
+pub mod keys;
 pub mod metrics;
 pub mod oauth;
 pub mod settings;

@@ -34,6 +34,10 @@ pub struct Settings {
     pub max_form_bytes: usize,
     pub rate_limits: RateLimits,
     pub sync: SyncSettings,
+    /// File of master keys for secret configuration values: one base64 32-byte key a line,
+    /// the first seals new values, all open old ones. `KENDRIX_MASTER_KEY` (one key) comes
+    /// before the file's keys. Never stored in the database.
+    pub master_key_file: Option<std::path::PathBuf>,
     /// Log filter in `tracing` syntax, e.g. `info` or `kendrix_server=debug,info`.
     pub log: String,
     /// Log format: `text` or `json`.
@@ -111,6 +115,7 @@ impl Default for Settings {
             max_form_bytes: 8 * 1024,
             rate_limits: RateLimits::default(),
             sync: SyncSettings::default(),
+            master_key_file: None,
             log: "info".into(),
             log_format: "text".into(),
         }

@@ -614,6 +614,14 @@ macro_rules! impl_store {
                     .with_detail("duration_ms", duration_us as f64 / 1000.0)
                     .with_detail("idempotency_key", batch.idempotency_key.clone());
                 <$conn>::append_audit_in(&mut tx, &[audit]).await?;
+                if let Some(hash) = &batch.config_hash {
+                    sqlx::query($crate::sql::REPORT_CONFIG)
+                        .bind(batch.client_pk)
+                        .bind(hash)
+                        .bind(batch.received_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let completed = sqlx::query($crate::sql::COMPLETE_KEY)
                     .bind(batch.client_pk)
                     .bind(&batch.idempotency_key)
@@ -630,6 +638,144 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok($crate::AppliedBatch { response, body })
+            }
+
+            async fn config_head(&self, tenant_id: i64) -> $crate::StoreResult<Option<$crate::ConfigVersionRow>> {
+                Ok(sqlx::query_as($crate::sql::CONFIG_HEAD)
+                    .bind(tenant_id)
+                    .fetch_optional(self.db.reader())
+                    .await?)
+            }
+
+            async fn config_versions(&self, tenant_id: i64) -> $crate::StoreResult<Vec<$crate::ConfigVersionRow>> {
+                Ok(sqlx::query_as($crate::sql::CONFIG_VERSIONS)
+                    .bind(tenant_id)
+                    .fetch_all(self.db.reader())
+                    .await?)
+            }
+
+            async fn config_entries(&self, tenant_id: i64, version: i64) -> $crate::StoreResult<Vec<$crate::ConfigRow>> {
+                Ok(sqlx::query_as($crate::sql::CONFIG_ENTRIES)
+                    .bind(tenant_id)
+                    .bind(version)
+                    .fetch_all(self.db.reader())
+                    .await?)
+            }
+
+            async fn change_config(
+                &self,
+                change: $crate::NewConfigVersion,
+            ) -> $crate::StoreResult<$crate::ConfigVersionRow> {
+                let mut tx = self.db.begin().await?;
+                let head: Option<$crate::ConfigVersionRow> = sqlx::query_as($crate::sql::CONFIG_HEAD)
+                    .bind(change.tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let old_version = head.map_or(0, |h| h.version);
+                let base_version = match &change.change {
+                    $crate::ConfigChange::Rollback { to } if *to < 1 || *to > old_version => {
+                        return Err($crate::StoreError::MissingReference("the configuration version"));
+                    }
+                    $crate::ConfigChange::Rollback { to } => *to,
+                    _ => old_version,
+                };
+                let mut entries: Vec<$crate::ConfigRow> = if base_version == 0 {
+                    Vec::new()
+                } else {
+                    sqlx::query_as($crate::sql::CONFIG_ENTRIES)
+                        .bind(change.tenant_id)
+                        .bind(base_version)
+                        .fetch_all(&mut *tx)
+                        .await?
+                };
+                $crate::config::apply_change(&mut entries, &change.change)?;
+                let version = old_version + 1;
+                let content_hash = $crate::config::snapshot_hash(&entries);
+                sqlx::query($crate::sql::INSERT_CONFIG_VERSION)
+                    .bind(change.tenant_id)
+                    .bind(version)
+                    .bind(&change.author)
+                    .bind(change.at)
+                    .bind(&change.comment)
+                    .bind(&content_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in entries.chunks(1000) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO sync_config (tenant_id, version, scope, key, value_type, value, secret, reveal) ",
+                    );
+                    insert.push_values(chunk, |mut row, e| {
+                        row.push_bind(change.tenant_id)
+                            .push_bind(version)
+                            .push_bind(e.scope.clone())
+                            .push_bind(e.key.clone())
+                            .push_bind(e.value_type.clone())
+                            .push_bind(e.value.clone())
+                            .push_bind(e.secret)
+                            .push_bind(e.reveal);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                let audit = change
+                    .audit
+                    .clone()
+                    .with_detail("old_version", old_version)
+                    .with_detail("new_version", version);
+                <$conn>::append_audit_in(&mut tx, &[audit]).await?;
+                tx.commit().await?;
+                Ok($crate::ConfigVersionRow {
+                    tenant_id: change.tenant_id,
+                    version,
+                    author: change.author,
+                    at: change.at,
+                    comment: change.comment,
+                    content_hash,
+                })
+            }
+
+            async fn sealed_entries(&self) -> $crate::StoreResult<Vec<$crate::Reseal>> {
+                let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as($crate::sql::SEALED_ENTRIES)
+                    .fetch_all(self.db.reader())
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(tenant_id, version, scope, key, value)| $crate::Reseal { tenant_id, version, scope, key, value })
+                    .collect())
+            }
+
+            async fn reseal(
+                &self,
+                updates: &[$crate::Reseal],
+                audit: kendrix_core::AuditDraft,
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = self.db.begin().await?;
+                let mut changed = 0;
+                for chunk in updates.chunks(1000) {
+                    // VALUES columns are column1..column5 on both SQLite and PostgreSQL.
+                    let mut update = sqlx::QueryBuilder::<$db>::new("UPDATE sync_config SET value = u.column5 FROM (");
+                    update.push_values(chunk, |mut row, r| {
+                        row.push_bind(r.tenant_id)
+                            .push_bind(r.version)
+                            .push_bind(r.scope.clone())
+                            .push_bind(r.key.clone())
+                            .push_bind(r.value.clone());
+                    });
+                    update.push(
+                        ") AS u WHERE sync_config.tenant_id = u.column1 AND sync_config.version = u.column2 \
+                         AND sync_config.scope = u.column3 AND sync_config.key = u.column4",
+                    );
+                    changed += update.build().execute(&mut *tx).await?.rows_affected();
+                }
+                <$conn>::append_audit_in(&mut tx, &[audit.with_detail("values_resealed", changed)]).await?;
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn config_reports(&self, tenant_id: i64) -> $crate::StoreResult<Vec<$crate::ConfigReport>> {
+                Ok(sqlx::query_as($crate::sql::CONFIG_REPORTS)
+                    .bind(tenant_id)
+                    .fetch_all(self.db.reader())
+                    .await?)
             }
 
             async fn record_refused_batch(&self, batch: $crate::RefusedBatch) -> $crate::StoreResult<()> {

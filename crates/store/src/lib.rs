@@ -6,6 +6,7 @@
 //! one statement per row of its input.
 
 mod common;
+mod config;
 mod group_commit;
 mod model;
 mod postgres;
@@ -207,6 +208,24 @@ pub trait Store: Send + Sync + 'static {
         tenant_id: i64,
         since: UnixMillis,
     ) -> StoreResult<Vec<EntityFigures>>;
+
+    /// The latest version of a configuration (tenant 0: the global one), if any.
+    async fn config_head(&self, tenant_id: i64) -> StoreResult<Option<ConfigVersionRow>>;
+    /// Every version of a configuration, newest first.
+    async fn config_versions(&self, tenant_id: i64) -> StoreResult<Vec<ConfigVersionRow>>;
+    /// The entries of one version, by scope and key.
+    async fn config_entries(&self, tenant_id: i64, version: i64) -> StoreResult<Vec<ConfigRow>>;
+    /// Makes a new version from the latest one and a change, with its audit entry, in one
+    /// transaction. Fails with [`StoreError::AlreadyExists`] if another change made that
+    /// version number first, and [`StoreError::MissingReference`] for an unset of a missing
+    /// key or a rollback to a missing version.
+    async fn change_config(&self, change: NewConfigVersion) -> StoreResult<ConfigVersionRow>;
+    /// Every secret entry of every version (for key rotation and the start-up key check).
+    async fn sealed_entries(&self) -> StoreResult<Vec<Reseal>>;
+    /// Replaces sealed values in place, with the audit entry of the rotation, in one transaction.
+    async fn reseal(&self, updates: &[Reseal], audit: AuditDraft) -> StoreResult<u64>;
+    /// The clients of a tenant with the configuration hash each last reported.
+    async fn config_reports(&self, tenant_id: i64) -> StoreResult<Vec<ConfigReport>>;
 
     /// Deletes rate-limit windows and tokens that ended before `before`, and idempotency
     /// keys whose retention ended before `now`.

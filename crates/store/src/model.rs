@@ -242,6 +242,8 @@ pub struct BatchToApply {
     pub started: std::time::Instant,
     /// The audit entry for the batch; counts and duration are added when known.
     pub audit: kendrix_core::AuditDraft,
+    /// The hash of the configuration the client runs, if it sent one (for drift).
+    pub config_hash: Option<String>,
 }
 
 /// An applied batch: the response as stored for replays.
@@ -301,4 +303,76 @@ pub struct EntityFigures {
     pub duplicate: i64,
     pub stale: i64,
     pub rejected: i64,
+}
+
+/// One configuration entry as stored in a version's snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConfigRow {
+    /// `global`, `tenant`, or the client id of one client of the tenant.
+    pub scope: String,
+    pub key: String,
+    /// `string`, `number`, `bool` or `json`.
+    pub value_type: String,
+    /// JSON text of the value, or the sealed value (`kxs1:…`) of a secret.
+    pub value: String,
+    pub secret: bool,
+    /// Whether clients may read this secret in clear.
+    pub reveal: bool,
+}
+
+/// One immutable version of a configuration (tenant 0 is the global configuration).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConfigVersionRow {
+    pub tenant_id: i64,
+    pub version: i64,
+    pub author: String,
+    pub at: UnixMillis,
+    pub comment: String,
+    pub content_hash: String,
+}
+
+/// What a new configuration version changes relative to the latest one.
+#[derive(Debug, Clone)]
+pub enum ConfigChange {
+    Set(ConfigRow),
+    Unset {
+        scope: String,
+        key: String,
+    },
+    /// A new version equal to an old one.
+    Rollback {
+        to: i64,
+    },
+}
+
+/// A change to one configuration, with who made it and why.
+#[derive(Debug, Clone)]
+pub struct NewConfigVersion {
+    pub tenant_id: i64,
+    pub change: ConfigChange,
+    pub author: String,
+    pub comment: String,
+    pub at: UnixMillis,
+    /// Completed with the old and new version numbers and committed with the change.
+    pub audit: kendrix_core::AuditDraft,
+}
+
+/// A sealed value to replace in place (key rotation).
+#[derive(Debug, Clone)]
+pub struct Reseal {
+    pub tenant_id: i64,
+    pub version: i64,
+    pub scope: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// What a client of a tenant last reported running.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConfigReport {
+    pub client_pk: i64,
+    pub client_id: String,
+    pub name: String,
+    pub config_hash: Option<String>,
+    pub reported_at: Option<UnixMillis>,
 }

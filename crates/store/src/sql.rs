@@ -104,3 +104,20 @@ pub const UPSERT_TAIL: &str = " ON CONFLICT (tenant_id, entity, record_id) DO UP
 
 pub const STORED_RESPONSE: &str = "SELECT response FROM idempotency_keys \
      WHERE client_pk = $1 AND key = $2 AND request_hash = $3 AND state = 'done' AND expires_at > $4";
+
+pub const CONFIG_HEAD: &str = "SELECT tenant_id, version, author, at, comment, content_hash \
+     FROM sync_config_versions WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1";
+pub const CONFIG_VERSIONS: &str = "SELECT tenant_id, version, author, at, comment, content_hash \
+     FROM sync_config_versions WHERE tenant_id = $1 ORDER BY version DESC";
+pub const CONFIG_ENTRIES: &str = "SELECT scope, key, value_type, value, secret, reveal \
+     FROM sync_config WHERE tenant_id = $1 AND version = $2 ORDER BY scope, key";
+pub const INSERT_CONFIG_VERSION: &str = "INSERT INTO sync_config_versions \
+     (tenant_id, version, author, at, comment, content_hash) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const SEALED_ENTRIES: &str = "SELECT tenant_id, version, scope, key, value FROM sync_config \
+     WHERE secret ORDER BY tenant_id, version, scope, key";
+pub const CONFIG_REPORTS: &str = "SELECT c.id AS client_pk, c.client_id, c.name, r.config_hash, \
+     r.reported_at FROM oauth_clients c LEFT JOIN config_reports r ON r.client_pk = c.id \
+     WHERE c.tenant_id = $1 AND c.revoked_at IS NULL ORDER BY c.client_id";
+pub const REPORT_CONFIG: &str = "INSERT INTO config_reports (client_pk, config_hash, reported_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (client_pk) DO UPDATE SET \
+     config_hash = excluded.config_hash, reported_at = excluded.reported_at";

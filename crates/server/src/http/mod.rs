@@ -1,6 +1,7 @@
 //! The HTTP API: routes, middleware and the OpenAPI document. Only this module knows axum.
 
 pub mod bearer;
+pub mod config;
 pub mod oauth;
 pub mod ops;
 pub mod problem;
@@ -28,6 +29,8 @@ use crate::context::REQUEST_ID_HEADER;
     info(title = "Kendrix Sync server", description = "OAuth 2.0 client credentials, sync, configuration and audit for Kendrix sites."),
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::metadata,
+        config::effective, config::versions, config::version, config::diff, config::set,
+        config::unset, config::rollback, config::drift,
         sync::post_batch, sync::versions, sync::records, sync::stats, ops::health, ops::metrics, ops::auth_stats, openapi,
     ),
     components(schemas(problem::Problem, oauth::OAuthErrorBody)),
@@ -74,6 +77,13 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/records", get(sync::records))
         .route("/sync/stats", get(sync::stats))
         .route("/auth/stats", get(ops::auth_stats))
+        .route("/config", get(config::effective))
+        .route("/config/versions", get(config::versions))
+        .route("/config/versions/{version}", get(config::version))
+        .route("/config/diff", get(config::diff))
+        .route("/config/entries", axum::routing::put(config::set).delete(config::unset))
+        .route("/config/rollback", post(config::rollback))
+        .route("/config/drift", get(config::drift))
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi))

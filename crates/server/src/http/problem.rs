@@ -59,6 +59,10 @@ pub enum ApiError {
     InFlight(u64),
     #[error("no such endpoint; see GET /openapi.json")]
     NotFound,
+    #[error("{0} does not exist")]
+    NotFoundThing(&'static str),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the database is unreachable")]
     Unavailable,
     #[error("internal error; see the server log for request id {0}")]
@@ -80,7 +84,8 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::InFlight(_) => StatusCode::CONFLICT,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NotFoundThing(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -104,7 +109,8 @@ impl ApiError {
             ApiError::InvalidBatch(_) => "invalid-batch",
             ApiError::IdempotencyMismatch => "idempotency-key-reused",
             ApiError::InFlight(_) => "request-in-flight",
-            ApiError::NotFound => "not-found",
+            ApiError::NotFound | ApiError::NotFoundThing(_) => "not-found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -165,6 +165,20 @@ pub async fn post_batch(
         max_data_bytes: settings.max_record_data_bytes,
         max_data_depth: settings.max_record_data_depth,
     };
+    // The hash of the configuration the client runs (the ETag of GET /config), for drift.
+    let config_hash = match value.get("config_hash") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(h))
+            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Some(h.to_ascii_lowercase())
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "config_hash must be the 64-hex-digit ETag of GET /config".into(),
+            ))
+        }
+    };
     let records = match validate_batch(&mut value, &limits) {
         Ok(records) => records,
         Err(err) => return Err(refuse(&app, &caller, &key, err, &value, now, started).await),
@@ -246,6 +260,7 @@ pub async fn post_batch(
         records,
         received_at: now,
         started,
+        config_hash,
         audit: audit(
             AuditEvent::SyncBatchApplied,
             AuditOutcome::Success,

@@ -1,0 +1,371 @@
+//! The configuration endpoints: a client's effective configuration as JSON, App.config XML
+//! or INI (with ETag), the version history, diffs, admin changes and drift.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kendrix_core::config::{ConfigFormat, ConfigValue};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::configuration::{ConfigError, DiffLine, DriftLine, EntryView, Scope};
+use crate::http::bearer::{Bearer, Caller, ConfigRead, ConfigWrite};
+use crate::http::problem::{internal, ApiError, Problem};
+
+/// The response header naming the configuration version served.
+pub const CONFIG_VERSION: &str = "x-config-version";
+
+fn map_error(caller: &Caller, err: ConfigError) -> ApiError {
+    match err {
+        ConfigError::Invalid(why) => ApiError::BadRequest(why),
+        ConfigError::NotFound(what) => ApiError::NotFoundThing(what),
+        ConfigError::Conflict => ApiError::Conflict(
+            "the configuration changed at the same moment; read it again and retry".into(),
+        ),
+        ConfigError::NoMasterKey => ApiError::Conflict(
+            "secret values need a master key on the server (KENDRIX_MASTER_KEY or master_key_file)"
+                .into(),
+        ),
+        other => internal(&caller.ctx.request_id, other),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FormatQuery {
+    /// `json` (default), `xml` (.NET App.config) or `ini`.
+    pub format: Option<String>,
+}
+
+/// The calling client's effective configuration (global, then tenant, then client
+/// settings), with `ETag` (its content hash) and `X-Config-Version`; 304 on `If-None-Match`.
+#[utoipa::path(
+    get, path = "/config", tag = "config",
+    security(("bearer" = ["config:read"])),
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "The effective configuration in the requested format"),
+        (status = 304, description = "Unchanged since the ETag sent in If-None-Match"),
+        (status = 400, description = "Unknown format", body = Problem),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token lacks config:read", body = Problem),
+    )
+)]
+pub async fn effective(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigRead>,
+    Query(query): Query<FormatQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let format: ConfigFormat = query
+        .format
+        .as_deref()
+        .unwrap_or("json")
+        .parse()
+        .map_err(ApiError::BadRequest)?;
+    let effective = app
+        .effective_config(caller.tenant_id, &caller.client_id)
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+    let hash = effective.config.content_hash();
+    let etag = format!("\"{hash}\"");
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.trim_start_matches("W/") == etag
+            })
+        });
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        app.audit_secret_read(
+            &caller.ctx.audit(),
+            caller.tenant_id,
+            &caller.client_id,
+            &effective.revealed,
+        )
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+        (
+            [(header::CONTENT_TYPE, format.content_type())],
+            effective.config.render(format),
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&effective.version) {
+        headers.insert(CONFIG_VERSION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    pub version: i64,
+    pub author: String,
+    pub at: i64,
+    pub comment: String,
+    pub content_hash: String,
+}
+
+impl From<kendrix_store::ConfigVersionRow> for VersionView {
+    fn from(v: kendrix_store::ConfigVersionRow) -> Self {
+        Self {
+            version: v.version,
+            author: v.author,
+            at: v.at,
+            comment: v.comment,
+            content_hash: v.content_hash,
+        }
+    }
+}
+
+/// The caller's tenant's configuration versions, newest first.
+#[utoipa::path(
+    get, path = "/config/versions", tag = "config",
+    security(("bearer" = ["config:read"])),
+    responses(
+        (status = 200, description = "Versions, newest first", body = Vec<VersionView>),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token lacks config:read", body = Problem),
+    )
+)]
+pub async fn versions(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigRead>,
+) -> Result<Json<Vec<VersionView>>, ApiError> {
+    let versions = app
+        .store
+        .config_versions(caller.tenant_id)
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    Ok(Json(versions.into_iter().map(VersionView::from).collect()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionDetail {
+    #[serde(flatten)]
+    pub version: VersionView,
+    /// Every entry of the version; secret values masked.
+    pub entries: Vec<EntryView>,
+}
+
+/// One version of the caller's tenant's configuration, secrets masked.
+#[utoipa::path(
+    get, path = "/config/versions/{version}", tag = "config",
+    security(("bearer" = ["config:read"])),
+    params(("version" = i64, Path, description = "Version number")),
+    responses(
+        (status = 200, description = "The version and its entries", body = VersionDetail),
+        (status = 404, description = "No such version in this tenant", body = Problem),
+    )
+)]
+pub async fn version(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigRead>,
+    Path(version): Path<i64>,
+) -> Result<Json<VersionDetail>, ApiError> {
+    let (meta, entries) = app
+        .config_version(caller.tenant_id, version)
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+    Ok(Json(VersionDetail {
+        version: meta.into(),
+        entries,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DiffQuery {
+    pub from: i64,
+    pub to: i64,
+}
+
+/// What changed between two versions of the caller's tenant's configuration.
+#[utoipa::path(
+    get, path = "/config/diff", tag = "config",
+    security(("bearer" = ["config:read"])),
+    params(DiffQuery),
+    responses(
+        (status = 200, description = "Added, removed and changed entries", body = Vec<DiffLine>),
+        (status = 400, description = "Bad query", body = Problem),
+        (status = 404, description = "No such version in this tenant", body = Problem),
+    )
+)]
+pub async fn diff(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigRead>,
+    query: Result<Query<DiffQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<DiffLine>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let lines = app
+        .config_diff(caller.tenant_id, query.from, query.to)
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+    Ok(Json(lines))
+}
+
+/// A setting to set.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SetEntry {
+    /// `tenant` or `client:<client id>` (a client of the caller's tenant).
+    pub scope: String,
+    pub key: String,
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// `string`, `number`, `bool` or `json`; inferred from `value` if absent.
+    #[serde(rename = "type")]
+    pub value_type: Option<String>,
+    /// Encrypt the value at rest.
+    #[serde(default)]
+    pub secret: bool,
+    /// Let clients read the secret in clear (every such read is audited).
+    #[serde(default)]
+    pub reveal: bool,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Sets a setting: a new version of the caller's tenant's configuration.
+#[utoipa::path(
+    put, path = "/config/entries", tag = "config",
+    security(("bearer" = ["config:write"])),
+    request_body = SetEntry,
+    responses(
+        (status = 200, description = "The new version", body = VersionView),
+        (status = 400, description = "Bad key, value, type or scope", body = Problem),
+        (status = 404, description = "No such client in this tenant", body = Problem),
+        (status = 409, description = "A concurrent change, or no master key for a secret", body = Problem),
+    )
+)]
+pub async fn set(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigWrite>,
+    body: Result<Json<SetEntry>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<VersionView>, ApiError> {
+    let Json(entry) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let scope = Scope::parse(&entry.scope).map_err(|e| map_error(&caller, e))?;
+    let value = ConfigValue::from_json(entry.value, entry.value_type.as_deref())
+        .map_err(ApiError::BadRequest)?;
+    let version = app
+        .set_config(
+            &caller.ctx.audit(),
+            caller.tenant_id,
+            &scope,
+            &entry.key,
+            value,
+            entry.secret,
+            entry.reveal,
+            &caller.client_id,
+            &entry.comment,
+            Some(&caller.client_id),
+        )
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+    Ok(Json(version.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UnsetQuery {
+    /// `tenant` or `client:<client id>`.
+    pub scope: String,
+    pub key: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Removes a setting: a new version of the caller's tenant's configuration.
+#[utoipa::path(
+    delete, path = "/config/entries", tag = "config",
+    security(("bearer" = ["config:write"])),
+    params(UnsetQuery),
+    responses(
+        (status = 200, description = "The new version", body = VersionView),
+        (status = 404, description = "No such setting", body = Problem),
+    )
+)]
+pub async fn unset(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigWrite>,
+    query: Result<Query<UnsetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<VersionView>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let scope = Scope::parse(&query.scope).map_err(|e| map_error(&caller, e))?;
+    let version = app
+        .unset_config(
+            &caller.ctx.audit(),
+            caller.tenant_id,
+            &scope,
+            &query.key,
+            &caller.client_id,
+            &query.comment,
+            Some(&caller.client_id),
+        )
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+    Ok(Json(version.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Rollback {
+    /// The version to make current again (as a new version).
+    pub to: i64,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Makes a new version equal to an old one.
+#[utoipa::path(
+    post, path = "/config/rollback", tag = "config",
+    security(("bearer" = ["config:write"])),
+    request_body = Rollback,
+    responses(
+        (status = 200, description = "The new version", body = VersionView),
+        (status = 404, description = "No such version", body = Problem),
+    )
+)]
+pub async fn rollback(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigWrite>,
+    body: Result<Json<Rollback>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<VersionView>, ApiError> {
+    let Json(rollback) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let version = app
+        .rollback_config(
+            &caller.ctx.audit(),
+            caller.tenant_id,
+            rollback.to,
+            &caller.client_id,
+            &rollback.comment,
+            Some(&caller.client_id),
+        )
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+    Ok(Json(version.into()))
+}
+
+/// The clients of the caller's tenant not running their current configuration (by the
+/// `config_hash` they send with each batch).
+#[utoipa::path(
+    get, path = "/config/drift", tag = "config",
+    security(("bearer" = ["config:write"])),
+    responses((status = 200, description = "Clients off their current configuration", body = Vec<DriftLine>))
+)]
+pub async fn drift(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<ConfigWrite>,
+) -> Result<Json<Vec<DriftLine>>, ApiError> {
+    let lines = app
+        .config_drift(caller.tenant_id)
+        .await
+        .map_err(|e| map_error(&caller, e))?;
+    Ok(Json(lines))
+}

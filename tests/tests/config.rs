@@ -1,0 +1,543 @@
+//! Stories of central configuration: admins change settings as new versions, sites read
+//! their effective configuration in the format their software reads, secrets stay sealed,
+//! and no tenant sees another's. Each story runs on SQLite and on PostgreSQL.
+
+use kendrix_core::config::ConfigValue;
+use kendrix_server::admin::Registration;
+use kendrix_server::configuration::{Scope, GLOBAL};
+use kendrix_tests::{on_both_backends, Backend, TestServer};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    a_site_reads_its_effective_configuration_as_json_xml_and_ini,
+    secrets_are_sealed_at_rest_and_revealed_only_where_allowed,
+    every_change_is_a_version_with_history_diff_and_rollback,
+    a_tenant_never_sees_or_changes_another_tenants_configuration,
+    drift_lists_sites_not_on_their_current_configuration,
+    bad_configuration_input_is_refused_and_changes_nothing,
+);
+
+struct Setup {
+    server: TestServer,
+    tenant: i64,
+    site: Registration,
+    site_token: String,
+    admin_token: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let server = TestServer::start(backend).await;
+    let tenant = server.tenant("Acme").await;
+    let site = server
+        .register(tenant, "Site 12", "sync:write config:read")
+        .await;
+    let admin = server
+        .register(tenant, "Acme admin", "config:read config:write")
+        .await;
+    let site_token = server.access_token(&site).await;
+    let admin_token = server.access_token(&admin).await;
+    Setup {
+        server,
+        tenant,
+        site,
+        site_token,
+        admin_token,
+    }
+}
+
+async fn put(s: &Setup, token: &str, body: Value) -> reqwest::Response {
+    s.server
+        .http
+        .put(s.server.endpoint("/config/entries"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(s: &Setup, token: &str, path: &str) -> reqwest::Response {
+    s.server
+        .http
+        .get(s.server.endpoint(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_site_reads_its_effective_configuration_as_json_xml_and_ini(backend: Backend) {
+    let s = setup(backend).await;
+    let ctx = kendrix_server::admin::cli_context();
+    s.server
+        .app
+        .set_config(
+            &ctx,
+            GLOBAL,
+            &Scope::Global,
+            "sync.batch_size",
+            ConfigValue::Number(500.into()),
+            false,
+            false,
+            "ops",
+            "",
+            None,
+        )
+        .await
+        .unwrap();
+    s.server
+        .app
+        .set_config(
+            &ctx,
+            GLOBAL,
+            &Scope::Global,
+            "sync.interval",
+            ConfigValue::Number(300.into()),
+            false,
+            false,
+            "ops",
+            "",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        put(
+            &s,
+            &s.admin_token,
+            json!({"scope": "tenant", "key": "sync.batch_size", "value": 1000})
+        )
+        .await
+        .status(),
+        200
+    );
+    let awkward = "<a href=\"x\">&'=;#\n\ttail  ";
+    assert_eq!(put(&s, &s.admin_token, json!({"scope": format!("client:{}", s.site.client_id), "key": "site.note", "value": awkward})).await.status(), 200);
+
+    let response = get(&s, &s.site_token, "/config").await;
+    assert_eq!(response.status(), 200);
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(response.headers()["x-config-version"], "2.2");
+    let config: Value = response.json().await.unwrap();
+    assert_eq!(
+        config,
+        json!({"site.note": awkward, "sync.batch_size": 1000, "sync.interval": 300}),
+        "the most specific scope wins"
+    );
+
+    let xml = get(&s, &s.site_token, "/config?format=xml")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let note = doc
+        .descendants()
+        .find(|n| n.attribute("key") == Some("site.note"))
+        .unwrap();
+    assert_eq!(note.attribute("value"), Some(awkward));
+    let ini_text = get(&s, &s.site_token, "/config?format=ini")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let ini = ini::Ini::load_from_str_opt(
+        &ini_text,
+        ini::ParseOption {
+            enabled_quote: true,
+            enabled_escape: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ini.get_from(Some("site"), "note"), Some(awkward));
+    assert_eq!(ini.get_from(Some("sync"), "batch_size"), Some("1000"));
+
+    let unchanged = s
+        .server
+        .http
+        .get(s.server.endpoint("/config"))
+        .bearer_auth(&s.site_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+    assert_eq!(unchanged.headers()["etag"].to_str().unwrap(), etag);
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "sync.batch_size", "value": 2000}),
+    )
+    .await;
+    let changed = s
+        .server
+        .http
+        .get(s.server.endpoint("/config"))
+        .bearer_auth(&s.site_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "a change makes a new ETag");
+    assert_eq!(
+        get(&s, &s.site_token, "/config?format=yaml").await.status(),
+        400
+    );
+}
+
+async fn secrets_are_sealed_at_rest_and_revealed_only_where_allowed(backend: Backend) {
+    let s = setup(backend).await;
+    let password = "Pa$$w0rd;with=stuff";
+    put(&s, &s.admin_token, json!({"scope": "tenant", "key": "db.password", "value": password, "secret": true, "reveal": true})).await;
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "api.admin_token", "value": "top-secret", "secret": true}),
+    )
+    .await;
+    let config: Value = get(&s, &s.site_token, "/config")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["db.password"], password, "revealed to clients");
+    assert_eq!(
+        config["api.admin_token"], "********",
+        "masked when not revealable"
+    );
+    let reads = s.server.audit_events("config.secret_read").await;
+    assert_eq!(reads.len(), 1);
+    assert!(reads[0].details.contains("db.password") && !reads[0].details.contains(password));
+
+    let head = s.server.store.config_head(s.tenant).await.unwrap().unwrap();
+    let rows = s
+        .server
+        .store
+        .config_entries(s.tenant, head.version)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| !r.value.contains("Pa$$") && !r.value.contains("top-secret")),
+        "sealed at rest"
+    );
+    assert!(rows.iter().all(|r| r.value.starts_with("kxs1:")));
+    let version: Value = get(
+        &s,
+        &s.admin_token,
+        &format!("/config/versions/{}", head.version),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(version["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["value"] == "********"));
+    let audit = serde_json::to_string(
+        &s.server
+            .audit()
+            .await
+            .iter()
+            .map(|e| e.details.clone())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(
+        !audit.contains("Pa$$w0rd") && !audit.contains("top-secret"),
+        "no secret in the audit log"
+    );
+}
+
+async fn every_change_is_a_version_with_history_diff_and_rollback(backend: Backend) {
+    let s = setup(backend).await;
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "a", "value": 1, "comment": "first"}),
+    )
+    .await;
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "b", "value": "x"}),
+    )
+    .await;
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "a", "value": 2}),
+    )
+    .await;
+    let unset = s
+        .server
+        .http
+        .delete(s.server.endpoint("/config/entries?scope=tenant&key=b"))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unset.status(), 200);
+    let history: Value = get(&s, &s.admin_token, "/config/versions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let versions: Vec<i64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [4, 3, 2, 1]);
+    assert_eq!(history[3]["comment"], "first");
+    assert_eq!(
+        history[3]["author"],
+        s.server.store.list_clients(Some(s.tenant)).await.unwrap()[1]
+            .client_id
+            .as_str()
+    );
+
+    let diff: Value = get(&s, &s.admin_token, "/config/diff?from=2&to=4")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        diff,
+        json!([
+            {"scope": "tenant", "key": "a", "change": "changed", "from": 1, "to": 2},
+            {"scope": "tenant", "key": "b", "change": "removed", "from": "x", "to": null},
+        ])
+    );
+    let rollback = s
+        .server
+        .http
+        .post(s.server.endpoint("/config/rollback"))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({"to": 2, "comment": "undo"}))
+        .send()
+        .await
+        .unwrap();
+    let rolled: Value = rollback.json().await.unwrap();
+    assert_eq!(rolled["version"], 5);
+    assert_eq!(
+        rolled["content_hash"], history[2]["content_hash"],
+        "version 5 equals version 2"
+    );
+    let config: Value = get(&s, &s.site_token, "/config")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config, json!({"a": 1, "b": "x"}));
+    let changes = s.server.audit_events("config.changed").await;
+    assert_eq!(changes.len(), 5);
+    let last: Value = serde_json::from_str(&changes[4].details).unwrap();
+    assert_eq!(
+        (
+            last["old_version"].as_i64(),
+            last["new_version"].as_i64(),
+            last["action"].as_str()
+        ),
+        (Some(4), Some(5), Some("rollback"))
+    );
+}
+
+async fn a_tenant_never_sees_or_changes_another_tenants_configuration(backend: Backend) {
+    let s = setup(backend).await;
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "secret.plan", "value": "acme-only"}),
+    )
+    .await;
+    let globex = s.server.tenant("Globex").await;
+    let other_admin = s
+        .server
+        .register(globex, "Globex admin", "config:read config:write")
+        .await;
+    let other = s.server.access_token(&other_admin).await;
+    let history: Value = get(&s, &other, "/config/versions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history, json!([]), "another tenant's history is invisible");
+    assert_eq!(get(&s, &other, "/config/versions/1").await.status(), 404);
+    assert_eq!(
+        get(&s, &other, "/config/diff?from=1&to=1").await.status(),
+        404
+    );
+    let config: Value = get(&s, &other, "/config").await.json().await.unwrap();
+    assert_eq!(config, json!({}));
+    let foreign_client = put(
+        &s,
+        &other,
+        json!({"scope": format!("client:{}", s.site.client_id), "key": "x", "value": 1}),
+    )
+    .await;
+    assert_eq!(
+        foreign_client.status(),
+        404,
+        "cannot target another tenant's client"
+    );
+    let drift: Value = get(&s, &other, "/config/drift").await.json().await.unwrap();
+    assert!(drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["client_id"] != s.site.client_id.as_str()));
+    let global = put(
+        &s,
+        &other,
+        json!({"scope": "global", "key": "x", "value": 1}),
+    )
+    .await;
+    assert_eq!(
+        global.status(),
+        400,
+        "the global configuration is the operators'"
+    );
+    let site_cannot_write = put(
+        &s,
+        &s.site_token,
+        json!({"scope": "tenant", "key": "x", "value": 1}),
+    )
+    .await;
+    assert_eq!(site_cannot_write.status(), 403);
+}
+
+async fn drift_lists_sites_not_on_their_current_configuration(backend: Backend) {
+    let s = setup(backend).await;
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "sync.interval", "value": 60}),
+    )
+    .await;
+    let drift: Value = get(&s, &s.admin_token, "/config/drift")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        drift
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["client_id"] == s.site.client_id.as_str()),
+        "never reported"
+    );
+    let etag = get(&s, &s.site_token, "/config").await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let batch = json!({"config_hash": etag, "records": [{"entity": "orders", "id": "1", "op": "upsert", "version": "1800000000000-0000-s", "data": {}}]});
+    assert_eq!(
+        s.server
+            .post_batch(&s.site_token, "k1", &batch)
+            .await
+            .status(),
+        200
+    );
+    let drift: Value = get(&s, &s.admin_token, "/config/drift")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        drift
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["client_id"] != s.site.client_id.as_str()),
+        "on its latest version"
+    );
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "sync.interval", "value": 120}),
+    )
+    .await;
+    let drift: Value = get(&s, &s.admin_token, "/config/drift")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let line = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["client_id"] == s.site.client_id.as_str())
+        .unwrap();
+    assert_eq!(line["reported_hash"], etag.as_str());
+}
+
+async fn bad_configuration_input_is_refused_and_changes_nothing(backend: Backend) {
+    let s = setup(backend).await;
+    for (body, status) in [
+        (
+            json!({"scope": "tenant", "key": "bad key", "value": 1}),
+            400,
+        ),
+        (
+            json!({"scope": "tenant", "key": "k", "value": "bell\u{7}"}),
+            400,
+        ),
+        (json!({"scope": "planet", "key": "k", "value": 1}), 400),
+        (
+            json!({"scope": "tenant", "key": "k", "value": "x", "type": "number"}),
+            400,
+        ),
+        (
+            json!({"scope": "client:kxc_nobody", "key": "k", "value": 1}),
+            404,
+        ),
+        (json!({"key": "k"}), 400),
+    ] {
+        assert_eq!(
+            put(&s, &s.admin_token, body.clone()).await.status(),
+            status,
+            "{body}"
+        );
+    }
+    let missing = s
+        .server
+        .http
+        .delete(s.server.endpoint("/config/entries?scope=tenant&key=nope"))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let rollback = s
+        .server
+        .http
+        .post(s.server.endpoint("/config/rollback"))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({"to": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rollback.status(), 404);
+    assert!(
+        s.server
+            .store
+            .config_versions(s.tenant)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no version was made"
+    );
+    assert_eq!(
+        get(&s, &s.admin_token, "/config/diff?from=x&to=2")
+            .await
+            .status(),
+        400
+    );
+}
