@@ -4,7 +4,7 @@
 
 use kendrix_core::config::ConfigValue;
 use kendrix_server::admin::Registration;
-use kendrix_server::configuration::{Scope, GLOBAL};
+use kendrix_server::configuration::{ChangedBy, Scope, GLOBAL};
 use kendrix_tests::{on_both_backends, Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -68,39 +68,28 @@ async fn get(s: &Setup, token: &str, path: &str) -> reqwest::Response {
 
 async fn a_site_reads_its_effective_configuration_as_json_xml_and_ini(backend: Backend) {
     let s = setup(backend).await;
-    let ctx = kendrix_server::admin::cli_context();
-    s.server
-        .app
-        .set_config(
-            &ctx,
-            GLOBAL,
-            &Scope::Global,
-            "sync.batch_size",
-            ConfigValue::Number(500.into()),
-            false,
-            false,
-            "ops",
-            "",
-            None,
-        )
-        .await
-        .unwrap();
-    s.server
-        .app
-        .set_config(
-            &ctx,
-            GLOBAL,
-            &Scope::Global,
-            "sync.interval",
-            ConfigValue::Number(300.into()),
-            false,
-            false,
-            "ops",
-            "",
-            None,
-        )
-        .await
-        .unwrap();
+    // The global configuration is the operators', set from the command line.
+    let by = ChangedBy {
+        ctx: kendrix_server::admin::cli_context(),
+        author: "ops",
+        comment: "",
+        client_id: None,
+    };
+    for (key, value) in [("sync.batch_size", 500), ("sync.interval", 300)] {
+        s.server
+            .app
+            .set_config(
+                GLOBAL,
+                &Scope::Global,
+                key,
+                ConfigValue::Number(value.into()),
+                false,
+                false,
+                &by,
+            )
+            .await
+            .unwrap();
+    }
     assert_eq!(
         put(
             &s,

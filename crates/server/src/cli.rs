@@ -401,6 +401,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn changed_by<'a>(
+    ctx: &kendrix_core::audit::AuditContext,
+    author: &'a str,
+    comment: &'a str,
+) -> crate::configuration::ChangedBy<'a> {
+    crate::configuration::ChangedBy {
+        ctx: ctx.clone(),
+        author,
+        comment,
+        client_id: None,
+    }
+}
+
 fn author(given: Option<String>) -> String {
     given
         .or_else(|| std::env::var("USER").ok())
@@ -453,19 +466,10 @@ async fn run_config(
             let value = kendrix_core::config::ConfigValue::from_json(json, Some(&value_type))
                 .map_err(anyhow::Error::msg)?;
             let scope = scope_of(&target, client);
+            let who = author(who);
+            let by = changed_by(ctx, &who, &comment);
             let version = state
-                .set_config(
-                    ctx,
-                    target.tenant()?,
-                    &scope,
-                    &key,
-                    value,
-                    secret,
-                    reveal,
-                    &author(who),
-                    &comment,
-                    None,
-                )
+                .set_config(target.tenant()?, &scope, &key, value, secret, reveal, &by)
                 .await?;
             print_version(version);
         }
@@ -477,17 +481,11 @@ async fn run_config(
             author: who,
         } => {
             let scope = scope_of(&target, client);
+            let who = author(who);
+            let by = changed_by(ctx, &who, &comment);
             print_version(
                 state
-                    .unset_config(
-                        ctx,
-                        target.tenant()?,
-                        &scope,
-                        &key,
-                        &author(who),
-                        &comment,
-                        None,
-                    )
+                    .unset_config(target.tenant()?, &scope, &key, &by)
                     .await?,
             );
         }
@@ -544,7 +542,11 @@ async fn run_config(
         } => {
             print_version(
                 state
-                    .rollback_config(ctx, target.tenant()?, to, &author(who), &comment, None)
+                    .rollback_config(
+                        target.tenant()?,
+                        to,
+                        &changed_by(ctx, &author(who), &comment),
+                    )
                     .await?,
             );
         }

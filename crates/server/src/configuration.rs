@@ -119,6 +119,15 @@ pub struct DriftLine {
     pub reported_at: Option<i64>,
 }
 
+/// Who makes a configuration change and why: the audit context, the author, the comment,
+/// and the calling client (for changes made through the API).
+pub struct ChangedBy<'a> {
+    pub ctx: AuditContext,
+    pub author: &'a str,
+    pub comment: &'a str,
+    pub client_id: Option<&'a str>,
+}
+
 /// A client's effective configuration, and what reading it involved.
 pub struct Effective {
     pub config: EffectiveConfig,
@@ -246,28 +255,26 @@ impl AppState {
 
     async fn change(
         &self,
-        ctx: &AuditContext,
         tenant_id: i64,
         change: ConfigChange,
-        author: &str,
-        comment: &str,
         details: serde_json::Value,
-        client_id: Option<&str>,
+        by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
         let now = self.clock.now_ms();
-        let mut audit = ctx
+        let mut audit = by
+            .ctx
             .draft(
                 now,
                 AuditEvent::ConfigChanged,
                 AuditOutcome::Success,
                 details,
             )
-            .with_detail("author", author.to_owned())
-            .with_detail("comment", comment.to_owned());
+            .with_detail("author", by.author.to_owned())
+            .with_detail("comment", by.comment.to_owned());
         if tenant_id != GLOBAL {
             audit = audit.tenant(tenant_id);
         }
-        if let Some(client_id) = client_id {
+        if let Some(client_id) = by.client_id {
             audit = audit.client(client_id.to_owned());
         }
         Ok(self
@@ -275,8 +282,8 @@ impl AppState {
             .change_config(NewConfigVersion {
                 tenant_id,
                 change,
-                author: author.to_owned(),
-                comment: comment.to_owned(),
+                author: by.author.to_owned(),
+                comment: by.comment.to_owned(),
                 at: now,
                 audit,
             })
@@ -306,16 +313,13 @@ impl AppState {
     #[allow(clippy::too_many_arguments)]
     pub async fn set_config(
         &self,
-        ctx: &AuditContext,
         tenant_id: i64,
         scope: &Scope,
         key: &str,
         value: ConfigValue,
         secret: bool,
         reveal: bool,
-        author: &str,
-        comment: &str,
-        caller_client: Option<&str>,
+        by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
         check_key(key).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         check_value(&value).map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -341,27 +345,16 @@ impl AppState {
             reveal: secret && reveal,
         };
         let details = json!({"action": "set", "scope": view_scope(scope.stored()), "key": key, "secret": secret});
-        self.change(
-            ctx,
-            tenant_id,
-            ConfigChange::Set(row),
-            author,
-            comment,
-            details,
-            caller_client,
-        )
-        .await
+        self.change(tenant_id, ConfigChange::Set(row), details, by)
+            .await
     }
 
     pub async fn unset_config(
         &self,
-        ctx: &AuditContext,
         tenant_id: i64,
         scope: &Scope,
         key: &str,
-        author: &str,
-        comment: &str,
-        caller_client: Option<&str>,
+        by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
         self.check_scope(tenant_id, scope).await?;
         let change = ConfigChange::Unset {
@@ -369,38 +362,18 @@ impl AppState {
             key: key.to_owned(),
         };
         let details = json!({"action": "unset", "scope": view_scope(scope.stored()), "key": key});
-        self.change(
-            ctx,
-            tenant_id,
-            change,
-            author,
-            comment,
-            details,
-            caller_client,
-        )
-        .await
+        self.change(tenant_id, change, details, by).await
     }
 
     pub async fn rollback_config(
         &self,
-        ctx: &AuditContext,
         tenant_id: i64,
         to: i64,
-        author: &str,
-        comment: &str,
-        caller_client: Option<&str>,
+        by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
         let details = json!({"action": "rollback", "to": to});
-        self.change(
-            ctx,
-            tenant_id,
-            ConfigChange::Rollback { to },
-            author,
-            comment,
-            details,
-            caller_client,
-        )
-        .await
+        self.change(tenant_id, ConfigChange::Rollback { to }, details, by)
+            .await
     }
 
     /// One version's entries, secrets masked.

@@ -10,12 +10,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::configuration::{ConfigError, DiffLine, DriftLine, EntryView, Scope};
+use crate::configuration::{ChangedBy, ConfigError, DiffLine, DriftLine, EntryView, Scope};
 use crate::http::bearer::{Bearer, Caller, ConfigRead, ConfigWrite};
 use crate::http::problem::{internal, ApiError, Problem};
 
 /// The response header naming the configuration version served.
 pub const CONFIG_VERSION: &str = "x-config-version";
+
+/// Changes through the API are made by the calling client.
+fn changed_by<'a>(caller: &'a Caller, comment: &'a str) -> ChangedBy<'a> {
+    ChangedBy {
+        ctx: caller.ctx.audit(),
+        author: &caller.client_id,
+        comment,
+        client_id: Some(&caller.client_id),
+    }
+}
 
 fn map_error(caller: &Caller, err: ConfigError) -> ApiError {
     match err {
@@ -257,16 +267,13 @@ pub async fn set(
         .map_err(ApiError::BadRequest)?;
     let version = app
         .set_config(
-            &caller.ctx.audit(),
             caller.tenant_id,
             &scope,
             &entry.key,
             value,
             entry.secret,
             entry.reveal,
-            &caller.client_id,
-            &entry.comment,
-            Some(&caller.client_id),
+            &changed_by(&caller, &entry.comment),
         )
         .await
         .map_err(|e| map_error(&caller, e))?;
@@ -301,13 +308,10 @@ pub async fn unset(
     let scope = Scope::parse(&query.scope).map_err(|e| map_error(&caller, e))?;
     let version = app
         .unset_config(
-            &caller.ctx.audit(),
             caller.tenant_id,
             &scope,
             &query.key,
-            &caller.client_id,
-            &query.comment,
-            Some(&caller.client_id),
+            &changed_by(&caller, &query.comment),
         )
         .await
         .map_err(|e| map_error(&caller, e))?;
@@ -340,12 +344,9 @@ pub async fn rollback(
     let Json(rollback) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let version = app
         .rollback_config(
-            &caller.ctx.audit(),
             caller.tenant_id,
             rollback.to,
-            &caller.client_id,
-            &rollback.comment,
-            Some(&caller.client_id),
+            &changed_by(&caller, &rollback.comment),
         )
         .await
         .map_err(|e| map_error(&caller, e))?;
