@@ -392,3 +392,146 @@ async fn postgres_health_answers_503_when_the_database_is_gone() {
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["database"]["reachable"], false);
 }
+
+/// Runs `kendrix-server` with extra environment; returns (success, stdout, stderr).
+fn server_cli_env(
+    database_url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(kendrix_tests::binary("kendrix-server"));
+    cmd.args(args)
+        .env("KENDRIX_DATABASE_URL", database_url)
+        .env_remove("KENDRIX_MASTER_KEY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn sqlite_secrets_need_their_master_key_and_survive_a_key_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let old_key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    let new_key = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    server_cli(&url, &["tenant", "create", "--name", "Acme"]);
+    let reg: Value = serde_json::from_str(&server_cli(
+        &url,
+        &[
+            "client",
+            "register",
+            "--name",
+            "S",
+            "--tenant-id",
+            "1",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let client = reg["client_id"].as_str().unwrap();
+
+    // Without a key, a secret cannot be set.
+    let (ok, _, err) = server_cli_env(
+        &url,
+        &[
+            "config",
+            "set",
+            "db.password",
+            "hunter2",
+            "--secret",
+            "--reveal",
+            "--tenant-id",
+            "1",
+        ],
+        &[],
+    );
+    assert!(!ok && err.contains("master key"), "{err}");
+    let (ok, _, err) = server_cli_env(
+        &url,
+        &[
+            "config",
+            "set",
+            "db.password",
+            "hunter2",
+            "--secret",
+            "--reveal",
+            "--tenant-id",
+            "1",
+        ],
+        &[("KENDRIX_MASTER_KEY", old_key)],
+    );
+    assert!(ok, "{err}");
+    let raw = std::fs::read(dir.path().join("k.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("hunter2"),
+        "sealed at rest"
+    );
+
+    // A server without the key refuses to start, and says why.
+    let (ok, _, err) = server_cli_env(&url, &["serve", "--bind", "127.0.0.1:0"], &[]);
+    assert!(
+        !ok && err.contains("no configured master key can open"),
+        "{err}"
+    );
+
+    // A server runs with the old key (from a key file) while the key is rotated.
+    let key_file = dir.path().join("keys");
+    std::fs::write(&key_file, format!("{old_key}\n")).unwrap();
+    let keys = [("KENDRIX_MASTER_KEY_FILE", key_file.to_str().unwrap())];
+    let running = ServerProcess::start(&url, &keys);
+    let http = reqwest::Client::new();
+    let token = access_token(
+        &http,
+        &running.url,
+        &Site {
+            client_id: client.to_owned(),
+            secret: reg["client_secret"].as_str().unwrap().to_owned(),
+            enrollment: String::new(),
+        },
+    )
+    .await;
+    let read = |http: reqwest::Client, base: String, token: String| async move {
+        http.get(format!("{base}/config"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        read(http.clone(), running.url.clone(), token.clone()).await["db.password"],
+        "hunter2"
+    );
+
+    // Rotation: the new key first, the old one kept until every value is re-sealed.
+    std::fs::write(&key_file, format!("{new_key}\n{old_key}\n")).unwrap();
+    let (ok, out, err) = server_cli_env(&url, &["config", "rotate-key"], &keys);
+    assert!(
+        ok && out.contains("1 secret value(s) re-sealed"),
+        "{out}{err}"
+    );
+    std::fs::write(&key_file, format!("{new_key}\n")).unwrap();
+    let (ok, out, err) = server_cli_env(
+        &url,
+        &["config", "get", "--tenant-id", "1", "--client", client],
+        &keys,
+    );
+    assert!(
+        ok && out.contains("hunter2"),
+        "the new key alone opens it: {out}{err}"
+    );
+    let (ok, _, err) = server_cli_env(
+        &url,
+        &["config", "get", "--tenant-id", "1", "--client", client],
+        &[("KENDRIX_MASTER_KEY", old_key)],
+    );
+    assert!(!ok && err.contains("no master key with id"), "{err}");
+}
