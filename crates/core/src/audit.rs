@@ -276,6 +276,90 @@ pub fn link_all(
     (linked, seq, prev)
 }
 
+/// Where and why the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenLink {
+    /// The position of the first entry that does not fit (or, for a truncated chain, the
+    /// first position that is missing).
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// Checks entries one at a time, in chain order, holding only the last hash: a chain of
+/// any length verifies in constant memory.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    expected_seq: i64,
+    prev_hash: String,
+    checked: u64,
+}
+
+impl ChainVerifier {
+    /// Starts at the beginning of the chain, or after a checkpoint (the last pruned entry).
+    pub fn starting_after(seq: i64, hash: &str) -> Self {
+        Self {
+            expected_seq: seq + 1,
+            prev_hash: hash.to_owned(),
+            checked: 0,
+        }
+    }
+
+    pub fn from_genesis() -> Self {
+        Self::starting_after(0, GENESIS_HASH)
+    }
+
+    /// Checks the next stored entry and its stored hash.
+    pub fn check(&mut self, entry: &ChainedEntry, stored_hash: &str) -> Result<(), BrokenLink> {
+        let broken = |reason: String| BrokenLink {
+            seq: entry.seq,
+            reason,
+        };
+        if entry.seq > self.expected_seq {
+            return Err(BrokenLink {
+                seq: self.expected_seq,
+                reason: format!(
+                    "entries {} to {} are missing (deleted)",
+                    self.expected_seq,
+                    entry.seq - 1
+                ),
+            });
+        }
+        if entry.seq < self.expected_seq {
+            return Err(broken("entry out of order".into()));
+        }
+        if entry.hash() != stored_hash {
+            return Err(broken("the entry's content does not match its hash (edited)".into()));
+        }
+        if entry.prev_hash != self.prev_hash {
+            return Err(broken(
+                "the entry does not follow its predecessor (reordered or replaced)".into(),
+            ));
+        }
+        self.expected_seq += 1;
+        self.prev_hash = stored_hash.to_owned();
+        self.checked += 1;
+        Ok(())
+    }
+
+    /// Checks the end of the chain against the recorded head (catches a cut-off tail).
+    pub fn finish(&self, head_seq: i64, head_hash: &str) -> Result<(), BrokenLink> {
+        let last = self.expected_seq - 1;
+        if last != head_seq || (last == head_seq && self.prev_hash != head_hash) {
+            return Err(BrokenLink {
+                seq: last + 1,
+                reason: format!(
+                    "the chain ends at entry {last} but its head records entry {head_seq} (truncated or head altered)"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +395,45 @@ mod tests {
         assert_eq!(linked[1].0.prev_hash, linked[0].1);
         assert_eq!(head, linked[1].1);
         assert_eq!(linked[0].0.details, r#"{"a":"x","b":1}"#);
+    }
+
+    fn chain(n: usize) -> Vec<(ChainedEntry, String)> {
+        let drafts: Vec<AuditDraft> = (0..n).map(|_| draft(AuditEvent::TokenIssued)).collect();
+        link_all(&drafts, 0, GENESIS_HASH).0
+    }
+
+    fn verify(entries: &[(ChainedEntry, String)], head: (i64, &str)) -> Result<(), BrokenLink> {
+        let mut verifier = ChainVerifier::from_genesis();
+        for (entry, hash) in entries {
+            verifier.check(entry, hash)?;
+        }
+        verifier.finish(head.0, head.1)
+    }
+
+    #[test]
+    fn a_whole_chain_verifies_and_each_kind_of_tampering_is_named() {
+        let entries = chain(5);
+        let head = (5, entries[4].1.as_str());
+        assert_eq!(verify(&entries, head), Ok(()));
+
+        let mut edited = entries.clone();
+        edited[2].0.outcome = "failure".into();
+        assert_eq!(verify(&edited, head).unwrap_err().seq, 3);
+
+        let mut deleted = entries.clone();
+        deleted.remove(1);
+        let err = verify(&deleted, head).unwrap_err();
+        assert_eq!(err.seq, 2);
+        assert!(err.reason.contains("missing"));
+
+        let mut reordered = entries.clone();
+        reordered.swap(1, 2);
+        assert_eq!(verify(&reordered, head).unwrap_err().seq, 2);
+
+        let truncated = &entries[..3];
+        let err = verify(truncated, head).unwrap_err();
+        assert_eq!(err.seq, 4);
+        assert!(err.reason.contains("truncated"));
     }
 
     #[test]
