@@ -52,10 +52,16 @@ pub enum AuditEvent {
     ConfigSecretRead,
     /// Every secret setting was re-sealed under the current master key.
     ConfigKeyRotated,
+    /// Audit entries were read (a page of `GET /audit/logs`).
+    AuditRead,
+    /// Audit entries were exported.
+    AuditExported,
+    /// The audit chain was verified.
+    AuditVerified,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 21] = [
+    pub const ALL: [AuditEvent; 24] = [
         AuditEvent::ClientAuthenticated,
         AuditEvent::ClientAuthFailed,
         AuditEvent::BearerRejected,
@@ -77,6 +83,9 @@ impl AuditEvent {
         AuditEvent::ConfigChanged,
         AuditEvent::ConfigSecretRead,
         AuditEvent::ConfigKeyRotated,
+        AuditEvent::AuditRead,
+        AuditEvent::AuditExported,
+        AuditEvent::AuditVerified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +111,9 @@ impl AuditEvent {
             AuditEvent::ConfigChanged => "config.changed",
             AuditEvent::ConfigSecretRead => "config.secret_read",
             AuditEvent::ConfigKeyRotated => "config.key_rotated",
+            AuditEvent::AuditRead => "audit.read",
+            AuditEvent::AuditExported => "audit.exported",
+            AuditEvent::AuditVerified => "audit.verified",
         }
     }
 }
@@ -328,7 +340,9 @@ impl ChainVerifier {
             return Err(broken("entry out of order".into()));
         }
         if entry.hash() != stored_hash {
-            return Err(broken("the entry's content does not match its hash (edited)".into()));
+            return Err(broken(
+                "the entry's content does not match its hash (edited)".into(),
+            ));
         }
         if entry.prev_hash != self.prev_hash {
             return Err(broken(

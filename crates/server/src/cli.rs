@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use kendrix_core::ScopeSet;
+use kendrix_core::{Clock, ScopeSet};
 use kendrix_store::Store;
 use tokio::net::TcpListener;
 
@@ -55,6 +55,40 @@ pub enum Command {
     /// Manage central configuration: every change makes a new version.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Verify and export the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole hash chain; exits non-zero and names the first broken link if any.
+    Verify,
+    /// Write a tenant's audit entries (newest first) to stdout as CSV or NDJSON.
+    Export {
+        #[arg(long)]
+        tenant_id: i64,
+        /// csv or ndjson.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Entries at or after this time (Unix ms).
+        #[arg(long)]
+        since: Option<i64>,
+        /// Entries before this time (Unix ms).
+        #[arg(long)]
+        until: Option<i64>,
+        /// Event names, comma-separated.
+        #[arg(long)]
+        event: Option<String>,
+        #[arg(long)]
+        client_id: Option<String>,
+        /// success or failure.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Words that must appear in the entry.
+        #[arg(long)]
+        q: Option<String>,
+    },
 }
 
 /// Which configuration a command works on.
@@ -379,6 +413,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         c.client_id, c.tenant_id, state, c.scopes, c.name
                     );
                 }
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = open_store(&settings).await?;
+            let result = crate::audit_log::verify(&*store).await?;
+            let audit = ctx.draft(
+                clock.now_ms(),
+                kendrix_core::AuditEvent::AuditVerified,
+                kendrix_core::AuditOutcome::Success,
+                serde_json::json!({"ok": result.ok, "entries_checked": result.entries_checked}),
+            );
+            store.append_audit(&[audit]).await?;
+            match &result.first_broken {
+                None => println!(
+                    "audit chain intact: {} entries, head {} {}",
+                    result.entries_checked, result.head_seq, result.head_hash
+                ),
+                Some(link) => bail!("audit chain broken at entry {}: {}", link.seq, link.reason),
+            }
+        }
+        Command::Audit(AuditCommand::Export {
+            tenant_id,
+            format,
+            since,
+            until,
+            event,
+            client_id,
+            outcome,
+            q,
+        }) => {
+            use futures::StreamExt;
+            use std::io::Write;
+            let store = open_store(&settings).await?;
+            let format: crate::audit_log::ExportFormat =
+                format.parse().map_err(anyhow::Error::msg)?;
+            let events = event
+                .map(|list| {
+                    list.split(',')
+                        .map(|e| e.trim().to_owned())
+                        .filter(|e| !e.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let query = kendrix_store::AuditQuery {
+                tenant_id,
+                since,
+                until,
+                events,
+                client_id,
+                outcome,
+                text: q,
+                before_seq: None,
+                limit: 0,
+            };
+            let audit = ctx
+                .draft(
+                    clock.now_ms(),
+                    kendrix_core::AuditEvent::AuditExported,
+                    kendrix_core::AuditOutcome::Success,
+                    serde_json::json!({"via": "cli"}),
+                )
+                .tenant(tenant_id);
+            store.append_audit(&[audit]).await?;
+            let mut chunks = crate::audit_log::export(store.clone(), query, format);
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            while let Some(chunk) = chunks.next().await {
+                out.write_all(chunk?.as_bytes())?;
             }
         }
         Command::Config(command) => {

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit_log;
 pub mod cli;
 pub mod configuration;
 pub mod context;

@@ -361,6 +361,51 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn audit_head(&self) -> $crate::StoreResult<(i64, String)> {
+                Ok(sqlx::query_as($crate::sql::AUDIT_HEAD)
+                    .fetch_one(self.db.reader())
+                    .await?)
+            }
+
+            async fn query_audit(
+                &self,
+                query: &$crate::AuditQuery,
+            ) -> $crate::StoreResult<Vec<$crate::StoredAuditEntry>> {
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id AS seq, at, tenant_id, client_id, request_id, source, event, outcome, \
+                     details, prev_hash, hash FROM audit_logs WHERE tenant_id = ",
+                );
+                select.push_bind(query.tenant_id);
+                if let Some(before) = query.before_seq {
+                    select.push(" AND id < ").push_bind(before);
+                }
+                if let Some(since) = query.since {
+                    select.push(" AND at >= ").push_bind(since);
+                }
+                if let Some(until) = query.until {
+                    select.push(" AND at < ").push_bind(until);
+                }
+                if !query.events.is_empty() {
+                    select.push(" AND event IN (");
+                    let mut list = select.separated(", ");
+                    for event in &query.events {
+                        list.push_bind(event.clone());
+                    }
+                    select.push(")");
+                }
+                if let Some(client) = &query.client_id {
+                    select.push(" AND client_id = ").push_bind(client.clone());
+                }
+                if let Some(outcome) = &query.outcome {
+                    select.push(" AND outcome = ").push_bind(outcome.clone());
+                }
+                if let Some(text) = query.text.as_deref().filter(|t| !t.trim().is_empty()) {
+                    <$conn>::push_text_search(&mut select, text);
+                }
+                select.push(" ORDER BY id DESC LIMIT ").push_bind(query.limit);
+                Ok(select.build_query_as().fetch_all(self.db.reader()).await?)
+            }
+
             async fn auth_event_counts(
                 &self,
                 tenant_id: i64,

@@ -153,6 +153,10 @@ pub trait Store: Send + Sync + 'static {
     /// Stored entries with their hashes, in chain order, starting after `after_seq`.
     async fn audit_entries(&self, after_seq: i64, limit: i64)
         -> StoreResult<Vec<StoredAuditEntry>>;
+    /// The current head of the audit chain: (sequence number, hash).
+    async fn audit_head(&self) -> StoreResult<(i64, String)>;
+    /// One page of a tenant's audit entries matching `query`, newest first.
+    async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<StoredAuditEntry>>;
     /// Counts of authentication events per client and event since `since` for one tenant.
     async fn auth_event_counts(
         &self,

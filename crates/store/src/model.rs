@@ -376,3 +376,23 @@ pub struct ConfigReport {
     pub config_hash: Option<String>,
     pub reported_at: Option<UnixMillis>,
 }
+
+/// A selection of one tenant's audit entries, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub tenant_id: i64,
+    /// Entries at or after this time.
+    pub since: Option<UnixMillis>,
+    /// Entries before this time.
+    pub until: Option<UnixMillis>,
+    /// Any of these event names (all if empty).
+    pub events: Vec<String>,
+    pub client_id: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// Words that must all appear in the event, client id or details.
+    pub text: Option<String>,
+    /// Keyset cursor: only entries with a smaller sequence number.
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}

@@ -127,4 +127,18 @@ impl PgConnections {
     }
 }
 
+impl PgConnections {
+    /// Full-text search with the `simple` configuration (no stemming: ids and codes match
+    /// as written), using the GIN index over event, client id and details.
+    fn push_text_search(select: &mut sqlx::QueryBuilder<'_, Postgres>, text: &str) {
+        select
+            .push(
+                " AND to_tsvector('simple', event || ' ' || coalesce(client_id, '') || ' ' || details) \
+                 @@ plainto_tsquery('simple', ",
+            )
+            .push_bind(text.to_owned())
+            .push(")");
+    }
+}
+
 crate::common::impl_store!(PgStore, PgConnections, Postgres, Backend::Postgres);

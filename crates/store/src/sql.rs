@@ -121,3 +121,5 @@ pub const CONFIG_REPORTS: &str = "SELECT c.id AS client_pk, c.client_id, c.name,
 pub const REPORT_CONFIG: &str = "INSERT INTO config_reports (client_pk, config_hash, reported_at) \
      VALUES ($1, $2, $3) ON CONFLICT (client_pk) DO UPDATE SET \
      config_hash = excluded.config_hash, reported_at = excluded.reported_at";
+
+pub const AUDIT_HEAD: &str = "SELECT seq, head_hash FROM audit_chain WHERE id = 1";

@@ -134,4 +134,19 @@ impl SqliteConnections {
     }
 }
 
+impl SqliteConnections {
+    /// FTS5 over event, client id and details; the words are quoted, so the text is never
+    /// read as FTS query syntax.
+    fn push_text_search(select: &mut sqlx::QueryBuilder<'_, Sqlite>, text: &str) {
+        let phrase: Vec<String> = text
+            .split_whitespace()
+            .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+            .collect();
+        select
+            .push(" AND id IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ")
+            .push_bind(phrase.join(" "))
+            .push(")");
+    }
+}
+
 crate::common::impl_store!(SqliteStore, SqliteConnections, Sqlite, Backend::Sqlite);

@@ -1,5 +1,6 @@
 //! The HTTP API: routes, middleware and the OpenAPI document. Only this module knows axum.
 
+pub mod audit;
 pub mod bearer;
 pub mod config;
 pub mod oauth;
@@ -29,6 +30,7 @@ use crate::context::REQUEST_ID_HEADER;
     info(title = "Kendrix Sync server", description = "OAuth 2.0 client credentials, sync, configuration and audit for Kendrix sites."),
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::metadata,
+        audit::logs, audit::export, audit::verify, audit::head,
         config::effective, config::versions, config::version, config::diff, config::set,
         config::unset, config::rollback, config::drift,
         sync::post_batch, sync::versions, sync::records, sync::stats, ops::health, ops::metrics, ops::auth_stats, openapi,
@@ -77,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/records", get(sync::records))
         .route("/sync/stats", get(sync::stats))
         .route("/auth/stats", get(ops::auth_stats))
+        .route("/audit/logs", get(audit::logs))
+        .route("/audit/export", get(audit::export))
+        .route("/audit/verify", get(audit::verify))
+        .route("/audit/head", get(audit::head))
         .route("/config", get(config::effective))
         .route("/config/versions", get(config::versions))
         .route("/config/versions/{version}", get(config::version))

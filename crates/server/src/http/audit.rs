@@ -1,0 +1,263 @@
+//! The audit endpoints: filtered, keyset-paged entries of the caller's tenant, streaming
+//! exports, chain verification, and the chain head for agents to keep as a witness.
+//! Reading, exporting and verifying are themselves audited.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use futures::StreamExt;
+use kendrix_core::{AuditEvent, AuditOutcome};
+use kendrix_store::AuditQuery;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::audit_log::{self, EntryView, ExportFormat, Verification};
+use crate::http::bearer::{AuditRead, Bearer, Caller, SyncWrite};
+use crate::http::problem::{internal, ApiError, Problem};
+
+/// Filters shared by listing and export.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct AuditFilter {
+    /// Entries at or after this time (Unix ms).
+    pub since: Option<i64>,
+    /// Entries before this time (Unix ms).
+    pub until: Option<i64>,
+    /// Event names, comma-separated (see docs/audit-events.md).
+    pub event: Option<String>,
+    pub client_id: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// Words that must all appear in the event, client id or details.
+    pub q: Option<String>,
+    /// The `next` cursor of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+    /// `csv` or `ndjson` (export only).
+    pub format: Option<String>,
+}
+
+fn encode_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|text| text.strip_prefix("seq:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| ApiError::BadRequest("the cursor is not one this server gave out".into()))
+}
+
+impl AuditFilter {
+    fn query(&self, tenant_id: i64) -> Result<AuditQuery, ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::BadRequest(
+                "limit must be between 1 and 1000".into(),
+            ));
+        }
+        if let Some(outcome) = &self.outcome {
+            if outcome != "success" && outcome != "failure" {
+                return Err(ApiError::BadRequest("outcome is success or failure".into()));
+            }
+        }
+        let events: Vec<String> = self
+            .event
+            .as_deref()
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(unknown) = events.iter().find(|e| e.parse::<AuditEvent>().is_err()) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown event {unknown:?}; see docs/audit-events.md"
+            )));
+        }
+        Ok(AuditQuery {
+            tenant_id,
+            since: self.since,
+            until: self.until,
+            events,
+            client_id: self.client_id.clone(),
+            outcome: self.outcome.clone(),
+            text: self.q.clone(),
+            before_seq: self.cursor.as_deref().map(decode_cursor).transpose()?,
+            limit,
+        })
+    }
+}
+
+async fn audit_access(
+    app: &AppState,
+    caller: &Caller,
+    event: AuditEvent,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    let draft = caller
+        .ctx
+        .audit()
+        .draft(app.clock.now_ms(), event, AuditOutcome::Success, details)
+        .tenant(caller.tenant_id)
+        .client(caller.client_id.clone());
+    app.store
+        .append_audit(&[draft])
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<EntryView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next: Option<String>,
+}
+
+fn parse_filter(
+    filter: Result<Query<AuditFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<AuditFilter, ApiError> {
+    filter
+        .map(|Query(f)| f)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// The caller's tenant's audit entries, newest first, filtered, one keyset page at a time.
+#[utoipa::path(
+    get, path = "/audit/logs", tag = "audit",
+    security(("bearer" = ["audit:read"])),
+    params(AuditFilter),
+    responses(
+        (status = 200, description = "One page of entries", body = AuditPage),
+        (status = 400, description = "Bad filter or cursor", body = Problem),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token lacks audit:read", body = Problem),
+    )
+)]
+pub async fn logs(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<AuditRead>,
+    filter: Result<Query<AuditFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let filter = parse_filter(filter)?;
+    let mut query = filter.query(caller.tenant_id)?;
+    let limit = query.limit;
+    query.limit = limit + 1;
+    let mut entries = app
+        .store
+        .query_audit(&query)
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    let more = entries.len() as i64 > limit;
+    entries.truncate(limit as usize);
+    let next = more
+        .then(|| entries.last().map(|e| encode_cursor(e.seq)))
+        .flatten();
+    audit_access(&app, &caller, AuditEvent::AuditRead, json!({"entries": entries.len(), "filter": {
+        "since": filter.since, "until": filter.until, "event": filter.event, "client_id": filter.client_id,
+        "outcome": filter.outcome, "q": filter.q}})).await?;
+    Ok(Json(AuditPage {
+        entries: entries.into_iter().map(EntryView::from).collect(),
+        next,
+    }))
+}
+
+/// Streams every entry the filters select, as CSV or NDJSON, without holding them in memory.
+#[utoipa::path(
+    get, path = "/audit/export", tag = "audit",
+    security(("bearer" = ["audit:read"])),
+    params(AuditFilter),
+    responses(
+        (status = 200, description = "text/csv or application/x-ndjson, newest first"),
+        (status = 400, description = "Bad filter or format", body = Problem),
+        (status = 403, description = "Token lacks audit:read", body = Problem),
+    )
+)]
+pub async fn export(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<AuditRead>,
+    filter: Result<Query<AuditFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let filter = parse_filter(filter)?;
+    let format: ExportFormat = filter
+        .format
+        .as_deref()
+        .unwrap_or("csv")
+        .parse()
+        .map_err(ApiError::BadRequest)?;
+    let query = filter.query(caller.tenant_id)?;
+    audit_access(&app, &caller, AuditEvent::AuditExported, json!({"format": filter.format.as_deref().unwrap_or("csv"),
+        "filter": {"since": filter.since, "until": filter.until, "event": filter.event, "client_id": filter.client_id,
+        "outcome": filter.outcome, "q": filter.q}})).await?;
+    let request_id = caller.ctx.request_id.clone();
+    let body = audit_log::export(app.store.clone(), query, format).map(move |chunk| {
+        chunk.map_err(|err| {
+            tracing::error!(request_id, error = %err, "audit export stopped");
+            std::io::Error::other("audit export failed")
+        })
+    });
+    Ok((
+        [(header::CONTENT_TYPE, format.content_type())],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// Verifies the whole audit hash chain and names the first broken link.
+#[utoipa::path(
+    get, path = "/audit/verify", tag = "audit",
+    security(("bearer" = ["audit:read"])),
+    responses((status = 200, description = "Verification result", body = Verification))
+)]
+pub async fn verify(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<AuditRead>,
+) -> Result<Json<Verification>, ApiError> {
+    let result = audit_log::verify(&*app.store)
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    audit_access(
+        &app,
+        &caller,
+        AuditEvent::AuditVerified,
+        json!({"ok": result.ok, "entries_checked": result.entries_checked,
+        "first_broken": result.first_broken.as_ref().map(|b| b.seq)}),
+    )
+    .await?;
+    Ok(Json(result))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// The current head of the audit chain; agents keep it as a witness that later chains
+/// must still contain.
+#[utoipa::path(
+    get, path = "/audit/head", tag = "audit",
+    security(("bearer" = ["sync:write"])),
+    responses((status = 200, description = "The chain head", body = ChainHead))
+)]
+pub async fn head(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<SyncWrite>,
+) -> Result<Json<ChainHead>, ApiError> {
+    let (seq, hash) = app
+        .store
+        .audit_head()
+        .await
+        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+    Ok(Json(ChainHead { seq, hash }))
+}
