@@ -358,7 +358,7 @@ impl ChainVerifier {
     /// Checks the end of the chain against the recorded head (catches a cut-off tail).
     pub fn finish(&self, head_seq: i64, head_hash: &str) -> Result<(), BrokenLink> {
         let last = self.expected_seq - 1;
-        if last != head_seq || (last == head_seq && self.prev_hash != head_hash) {
+        if last != head_seq || self.prev_hash != head_hash {
             return Err(BrokenLink {
                 seq: last + 1,
                 reason: format!(
