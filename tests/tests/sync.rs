@@ -121,6 +121,10 @@ async fn site_sends_a_batch_and_gets_a_result_per_record(backend: Backend) {
         (Some(4), Some(4))
     );
     assert_eq!(details["batch_id"], body["batch_id"]);
+    // From the batch back to the token that carried it: the same family in both entries.
+    let issued: Value =
+        serde_json::from_str(&server.audit_events("token.issued").await[0].details).unwrap();
+    assert_eq!(details["token_family"], issued["family"]);
 }
 
 async fn newer_versions_win_older_are_stale_and_repeats_are_duplicates(backend: Backend) {

@@ -48,6 +48,9 @@ pub struct Caller {
     pub client_id: String,
     pub tenant_id: i64,
     pub scopes: ScopeSet,
+    /// The family of the token used (also in its `token.issued` audit entry), so an admin
+    /// can follow a sync from the token to the batch it carried.
+    pub token_family: String,
     pub ctx: RequestContext,
 }
 
@@ -131,6 +134,7 @@ async fn authenticate(
         client_id: state.client_id,
         tenant_id: state.tenant_id,
         scopes: state.scopes.parse().unwrap_or_default(),
+        token_family: state.family,
         ctx: ctx.clone(),
     };
     if !caller.scopes.contains(scope) {

@@ -264,7 +264,7 @@ pub async fn post_batch(
         audit: audit(
             AuditEvent::SyncBatchApplied,
             AuditOutcome::Success,
-            json!({"idempotency": "miss"}),
+            json!({"idempotency": "miss", "token_family": caller.token_family}),
         ),
     };
     match app.store.apply_batch(batch).await {
