@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use kendrix_core::clock::ManualClock;
+use kendrix_core::Clock;
 use kendrix_tests::{on_both_backends, Backend, TestServer};
 use serde_json::Value;
 use sqlx::Connection;
@@ -15,6 +16,7 @@ on_both_backends!(
     search_and_filters_refuse_bad_input_and_never_break,
     a_tenant_sees_only_its_own_audit_entries,
     edited_deleted_reordered_and_truncated_entries_are_each_detected,
+    pruning_past_retention_keeps_the_rest_verifiable,
 );
 
 const DAY: i64 = 86_400_000;
@@ -368,4 +370,47 @@ async fn edited_deleted_reordered_and_truncated_entries_are_each_detected(backen
         assert_eq!(broken.seq, first_bad, "{sql}: {}", broken.reason);
         assert!(broken.reason.contains(reason), "{sql}: {}", broken.reason);
     }
+}
+
+async fn pruning_past_retention_keeps_the_rest_verifiable(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let server = TestServer::start_with(backend, |_| {}, clock.clone()).await;
+    let tenant = server.tenant("Acme").await;
+    let site = server.register(tenant, "Site", "sync:write").await;
+    for _ in 0..5 {
+        server.access_token(&site).await;
+    }
+    clock.advance(40 * DAY);
+    for _ in 0..3 {
+        server.access_token(&site).await;
+    }
+    let ctx = kendrix_server::admin::cli_context();
+    let deleted = kendrix_server::audit_log::prune(&*server.store, &ctx, clock.now_ms(), 30)
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted, 7,
+        "tenant, client and five grants were older than 30 days"
+    );
+    let verification = kendrix_server::audit_log::verify(&*server.store)
+        .await
+        .unwrap();
+    assert!(verification.ok, "{:?}", verification.first_broken);
+    assert_eq!(
+        verification.entries_checked, 4,
+        "three grants and the pruning itself"
+    );
+    let pruned = server.audit_events("audit.pruned").await;
+    assert!(pruned[0].details.contains("\"checkpoint_seq\":7"));
+    // Tampering after the checkpoint is still caught.
+    tamper(&server, "UPDATE audit_logs SET details = '{}' WHERE id = 9").await;
+    assert_eq!(
+        kendrix_server::audit_log::verify(&*server.store)
+            .await
+            .unwrap()
+            .first_broken
+            .unwrap()
+            .seq,
+        9
+    );
 }

@@ -58,10 +58,12 @@ pub enum AuditEvent {
     AuditExported,
     /// The audit chain was verified.
     AuditVerified,
+    /// Entries older than the retention were deleted; a checkpoint keeps the rest verifiable.
+    AuditPruned,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 24] = [
+    pub const ALL: [AuditEvent; 25] = [
         AuditEvent::ClientAuthenticated,
         AuditEvent::ClientAuthFailed,
         AuditEvent::BearerRejected,
@@ -86,6 +88,7 @@ impl AuditEvent {
         AuditEvent::AuditRead,
         AuditEvent::AuditExported,
         AuditEvent::AuditVerified,
+        AuditEvent::AuditPruned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +117,7 @@ impl AuditEvent {
             AuditEvent::AuditRead => "audit.read",
             AuditEvent::AuditExported => "audit.exported",
             AuditEvent::AuditVerified => "audit.verified",
+            AuditEvent::AuditPruned => "audit.pruned",
         }
     }
 }

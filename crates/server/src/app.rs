@@ -100,6 +100,17 @@ async fn prune_periodically(state: AppState) {
             Ok(counts) => tracing::debug!(?counts, "pruned expired rows"),
             Err(err) => tracing::warn!(error = %err, "pruning failed; will retry"),
         }
+        if let Some(days) = state.settings.audit_retention_days {
+            let ctx = kendrix_core::audit::AuditContext {
+                request_id: Some(format!("retention-{now}")),
+                source: Some("server".into()),
+            };
+            match crate::audit_log::prune(&*state.store, &ctx, now, days).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, days, "pruned audit entries past retention"),
+                Err(err) => tracing::warn!(error = %err, "audit retention failed; will retry"),
+            }
+        }
     }
 }
 

@@ -22,11 +22,13 @@ pub struct Verification {
     pub first_broken: Option<BrokenLink>,
 }
 
-/// Verifies the chain from its start to its recorded head, one page at a time.
+/// Verifies the chain from its start (or the retention checkpoint) to its recorded head,
+/// one page at a time.
 pub async fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
     let (head_seq, head_hash) = store.audit_head().await?;
-    let mut verifier = ChainVerifier::from_genesis();
-    let mut after = 0;
+    let (pruned_seq, pruned_hash) = store.audit_checkpoint().await?;
+    let mut verifier = ChainVerifier::starting_after(pruned_seq, &pruned_hash);
+    let mut after = pruned_seq;
     let mut broken = None;
     'pages: loop {
         let page = store.audit_entries(after, PAGE).await?;
@@ -49,6 +51,23 @@ pub async fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
         head_hash,
         first_broken: broken,
     })
+}
+
+/// Deletes entries older than the retention, keeping a checkpoint; audited.
+pub async fn prune(
+    store: &dyn Store,
+    ctx: &kendrix_core::audit::AuditContext,
+    now: i64,
+    retention_days: u32,
+) -> Result<u64, StoreError> {
+    let before = now - i64::from(retention_days) * 86_400_000;
+    let audit = ctx.draft(
+        now,
+        kendrix_core::AuditEvent::AuditPruned,
+        kendrix_core::AuditOutcome::Success,
+        serde_json::json!({"retention_days": retention_days}),
+    );
+    store.prune_audit(before, audit).await
 }
 
 /// Export formats.

@@ -64,6 +64,13 @@ pub enum Command {
 pub enum AuditCommand {
     /// Check the whole hash chain; exits non-zero and names the first broken link if any.
     Verify,
+    /// Delete entries older than the retention now (the server also does it in the
+    /// background when audit_retention_days is set), keeping a verifiable checkpoint.
+    Prune {
+        /// Days to keep (default: the audit_retention_days setting).
+        #[arg(long)]
+        days: Option<u32>,
+    },
     /// Write a tenant's audit entries (newest first) to stdout as CSV or NDJSON.
     Export {
         #[arg(long)]
@@ -432,6 +439,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 Some(link) => bail!("audit chain broken at entry {}: {}", link.seq, link.reason),
             }
+        }
+        Command::Audit(AuditCommand::Prune { days }) => {
+            let days = days.or(settings.audit_retention_days).context(
+                "say how many days to keep: --days N or the audit_retention_days setting",
+            )?;
+            let store = open_store(&settings).await?;
+            let deleted = crate::audit_log::prune(&*store, &ctx, clock.now_ms(), days).await?;
+            println!("{deleted} audit entries older than {days} days deleted; the rest verifies from the checkpoint");
         }
         Command::Audit(AuditCommand::Export {
             tenant_id,

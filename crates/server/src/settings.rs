@@ -38,6 +38,9 @@ pub struct Settings {
     /// the first seals new values, all open old ones. `KENDRIX_MASTER_KEY` (one key) comes
     /// before the file's keys. Never stored in the database.
     pub master_key_file: Option<std::path::PathBuf>,
+    /// Days audit entries are kept; older ones are pruned in the background, leaving a
+    /// checkpoint so the rest of the chain still verifies. None keeps everything.
+    pub audit_retention_days: Option<u32>,
     /// Log filter in `tracing` syntax, e.g. `info` or `kendrix_server=debug,info`.
     pub log: String,
     /// Log format: `text` or `json`.
@@ -116,6 +119,7 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             sync: SyncSettings::default(),
             master_key_file: None,
+            audit_retention_days: None,
             log: "info".into(),
             log_format: "text".into(),
         }

@@ -367,6 +367,48 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn audit_checkpoint(&self) -> $crate::StoreResult<(i64, String)> {
+                Ok(sqlx::query_as($crate::sql::AUDIT_CHECKPOINT)
+                    .fetch_one(self.db.reader())
+                    .await?)
+            }
+
+            async fn prune_audit(
+                &self,
+                before: kendrix_core::UnixMillis,
+                audit: kendrix_core::AuditDraft,
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = self.db.begin().await?;
+                // Hold the head row: appends wait, so the checkpoint and the chain agree.
+                let _: (i64, String) = sqlx::query_as(<$conn>::LOCK_CHAIN_HEAD)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let last: Option<(i64, String)> = sqlx::query_as($crate::sql::LAST_ENTRY_BEFORE)
+                    .bind(before)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((seq, hash)) = last else {
+                    return Ok(0);
+                };
+                let deleted = sqlx::query($crate::sql::DELETE_AUDIT_UPTO)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query($crate::sql::SET_CHECKPOINT)
+                    .bind(seq)
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await?;
+                let audit = audit
+                    .with_detail("entries_deleted", deleted)
+                    .with_detail("checkpoint_seq", seq)
+                    .with_detail("checkpoint_hash", hash);
+                <$conn>::append_audit_in(&mut tx, &[audit]).await?;
+                tx.commit().await?;
+                Ok(deleted)
+            }
+
             async fn query_audit(
                 &self,
                 query: &$crate::AuditQuery,

@@ -155,6 +155,12 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<Vec<StoredAuditEntry>>;
     /// The current head of the audit chain: (sequence number, hash).
     async fn audit_head(&self) -> StoreResult<(i64, String)>;
+    /// Where the pruned prefix of the chain ended: (last pruned sequence number, its hash);
+    /// `(0, GENESIS_HASH)` while nothing was pruned.
+    async fn audit_checkpoint(&self) -> StoreResult<(i64, String)>;
+    /// Deletes the entries older than `before`, recording the checkpoint where they ended,
+    /// with the audit entry of the pruning, in one transaction. Returns entries deleted.
+    async fn prune_audit(&self, before: UnixMillis, audit: AuditDraft) -> StoreResult<u64>;
     /// One page of a tenant's audit entries matching `query`, newest first.
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<StoredAuditEntry>>;
     /// Counts of authentication events per client and event since `since` for one tenant.

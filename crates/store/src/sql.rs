@@ -123,3 +123,11 @@ pub const REPORT_CONFIG: &str = "INSERT INTO config_reports (client_pk, config_h
      config_hash = excluded.config_hash, reported_at = excluded.reported_at";
 
 pub const AUDIT_HEAD: &str = "SELECT seq, head_hash FROM audit_chain WHERE id = 1";
+
+pub const AUDIT_CHECKPOINT: &str = "SELECT pruned_seq, pruned_hash FROM audit_chain WHERE id = 1";
+/// The last entry older than the cutoff, if any.
+pub const LAST_ENTRY_BEFORE: &str =
+    "SELECT id, hash FROM audit_logs WHERE at < $1 ORDER BY id DESC LIMIT 1";
+pub const DELETE_AUDIT_UPTO: &str = "DELETE FROM audit_logs WHERE id <= $1";
+pub const SET_CHECKPOINT: &str =
+    "UPDATE audit_chain SET pruned_seq = $1, pruned_hash = $2 WHERE id = 1";
