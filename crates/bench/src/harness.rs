@@ -190,5 +190,11 @@ where
         }
     }
     samples.sort_by(f64::total_cmp);
-    Ok((samples[samples.len() / 2], failed))
+    Ok((samples, failed))
+}
+
+/// The `p`-quantile (0..1) of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
 }

@@ -7,12 +7,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod audit;
 mod harness;
 mod ingest;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use harness::{median_latency_us, throughput, Bench, Outcome};
+use harness::{latencies_us, percentile, throughput, Bench, Outcome};
 
 /// Runs the Kendrix Sync benchmarks. Use a release build: `cargo run --release -p kendrix-bench`.
 #[derive(Debug, Parser)]
@@ -181,14 +182,16 @@ fn main() -> anyhow::Result<()> {
                 let before = ingest::server_state(&bench).await?;
                 let batches_before = bench.store.batch_figures(bench.tenant_id, 0).await?.len();
                 let health_url = bench.url("/health");
-                let (health_us, _) = median_latency_us(&http, 300, |h| h.get(&health_url)).await?;
+                let (health, _) = latencies_us(&http, 300, |h| h.get(&health_url)).await?;
+                let health_us = percentile(&health, 0.5);
                 let (url, body) = (bench.url("/sync/batches"), first_bodies[0].clone());
                 let replays = 300;
-                let (replay_us, failed) = median_latency_us(&http, replays, |h| {
+                let (replay, failed) = latencies_us(&http, replays, |h| {
                     h.post(&url).bearer_auth(&token).header("idempotency-key", "s1-0")
                         .header("content-type", "application/json").body(body.clone())
                 })
                 .await?;
+                let replay_us = percentile(&replay, 0.5);
                 let unchanged = ingest::server_state(&bench).await? == before
                     && bench.store.batch_figures(bench.tenant_id, 0).await?.len() == batches_before;
                 let o = outcome("S3", "idempotent replay of a stored 1000-record batch, median latency vs GET /health", replay_us, "us",
@@ -202,6 +205,9 @@ fn main() -> anyhow::Result<()> {
 
     if args.wanted("S7") {
         outcomes.push(postgres_ingest(&args, &server_rt, &client_rt, &http)?);
+    }
+    if args.wanted("S6") {
+        outcomes.extend(audit_depth(&args, &server_rt, &client_rt, &http)?);
     }
 
     if let Some(parent) = args.out.parent() {
@@ -272,6 +278,65 @@ fn postgres_ingest(
         }
     });
     result
+}
+
+/// S6 on SQLite and on PostgreSQL, each on a fresh database of 1M events.
+fn audit_depth(
+    args: &Args,
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+) -> anyhow::Result<Vec<Outcome>> {
+    use sqlx::Connection;
+    let mut outcomes = Vec::new();
+    let dir = tempfile::tempdir()?;
+    let sqlite_url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let bench = Bench::start(server_rt, &sqlite_url)?;
+    let seconds = client_rt.block_on(audit::fill(
+        &sqlite_url,
+        bench.tenant_id,
+        &bench.site.client_id,
+    ))?;
+    println!(
+        "     (SQLite: {} audit events written in {seconds:.1} s)",
+        audit::EVENTS
+    );
+    let o = client_rt.block_on(audit::measure("S6", &bench, http))?;
+    println!("{} [sqlite]", o.line());
+    outcomes.push(o);
+
+    let name = format!("kxbench_audit_{}", std::process::id());
+    let url = url_with_path(&args.pg_url, &name)?;
+    client_rt.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&args.pg_url)
+            .await
+            .context("connecting to PostgreSQL for S6")?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+        anyhow::Ok(())
+    })?;
+    let result = (|| {
+        let bench = Bench::start(server_rt, &url)?;
+        let seconds =
+            client_rt.block_on(audit::fill(&url, bench.tenant_id, &bench.site.client_id))?;
+        println!(
+            "     (PostgreSQL: {} audit events written in {seconds:.1} s)",
+            audit::EVENTS
+        );
+        let o = client_rt.block_on(audit::measure("S6", &bench, http))?;
+        println!("{} [postgres]", o.line());
+        anyhow::Ok(o)
+    })();
+    client_rt.block_on(async {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&args.pg_url).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
+        }
+    });
+    outcomes.push(result?);
+    Ok(outcomes)
 }
 
 fn url_with_path(base: &str, database: &str) -> anyhow::Result<String> {
