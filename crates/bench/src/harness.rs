@@ -168,12 +168,13 @@ where
     }
 }
 
-/// Median latency, in microseconds, of `count` sequential requests made by `make`.
-pub async fn median_latency_us<F>(
+/// Latencies, in microseconds and sorted, of `count` sequential requests made by `make`,
+/// and how many did not succeed.
+pub async fn latencies_us<F>(
     http: &reqwest::Client,
     count: usize,
     make: F,
-) -> anyhow::Result<(f64, u64)>
+) -> anyhow::Result<(Vec<f64>, u64)>
 where
     F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 {
