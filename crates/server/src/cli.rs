@@ -55,7 +55,7 @@ pub enum Command {
     /// Manage central configuration: every change makes a new version.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Verify and export the audit log.
+    /// Verify, export and prune the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
 }
