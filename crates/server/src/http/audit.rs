@@ -57,6 +57,14 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
 }
 
 impl AuditFilter {
+    /// The filter as audited with the read or export it selected.
+    fn details(&self) -> serde_json::Value {
+        json!({
+            "since": self.since, "until": self.until, "event": self.event,
+            "client_id": self.client_id, "outcome": self.outcome, "q": self.q,
+        })
+    }
+
     fn query(&self, tenant_id: i64) -> Result<AuditQuery, ApiError> {
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
@@ -163,9 +171,13 @@ pub async fn logs(
     let next = more
         .then(|| entries.last().map(|e| encode_cursor(e.seq)))
         .flatten();
-    audit_access(&app, &caller, AuditEvent::AuditRead, json!({"entries": entries.len(), "filter": {
-        "since": filter.since, "until": filter.until, "event": filter.event, "client_id": filter.client_id,
-        "outcome": filter.outcome, "q": filter.q}})).await?;
+    audit_access(
+        &app,
+        &caller,
+        AuditEvent::AuditRead,
+        json!({"entries": entries.len(), "filter": filter.details()}),
+    )
+    .await?;
     Ok(Json(AuditPage {
         entries: entries.into_iter().map(EntryView::from).collect(),
         next,
@@ -196,9 +208,14 @@ pub async fn export(
         .parse()
         .map_err(ApiError::BadRequest)?;
     let query = filter.query(caller.tenant_id)?;
-    audit_access(&app, &caller, AuditEvent::AuditExported, json!({"format": filter.format.as_deref().unwrap_or("csv"),
-        "filter": {"since": filter.since, "until": filter.until, "event": filter.event, "client_id": filter.client_id,
-        "outcome": filter.outcome, "q": filter.q}})).await?;
+    audit_access(
+        &app,
+        &caller,
+        AuditEvent::AuditExported,
+        json!({"format": filter.format.as_deref().unwrap_or("csv"),
+        "filter": filter.details()}),
+    )
+    .await?;
     let request_id = caller.ctx.request_id.clone();
     let body = audit_log::export(app.store.clone(), query, format).map(move |chunk| {
         chunk.map_err(|err| {
