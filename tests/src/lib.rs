@@ -265,6 +265,16 @@ impl TestServer {
             .to_owned()
     }
 
+    /// A GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.endpoint(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET request")
+    }
+
     /// Posts a batch body under an Idempotency-Key with a bearer token.
     pub async fn post_batch(
         &self,

@@ -55,16 +55,7 @@ async fn an_admin_lists_exports_and_verifies_yesterdays_failed_logins_of_one_sit
         yesterday,
         yesterday + DAY
     );
-    let page = json(
-        server
-            .http
-            .get(server.endpoint(&path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page = json(server.get_as(&token, &path).await).await;
     let entries = page["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
     assert!(entries
@@ -76,13 +67,7 @@ async fn an_admin_lists_exports_and_verifies_yesterdays_failed_logins_of_one_sit
     );
 
     let csv_path = path.replace("/audit/logs?", "/audit/export?format=csv&");
-    let csv = server
-        .http
-        .get(server.endpoint(&csv_path))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let csv = server.get_as(&token, &csv_path).await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -94,12 +79,11 @@ async fn an_admin_lists_exports_and_verifies_yesterdays_failed_logins_of_one_sit
     assert!(lines[1].contains(&site.client_id) && lines[1].contains("auth.client.failure"));
 
     let ndjson = server
-        .http
-        .get(server.endpoint(&path.replace("/audit/logs?", "/audit/export?format=ndjson&")))
-        .bearer_auth(&token)
-        .send()
+        .get_as(
+            &token,
+            &path.replace("/audit/logs?", "/audit/export?format=ndjson&"),
+        )
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -108,16 +92,7 @@ async fn an_admin_lists_exports_and_verifies_yesterdays_failed_logins_of_one_sit
         .lines()
         .all(|l| serde_json::from_str::<Value>(l).is_ok()));
 
-    let verify = json(
-        server
-            .http
-            .get(server.endpoint("/audit/verify"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let verify = json(server.get_as(&token, "/audit/verify").await).await;
     assert_eq!(verify["ok"], true);
     assert!(verify["entries_checked"].as_u64().unwrap() > 5);
     assert_eq!(server.audit_events("audit.read").await.len(), 1);
@@ -147,16 +122,7 @@ async fn pages_are_stable_and_cursors_are_opaque(backend: Backend) {
             Some(c) => format!("/audit/logs?event=auth.client.failure&limit=10&cursor={c}"),
             None => "/audit/logs?event=auth.client.failure&limit=10".into(),
         };
-        let page = json(
-            server
-                .http
-                .get(server.endpoint(&path))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let page = json(server.get_as(&token, &path).await).await;
         seen.extend(
             page["entries"]
                 .as_array()
@@ -182,13 +148,7 @@ async fn pages_are_stable_and_cursors_are_opaque(backend: Backend) {
         seen.windows(2).all(|w| w[0] > w[1]),
         "strictly newest first, no repeats"
     );
-    let bad = server
-        .http
-        .get(server.endpoint("/audit/logs?cursor=MTIz"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let bad = server.get_as(&token, "/audit/logs?cursor=MTIz").await;
     assert_eq!(bad.status(), 400);
 }
 
@@ -206,16 +166,7 @@ async fn search_and_filters_refuse_bad_input_and_never_break(backend: Backend) {
         .await;
     server.access_token(&site).await;
     let token = server.access_token(&admin).await;
-    let found = json(
-        server
-            .http
-            .get(server.endpoint("/audit/logs?q=wrong%20secret"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let found = json(server.get_as(&token, "/audit/logs?q=wrong%20secret").await).await;
     assert_eq!(found["entries"].as_array().unwrap().len(), 1);
     assert_eq!(found["entries"][0]["event"], "auth.client.failure");
     for (query, status) in [
@@ -227,25 +178,10 @@ async fn search_and_filters_refuse_bad_input_and_never_break(backend: Backend) {
         ("q=%27%3B%20DROP%20TABLE%20audit_logs%3B--", 200),
         ("client_id=x%27%20OR%201%3D1", 200),
     ] {
-        let response = server
-            .http
-            .get(server.endpoint(&format!("/audit/logs?{query}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = server.get_as(&token, &format!("/audit/logs?{query}")).await;
         assert_eq!(response.status(), status, "{query}");
     }
-    let verify = json(
-        server
-            .http
-            .get(server.endpoint("/audit/verify"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let verify = json(server.get_as(&token, "/audit/verify").await).await;
     assert_eq!(verify["ok"], true, "nothing was dropped or altered");
 }
 
@@ -265,54 +201,26 @@ async fn a_tenant_sees_only_its_own_audit_entries(backend: Backend) {
         .register(globex, "Globex auditor", "audit:read")
         .await;
     let token = server.access_token(&auditor).await;
-    let page = json(
-        server
-            .http
-            .get(server.endpoint("/audit/logs?limit=1000"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page = json(server.get_as(&token, "/audit/logs?limit=1000").await).await;
     assert!(page["entries"]
         .as_array()
         .unwrap()
         .iter()
         .all(|e| e["tenant_id"] == globex));
     let export = server
-        .http
-        .get(server.endpoint(&format!(
-            "/audit/export?format=ndjson&client_id={}",
-            site.client_id
-        )))
-        .bearer_auth(&token)
-        .send()
+        .get_as(
+            &token,
+            &format!("/audit/export?format=ndjson&client_id={}", site.client_id),
+        )
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert_eq!(export, "", "another tenant's entries are never exported");
     let site_token = server.access_token(&site).await;
-    let denied = server
-        .http
-        .get(server.endpoint("/audit/logs"))
-        .bearer_auth(&site_token)
-        .send()
-        .await
-        .unwrap();
+    let denied = server.get_as(&site_token, "/audit/logs").await;
     assert_eq!(denied.status(), 403);
-    let head = json(
-        server
-            .http
-            .get(server.endpoint("/audit/head"))
-            .bearer_auth(&site_token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let head = json(server.get_as(&site_token, "/audit/head").await).await;
     assert!(head["seq"].as_i64().unwrap() > 0 && head["hash"].as_str().unwrap().len() == 64);
 }
 

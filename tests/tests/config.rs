@@ -57,13 +57,7 @@ async fn put(s: &Setup, token: &str, body: Value) -> reqwest::Response {
 }
 
 async fn get(s: &Setup, token: &str, path: &str) -> reqwest::Response {
-    s.server
-        .http
-        .get(s.server.endpoint(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    s.server.get_as(token, path).await
 }
 
 async fn a_site_reads_its_effective_configuration_as_json_xml_and_ini(backend: Backend) {

@@ -82,13 +82,7 @@ async fn via_loopback_http(
 }
 
 async fn get_versions(server: &TestServer, token: &str) -> reqwest::Response {
-    server
-        .http
-        .get(server.endpoint("/sync/versions"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    server.get_as(token, "/sync/versions").await
 }
 
 async fn json(response: reqwest::Response) -> Value {
@@ -315,13 +309,7 @@ async fn under_scoped_token_gets_insufficient_scope(backend: Backend) {
         .register(server.tenant("Acme").await, "Site 1", "sync:write")
         .await;
     let token = server.access_token(&site).await;
-    let response = server
-        .http
-        .get(server.endpoint("/auth/stats"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = server.get_as(&token, "/auth/stats").await;
     assert_eq!(response.status(), 403);
     let challenge = response.headers()["www-authenticate"]
         .to_str()
@@ -745,16 +733,7 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         )
         .await;
     let token = server.access_token(&site).await;
-    let stats = json(
-        server
-            .http
-            .get(server.endpoint("/auth/stats"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let stats = json(server.get_as(&token, "/auth/stats").await).await;
     assert_eq!(stats["windows"][0]["window"], "1h");
     assert_eq!(stats["windows"][0]["total"]["issued"], 1);
 

@@ -70,16 +70,7 @@ async fn site_sends_a_batch_and_gets_a_result_per_record(backend: Backend) {
         "a delete is kept as a tombstone"
     );
 
-    let versions = json_of(
-        server
-            .http
-            .get(server.endpoint("/sync/versions"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let versions = json_of(server.get_as(&token, "/sync/versions").await).await;
     let entities = versions["entities"].as_array().unwrap();
     assert_eq!(entities[1]["entity"], "orders");
     assert_eq!(
@@ -90,24 +81,16 @@ async fn site_sends_a_batch_and_gets_a_result_per_record(backend: Backend) {
 
     let page = json_of(
         server
-            .http
-            .get(server.endpoint("/sync/records?entity=orders&limit=2"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
+            .get_as(&token, "/sync/records?entity=orders&limit=2")
+            .await,
     )
     .await;
     assert_eq!(page["records"].as_array().unwrap().len(), 2);
     assert_eq!(page["next"], "A-1");
     let rest = json_of(
         server
-            .http
-            .get(server.endpoint("/sync/records?entity=orders&after=A-1"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
+            .get_as(&token, "/sync/records?entity=orders&after=A-1")
+            .await,
     )
     .await;
     assert_eq!(rest["records"][0]["data"], json!({"total": 3}));
@@ -492,44 +475,21 @@ async fn tenants_never_see_each_others_records(backend: Backend) {
     // The same key and body from another tenant is its own batch.
     let theirs = server.post_batch(&globex, "k", &batch).await;
     assert!(theirs.headers().get("idempotent-replayed").is_none());
-    let page = json_of(
-        server
-            .http
-            .get(server.endpoint("/sync/records?entity=orders"))
-            .bearer_auth(&globex)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page = json_of(server.get_as(&globex, "/sync/records?entity=orders").await).await;
     assert_eq!(page["records"].as_array().unwrap().len(), 1);
     assert_ne!(page["records"][0]["client_id"], Value::Null);
-    let stats = json_of(
-        server
-            .http
-            .get(server.endpoint("/sync/stats"))
-            .bearer_auth(&globex)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let stats = json_of(server.get_as(&globex, "/sync/stats").await).await;
     assert_eq!(stats["windows"][0]["total"]["batches"], 1);
     let bad = server
-        .http
-        .get(server.endpoint("/sync/records?entity=orders%27%20OR%201%3D1"))
-        .bearer_auth(&globex)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&globex, "/sync/records?entity=orders%27%20OR%201%3D1")
+        .await;
     assert_eq!(bad.status(), 400);
     let no_scope = server
-        .http
-        .get(server.endpoint("/sync/records?entity=orders"))
-        .bearer_auth(&site(&server, "Initech", "sync:write").await.1)
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &site(&server, "Initech", "sync:write").await.1,
+            "/sync/records?entity=orders",
+        )
+        .await;
     assert_eq!(no_scope.status(), 403);
 }
 
@@ -547,16 +507,7 @@ async fn stats_count_batches_records_and_times(backend: Backend) {
     server
         .post_batch(&token, "k3", &json!({"records": []}))
         .await;
-    let stats = json_of(
-        server
-            .http
-            .get(server.endpoint("/sync/stats"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let stats = json_of(server.get_as(&token, "/sync/stats").await).await;
     let hour = &stats["windows"][0];
     assert_eq!(hour["window"], "1h");
     assert_eq!(hour["total"]["batches"], 2);
