@@ -1,16 +1,32 @@
-//! The site-side sync engine. So far: the local outbox — changes kept safely on disk,
-//! coalesced per record, formed into batches that are persisted (with their
-//! Idempotency-Key) before they are sent, and records the server refused kept as dead
-//! letters.
+//! The site-side sync engine: records from the site's sources are kept safely in a local
+//! outbox, formed into batches that are persisted (with their Idempotency-Key) before they
+//! are sent, delivered on a schedule or on demand with the credentials from the OS
+//! keychain, and every front-end (tray, UI, CLI) reads one status model.
 //!
-//! Architecture invariant: a record leaves the outbox only inside the transaction that puts
-//! it into a persisted batch, and leaves a batch only inside the transaction that records
-//! the server's answer for it — so a crash at any moment loses nothing and a resend always
-//! carries the same key and body.
+//! Architecture invariants:
+//! - A record leaves the outbox only inside the transaction that puts it into a persisted
+//!   batch, and leaves a batch only inside the transaction that records the server's answer
+//!   for it — so a crash at any moment loses nothing and a resend always carries the same
+//!   key and body.
+//! - Secrets (the client secret, access tokens) live only in the OS keychain: never in the
+//!   local database, a file, a log line or an error message. No keychain, no secrets.
+//! - A record the server can never accept becomes a dead letter; it is never dropped.
 
-mod outbox;
+mod client;
+mod engine;
+mod keychain;
+mod local_store;
+mod sources;
+mod status;
 
-pub use outbox::{Change, DeadLetter, FormedBatch, Outbox};
+pub use client::{ChainHead, Failure, FetchedConfig, ServerClient};
+pub use engine::{Engine, EnrollReport, SyncSettings, Trigger};
+pub use keychain::{Keychain, KeychainError, StoredToken};
+pub use local_store::{Change, DeadLetter, Enqueue, FormedBatch, LocalStore, SyncRun};
+pub use sources::{read_rows, Format, Inbox, InboxOutcome, RowShape};
+pub use status::{Backoff, Enrolled, Progress, Status, SyncState};
+
+use kendrix_core::UnixMillis;
 
 /// What went wrong in the engine, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -18,10 +34,50 @@ pub enum EngineError {
     /// A change cannot be queued; nothing of the call was queued.
     #[error("change {index}: {reason}")]
     InvalidChange { index: usize, reason: String },
+    /// A source row cannot become a record; nothing of the source was queued.
+    #[error("row {row}: {reason}; nothing was queued")]
+    BadRow { row: usize, reason: String },
+    #[error("this agent is not enrolled yet: run `kendrix enroll <enrollment string>` (ask an admin for the string)")]
+    NotEnrolled,
+    #[error("enrollment failed: {0}")]
+    Enrollment(String),
+    #[error("{0}")]
+    Keychain(#[from] KeychainError),
+    #[error("no dead letter with id {0:?}")]
+    NoSuchDeadLetter(Vec<i64>),
+    #[error("the server: {0}")]
+    Server(#[from] Failure),
+    /// The local disk is full (or failing): nothing of the call was written.
+    #[error("the agent's disk is full or failing ({0}); free some space — everything already queued is intact")]
+    DiskFull(String),
     #[error("the local database failed: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("the local database could not be migrated: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<sqlx::Error> for EngineError {
+    fn from(e: sqlx::Error) -> Self {
+        // SQLITE_FULL (13) and the SQLITE_IOERR family (10, extended codes end in 0x0a).
+        let code = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .and_then(|c| c.parse::<i64>().ok());
+        match code {
+            Some(c) if c == 13 || c & 0xff == 10 => EngineError::DiskFull(e.to_string()),
+            _ => EngineError::Database(e),
+        }
+    }
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
+
+/// Wall-clock time in unix milliseconds.
+pub fn now_millis() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as UnixMillis)
+        .unwrap_or(0)
+}

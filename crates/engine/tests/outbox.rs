@@ -5,7 +5,7 @@ use kendrix_core::sync::{
     BatchResponse, Op, RecordProblem, RecordResult, RecordStatus, StatusCounts,
 };
 use kendrix_core::Hlc;
-use kendrix_engine::{Change, Outbox};
+use kendrix_engine::{Change, LocalStore};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
@@ -33,7 +33,9 @@ fn ids_and_data(body: &str) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn pending_changes_to_one_record_coalesce_to_the_newest() {
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(&dir.path().join("agent.db")).await.unwrap();
+    let outbox = LocalStore::open(&dir.path().join("agent.db"))
+        .await
+        .unwrap();
     let mut hlc = Hlc::new("site12").unwrap();
     outbox
         .enqueue(&[upsert("A", 1), upsert("B", 1)], &mut hlc, 1_000)
@@ -45,7 +47,7 @@ async fn pending_changes_to_one_record_coalesce_to_the_newest() {
         .unwrap();
     assert_eq!(outbox.queue_depth().await.unwrap(), 2);
     let batch = outbox
-        .next_batch(100, 1_002, &mut StdRng::seed_from_u64(1))
+        .next_batch(100, None, 1_002, &mut StdRng::seed_from_u64(1))
         .await
         .unwrap()
         .unwrap();
@@ -61,7 +63,7 @@ async fn a_formed_batch_survives_a_restart_and_goes_out_again_unchanged() {
     let path = dir.path().join("agent.db");
     let mut hlc = Hlc::new("site12").unwrap();
     let formed = {
-        let outbox = Outbox::open(&path).await.unwrap();
+        let outbox = LocalStore::open(&path).await.unwrap();
         outbox
             .enqueue(
                 &[upsert("A", 1), upsert("B", 2), upsert("C", 3)],
@@ -71,7 +73,7 @@ async fn a_formed_batch_survives_a_restart_and_goes_out_again_unchanged() {
             .await
             .unwrap();
         let batch = outbox
-            .next_batch(2, 1_001, &mut StdRng::seed_from_u64(2))
+            .next_batch(2, None, 1_001, &mut StdRng::seed_from_u64(2))
             .await
             .unwrap()
             .unwrap();
@@ -81,10 +83,10 @@ async fn a_formed_batch_survives_a_restart_and_goes_out_again_unchanged() {
             .unwrap();
         batch
     }; // the agent dies here
-    let outbox = Outbox::open(&path).await.unwrap();
+    let outbox = LocalStore::open(&path).await.unwrap();
     assert_eq!(outbox.queue_depth().await.unwrap(), 3, "nothing lost");
     let again = outbox
-        .next_batch(2, 2_000, &mut StdRng::seed_from_u64(3))
+        .next_batch(2, None, 2_000, &mut StdRng::seed_from_u64(3))
         .await
         .unwrap()
         .unwrap();
@@ -98,14 +100,16 @@ async fn a_formed_batch_survives_a_restart_and_goes_out_again_unchanged() {
 #[tokio::test]
 async fn rejected_records_become_dead_letters_and_the_rest_are_done() {
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(&dir.path().join("agent.db")).await.unwrap();
+    let outbox = LocalStore::open(&dir.path().join("agent.db"))
+        .await
+        .unwrap();
     let mut hlc = Hlc::new("site12").unwrap();
     outbox
         .enqueue(&[upsert("A", 1), upsert("B", 2)], &mut hlc, 1_000)
         .await
         .unwrap();
     let batch = outbox
-        .next_batch(10, 1_001, &mut StdRng::seed_from_u64(4))
+        .next_batch(10, None, 1_001, &mut StdRng::seed_from_u64(4))
         .await
         .unwrap()
         .unwrap();
@@ -141,7 +145,7 @@ async fn rejected_records_become_dead_letters_and_the_rest_are_done() {
     );
     assert_eq!(dead[0].data.as_deref(), Some(r#"{"n":2}"#));
     assert!(outbox
-        .next_batch(10, 1_003, &mut StdRng::seed_from_u64(5))
+        .next_batch(10, None, 1_003, &mut StdRng::seed_from_u64(5))
         .await
         .unwrap()
         .is_none());
@@ -150,7 +154,9 @@ async fn rejected_records_become_dead_letters_and_the_rest_are_done() {
 #[tokio::test]
 async fn a_refused_batch_keeps_its_good_records_and_never_overwrites_a_newer_change() {
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(&dir.path().join("agent.db")).await.unwrap();
+    let outbox = LocalStore::open(&dir.path().join("agent.db"))
+        .await
+        .unwrap();
     let mut hlc = Hlc::new("site12").unwrap();
     outbox
         .enqueue(
@@ -161,7 +167,7 @@ async fn a_refused_batch_keeps_its_good_records_and_never_overwrites_a_newer_cha
         .await
         .unwrap();
     let batch = outbox
-        .next_batch(10, 1_001, &mut StdRng::seed_from_u64(6))
+        .next_batch(10, None, 1_001, &mut StdRng::seed_from_u64(6))
         .await
         .unwrap()
         .unwrap();
@@ -182,7 +188,7 @@ async fn a_refused_batch_keeps_its_good_records_and_never_overwrites_a_newer_cha
         .unwrap();
     assert_eq!(outbox.dead_letters().await.unwrap()[0].record_id, "B");
     let next = outbox
-        .next_batch(10, 1_004, &mut StdRng::seed_from_u64(7))
+        .next_batch(10, None, 1_004, &mut StdRng::seed_from_u64(7))
         .await
         .unwrap()
         .unwrap();
@@ -197,7 +203,9 @@ async fn a_refused_batch_keeps_its_good_records_and_never_overwrites_a_newer_cha
 #[tokio::test]
 async fn a_bad_change_queues_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(&dir.path().join("agent.db")).await.unwrap();
+    let outbox = LocalStore::open(&dir.path().join("agent.db"))
+        .await
+        .unwrap();
     let mut hlc = Hlc::new("site12").unwrap();
     let mut bad = upsert("A", 1);
     bad.entity = "Orders".into();

@@ -258,23 +258,73 @@ pub async fn verify(
 pub struct ChainHead {
     pub seq: i64,
     pub hash: String,
+    /// The entry asked for with `?witness=<seq>`, as the chain holds it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<WitnessedEntry>,
 }
 
-/// The current head of the audit chain; agents keep it as a witness that later chains
-/// must still contain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WitnessedEntry {
+    pub seq: i64,
+    /// The entry's hash now; `null` when no entry has that number (see `pruned`).
+    pub hash: Option<String>,
+    /// True when retention pruned the entry: it can no longer be compared.
+    pub pruned: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HeadQuery {
+    /// A sequence number seen earlier (an agent's witness) to look up in today's chain.
+    pub witness: Option<i64>,
+}
+
+/// The current head of the audit chain; agents keep it as a witness and, at the next sync,
+/// ask what the chain holds at that position now (a different hash means the log changed).
 #[utoipa::path(
     get, path = "/audit/head", tag = "audit",
+    params(HeadQuery),
     security(("bearer" = ["sync:write"])),
     responses((status = 200, description = "The chain head", body = ChainHead))
 )]
 pub async fn head(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<SyncWrite>,
+    Query(query): Query<HeadQuery>,
 ) -> Result<Json<ChainHead>, ApiError> {
-    let (seq, hash) = app
-        .store
-        .audit_head()
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    Ok(Json(ChainHead { seq, hash }))
+    let failed = |e| internal(&caller.ctx.request_id, e);
+    let (seq, hash) = app.store.audit_head().await.map_err(failed)?;
+    let witness = match query.witness.filter(|w| *w > 0) {
+        None => None,
+        Some(witness) => {
+            let (pruned_seq, pruned_hash) = app.store.audit_checkpoint().await.map_err(failed)?;
+            let stored = app
+                .store
+                .audit_entries(witness - 1, 1)
+                .await
+                .map_err(failed)?
+                .into_iter()
+                .find(|e| e.seq == witness)
+                .map(|e| e.hash);
+            Some(if witness == pruned_seq {
+                WitnessedEntry {
+                    seq: witness,
+                    hash: Some(pruned_hash),
+                    pruned: false,
+                }
+            } else if witness < pruned_seq {
+                WitnessedEntry {
+                    seq: witness,
+                    hash: None,
+                    pruned: true,
+                }
+            } else {
+                WitnessedEntry {
+                    seq: witness,
+                    hash: stored,
+                    pruned: false,
+                }
+            })
+        }
+    };
+    Ok(Json(ChainHead { seq, hash, witness }))
 }

@@ -1,0 +1,422 @@
+//! Talking to the server: the OAuth 2.0 client-credentials grant (through the `oauth2`
+//! crate) and the bearer-authenticated calls the engine makes. Every failure is sorted into
+//! what the sync loop can do about it: try again later, stop and tell staff, or put records
+//! aside.
+
+use std::time::Duration;
+
+use kendrix_core::sync::{BatchResponse, RecordProblem};
+use kendrix_core::UnixMillis;
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{ClientId, ClientSecret, RequestTokenError, TokenResponse, TokenUrl};
+use reqwest::{header, StatusCode};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use crate::keychain::{Keychain, KeychainError, StoredToken};
+use crate::local_store::FormedBatch;
+use crate::now_millis;
+
+/// A token is renewed this long before it expires, so no request goes out with a token
+/// that dies on the way.
+const RENEW_BEFORE_MS: i64 = 60_000;
+
+/// What went wrong with a request, sorted by what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The server could not be reached or asked to wait: try again later.
+    #[error("{reason}")]
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// The credentials are wrong, revoked or lack a permission: retrying cannot help.
+    #[error("{0}")]
+    Auth(String),
+    /// The server refused the request as a whole; retrying the same request cannot help.
+    #[error("{0}")]
+    Refused(String),
+    /// The server named records it can never accept (HTTP 422); nothing was applied.
+    #[error("the server refused {} record(s)", .0.len())]
+    InvalidRecords(Vec<RecordProblem>),
+    #[error("{0}")]
+    Keychain(String),
+}
+
+impl From<KeychainError> for Failure {
+    fn from(e: KeychainError) -> Self {
+        Failure::Keychain(e.to_string())
+    }
+}
+
+/// The server's problem document (RFC 9457), as far as the agent reads it.
+#[derive(Debug, Default, Deserialize)]
+struct Problem {
+    #[serde(default)]
+    detail: String,
+    #[serde(default)]
+    errors: Option<Vec<RecordProblem>>,
+}
+
+/// The configuration as served, with its ETag (its content hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedConfig {
+    pub etag: String,
+    pub version: String,
+    pub body: String,
+}
+
+/// The head of the server's audit chain, and (when asked) the hash of an earlier entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+    #[serde(default)]
+    pub witness: Option<WitnessedEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WitnessedEntry {
+    pub seq: i64,
+    /// The entry's hash now; `None` when no entry has that number any more.
+    pub hash: Option<String>,
+    /// Pruned by retention: it can no longer be compared.
+    #[serde(default)]
+    pub pruned: bool,
+}
+
+/// One enrolled agent's connection to its server.
+#[derive(Debug)]
+pub struct ServerClient {
+    http: reqwest::Client,
+    base: String,
+    client_id: String,
+    keychain: Keychain,
+    token: Mutex<Option<StoredToken>>,
+    timeout: std::sync::RwLock<Duration>,
+}
+
+impl ServerClient {
+    pub fn new(base: &str, client_id: &str, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Redirects could carry credentials elsewhere (oauth2's advice).
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("kendrix-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            keychain: Keychain::for_client(base, client_id),
+            token: Mutex::new(None),
+            timeout: std::sync::RwLock::new(timeout),
+        }
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn keychain(&self) -> &Keychain {
+        &self.keychain
+    }
+
+    /// The time limit of every request, changed live by the server's configuration.
+    pub fn set_timeout(&self, timeout: Duration) {
+        *self.timeout.write().expect("timeout lock") = timeout;
+    }
+
+    fn timeout(&self) -> Duration {
+        *self.timeout.read().expect("timeout lock")
+    }
+
+    /// A usable access token: the current one while it has more than a minute left,
+    /// else a new one from the token endpoint (kept in the keychain, never on disk).
+    async fn bearer(&self, renew: bool) -> Result<String, Failure> {
+        let mut current = self.token.lock().await;
+        let now = now_millis();
+        if current.is_none() && !renew {
+            *current = self.keychain.token().await?;
+        }
+        if let Some(token) = current
+            .as_ref()
+            .filter(|t| !renew && t.expires_at - now > RENEW_BEFORE_MS)
+        {
+            return Ok(token.access_token.clone());
+        }
+        let token = self.request_token(now).await?;
+        self.keychain.store_token(&token).await?;
+        let access = token.access_token.clone();
+        *current = Some(token);
+        Ok(access)
+    }
+
+    async fn request_token(&self, now: UnixMillis) -> Result<StoredToken, Failure> {
+        let secret = self.keychain.secret().await?.ok_or_else(|| {
+            Failure::Auth(
+                "the client secret is not in the keychain; enroll this agent again".into(),
+            )
+        })?;
+        let token_url = TokenUrl::new(format!("{}/oauth/token", self.base))
+            .map_err(|e| Failure::Refused(format!("the server URL is not usable: {e}")))?;
+        let oauth = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_client_secret(ClientSecret::new(secret))
+            .set_token_uri(token_url);
+        let http = self.http.clone();
+        let timeout = self.timeout();
+        let send = move |request: oauth2::HttpRequest| {
+            let http = http.clone();
+            async move { send_oauth(&http, request, timeout).await }
+        };
+        match oauth.exchange_client_credentials().request_async(&send).await {
+            Ok(response) => {
+                let lifetime = response
+                    .expires_in()
+                    .unwrap_or(Duration::from_secs(300))
+                    .as_millis() as i64;
+                Ok(StoredToken {
+                    access_token: response.access_token().secret().clone(),
+                    expires_at: now + lifetime,
+                })
+            }
+            Err(RequestTokenError::ServerResponse(response)) => match response.error() {
+                BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient
+                | BasicErrorResponseType::InvalidScope => Err(Failure::Auth(format!(
+                    "the server refused this agent's credentials ({}): the site may have been revoked; ask an admin for a new enrollment string",
+                    response.error()
+                ))),
+                other => Err(Failure::Transient {
+                    reason: format!("the token endpoint answered {other}"),
+                    retry_after: None,
+                }),
+            },
+            Err(RequestTokenError::Request(e)) => Err(Failure::Transient {
+                reason: format!("cannot reach the server for a token: {}", short_error(&e)),
+                retry_after: None,
+            }),
+            Err(e) => Err(Failure::Transient {
+                reason: format!("the token endpoint gave an unexpected answer: {e}"),
+                retry_after: None,
+            }),
+        }
+    }
+
+    /// Sends a request with the bearer token; on a 401 renews the token once and resends.
+    async fn authorized(
+        &self,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Failure> {
+        let mut renewed = false;
+        loop {
+            let token = self.bearer(renewed).await?;
+            let response = build(&token)
+                .timeout(self.timeout())
+                .send()
+                .await
+                .map_err(|e| Failure::Transient {
+                    reason: format!("cannot reach the server: {}", short_error(&e)),
+                    retry_after: None,
+                })?;
+            if response.status() == StatusCode::UNAUTHORIZED && !renewed {
+                renewed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Sends a persisted batch with its Idempotency-Key.
+    pub async fn post_batch(&self, batch: &FormedBatch) -> Result<BatchResponse, Failure> {
+        let url = format!("{}/sync/batches", self.base);
+        let response = self
+            .authorized(|token| {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("Idempotency-Key", &batch.idempotency_key)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(batch.body.clone())
+            })
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            let bytes = response.bytes().await.map_err(|e| Failure::Transient {
+                reason: format!("the answer was cut off: {}", short_error(&e)),
+                retry_after: None,
+            })?;
+            return serde_json::from_slice(&bytes).map_err(|e| Failure::Transient {
+                reason: format!("the server's answer could not be read: {e}"),
+                retry_after: None,
+            });
+        }
+        Err(failure_of(response).await)
+    }
+
+    /// The effective configuration as JSON; `None` when it still matches `etag`.
+    pub async fn fetch_config(&self, etag: Option<&str>) -> Result<Option<FetchedConfig>, Failure> {
+        let url = format!("{}/config?format=json", self.base);
+        let response = self
+            .authorized(|token| {
+                let request = self.http.get(&url).bearer_auth(token);
+                match etag {
+                    Some(etag) => request.header(header::IF_NONE_MATCH, format!("\"{etag}\"")),
+                    None => request,
+                }
+            })
+            .await?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(failure_of(response).await);
+        }
+        let header_text = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned()
+        };
+        let etag = header_text("etag");
+        let version = header_text("x-config-version");
+        let body = response.text().await.map_err(|e| Failure::Transient {
+            reason: format!("the configuration was cut off: {}", short_error(&e)),
+            retry_after: None,
+        })?;
+        Ok(Some(FetchedConfig {
+            etag,
+            version,
+            body,
+        }))
+    }
+
+    /// The audit chain's head, and the hash the chain now has at `witness_seq`.
+    pub async fn audit_head(&self, witness_seq: Option<i64>) -> Result<ChainHead, Failure> {
+        let mut url = format!("{}/audit/head", self.base);
+        if let Some(seq) = witness_seq {
+            url.push_str(&format!("?witness={seq}"));
+        }
+        let response = self
+            .authorized(|token| self.http.get(&url).bearer_auth(token))
+            .await?;
+        if !response.status().is_success() {
+            return Err(failure_of(response).await);
+        }
+        response.json().await.map_err(|e| Failure::Transient {
+            reason: format!("the audit head could not be read: {}", short_error(&e)),
+            retry_after: None,
+        })
+    }
+
+    /// A bearer-authenticated GET of any server path (with its query), for front-ends that
+    /// show server data (audit log, configuration versions, statistics). Returns the body.
+    pub async fn get_text(&self, path_and_query: &str) -> Result<String, Failure> {
+        let url = format!("{}{}", self.base, path_and_query);
+        let response = self
+            .authorized(|token| self.http.get(&url).bearer_auth(token))
+            .await?;
+        if !response.status().is_success() {
+            return Err(failure_of(response).await);
+        }
+        response.text().await.map_err(|e| Failure::Transient {
+            reason: format!("the answer was cut off: {}", short_error(&e)),
+            retry_after: None,
+        })
+    }
+}
+
+/// Sorts an unsuccessful answer by what can be done about it.
+async fn failure_of(response: reqwest::Response) -> Failure {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let problem: Problem = response.json().await.unwrap_or_default();
+    let detail = if problem.detail.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        problem.detail
+    };
+    match status {
+        StatusCode::UNAUTHORIZED => Failure::Auth(format!(
+            "the server does not accept this agent's token even after renewing it: {detail}"
+        )),
+        StatusCode::FORBIDDEN => {
+            Failure::Auth(format!("this agent lacks a permission it needs: {detail}"))
+        }
+        StatusCode::UNPROCESSABLE_ENTITY
+            if problem.errors.as_ref().is_some_and(|e| !e.is_empty()) =>
+        {
+            Failure::InvalidRecords(problem.errors.unwrap_or_default())
+        }
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::CONFLICT
+        | StatusCode::REQUEST_TIMEOUT
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => Failure::Transient {
+            reason: format!("the server answered {}: {detail}", status.as_u16()),
+            retry_after,
+        },
+        s if s.is_server_error() => Failure::Transient {
+            reason: format!("the server failed ({}): {detail}", s.as_u16()),
+            retry_after,
+        },
+        s => Failure::Refused(format!(
+            "the server refused the request ({}): {detail}",
+            s.as_u16()
+        )),
+    }
+}
+
+async fn send_oauth(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+    timeout: Duration,
+) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let (parts, body) = request.into_parts();
+    let response = http
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .timeout(timeout)
+        .send()
+        .await?;
+    let mut builder = oauth2::http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = response.bytes().await?.to_vec();
+    Ok(builder.body(body).expect("a response rebuilds"))
+}
+
+/// reqwest's error text without the URL's query (never holds secrets here, but stays short).
+fn short_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection refused or unreachable"
+    } else if e.is_body() || e.is_decode() {
+        "connection cut while reading"
+    } else if e.is_request() {
+        "connection cut while sending"
+    } else {
+        "network error"
+    };
+    match std::error::Error::source(e) {
+        Some(source) => format!("{kind} ({source})"),
+        None => kind.to_owned(),
+    }
+}

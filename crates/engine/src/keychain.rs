@@ -1,0 +1,131 @@
+//! The OS keychain (Secret Service on Linux, Credential Manager on Windows, Keychain on
+//! macOS) through `keyring`: the only place the client secret and the current access token
+//! are kept. There is deliberately no fallback: if the keychain cannot be used, the agent
+//! says so and stores nothing.
+
+use serde::{Deserialize, Serialize};
+
+use kendrix_core::UnixMillis;
+
+const SERVICE: &str = "kendrix-sync";
+
+/// Why the keychain could not be used, in words staff can act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KeychainError {
+    #[error("the OS keychain is unavailable ({0}); Kendrix keeps secrets only there, never in a file — start or unlock the keychain (on Linux: a Secret Service such as gnome-keyring in a desktop session) and try again")]
+    Unavailable(String),
+}
+
+/// An access token and when it stops working.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredToken {
+    pub access_token: String,
+    pub expires_at: UnixMillis,
+}
+
+impl std::fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredToken")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The keychain entries of one enrollment (one client of one server).
+#[derive(Debug, Clone)]
+pub struct Keychain {
+    account: String,
+}
+
+impl Keychain {
+    pub fn for_client(server: &str, client_id: &str) -> Self {
+        Self {
+            account: format!("{client_id}@{server}"),
+        }
+    }
+
+    pub async fn store_secret(&self, secret: &str) -> Result<(), KeychainError> {
+        self.set("secret", secret.to_owned()).await
+    }
+
+    pub async fn secret(&self) -> Result<Option<String>, KeychainError> {
+        self.get("secret").await
+    }
+
+    pub async fn store_token(&self, token: &StoredToken) -> Result<(), KeychainError> {
+        let text = serde_json::to_string(token).expect("a token serializes");
+        self.set("token", text).await
+    }
+
+    pub async fn token(&self) -> Result<Option<StoredToken>, KeychainError> {
+        Ok(self
+            .get("token")
+            .await?
+            .and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    pub async fn forget_token(&self) -> Result<(), KeychainError> {
+        self.delete("token").await
+    }
+
+    /// Removes everything this enrollment kept in the keychain.
+    pub async fn forget_all(&self) -> Result<(), KeychainError> {
+        self.delete("token").await?;
+        self.delete("secret").await
+    }
+
+    fn user(&self, item: &str) -> String {
+        format!("{}#{item}", self.account)
+    }
+
+    // The keyring stores block on D-Bus: keep them off the async workers.
+    async fn set(&self, item: &str, value: String) -> Result<(), KeychainError> {
+        let user = self.user(item);
+        blocking(move || keyring::Entry::new(SERVICE, &user)?.set_password(&value)).await
+    }
+
+    async fn get(&self, item: &str) -> Result<Option<String>, KeychainError> {
+        let user = self.user(item);
+        blocking(
+            move || match keyring::Entry::new(SERVICE, &user)?.get_password() {
+                Ok(v) => Ok(Some(v)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(e),
+            },
+        )
+        .await
+    }
+
+    async fn delete(&self, item: &str) -> Result<(), KeychainError> {
+        let user = self.user(item);
+        blocking(
+            move || match keyring::Entry::new(SERVICE, &user)?.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(e),
+            },
+        )
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> keyring::Result<T> + Send + 'static,
+) -> Result<T, KeychainError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(KeychainError::Unavailable(describe(&e))),
+        Err(e) => Err(KeychainError::Unavailable(e.to_string())),
+    }
+}
+
+/// keyring's errors can carry the secret's bytes (BadEncoding); never show those.
+fn describe(e: &keyring::Error) -> String {
+    match e {
+        keyring::Error::NoDefaultStore => "no keychain service answers".into(),
+        keyring::Error::BadEncoding(_) | keyring::Error::BadDataFormat(..) => {
+            "a stored item is not readable".into()
+        }
+        other => other.to_string(),
+    }
+}
