@@ -1,0 +1,3 @@
+export function AuditLog() {
+  return <section className="screen" data-testid="screen-audit" />;
+}

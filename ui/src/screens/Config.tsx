@@ -1,0 +1,3 @@
+export function Config() {
+  return <section className="screen" data-testid="screen-config" />;
+}

@@ -1,0 +1,3 @@
+export function DeadLetters() {
+  return <section className="screen" data-testid="screen-dead-letters" />;
+}

@@ -1,0 +1,3 @@
+export function Settings() {
+  return <section className="screen" data-testid="screen-settings" />;
+}

@@ -1,0 +1,3 @@
+export function Stats() {
+  return <section className="screen" data-testid="screen-stats" />;
+}
