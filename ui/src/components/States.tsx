@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { isForbidden } from '../lib/errors';
 
 /** A failed command's message, as the agent worded it. */
 export function ErrorBanner({ message, onRetry }: { message: string; onRetry?: () => void }) {
@@ -29,4 +30,30 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
       {children && <div className="muted">{children}</div>}
     </div>
   );
+}
+
+/**
+ * A failed read from the server: a 403 means this site's client lacks `scope`, which is not a
+ * fault to retry but a permission an admin grants, so it gets an explanation instead.
+ */
+export function ReadError({
+  message,
+  scope,
+  what,
+  onRetry,
+}: {
+  message: string;
+  scope: string;
+  what: string;
+  onRetry?: () => void;
+}) {
+  if (isForbidden(message)) {
+    return (
+      <Empty title={`This site may not read ${what}.`}>
+        The server refused because this computer's client lacks the <code>{scope}</code>{' '}
+        permission. An admin can grant it to the client.
+      </Empty>
+    );
+  }
+  return <ErrorBanner message={message} onRetry={onRetry} />;
 }
