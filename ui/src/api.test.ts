@@ -1,0 +1,89 @@
+// The contract with the Rust side: command names, argument keys and the status event.
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as api from './api';
+import { makeStatus } from './test/fixtures';
+
+afterEach(() => {
+  clearMocks();
+});
+
+function recordCalls() {
+  const calls: [string, unknown][] = [];
+  mockIPC((cmd, args) => {
+    calls.push([cmd, args]);
+    return null;
+  });
+  return calls;
+}
+
+describe('api', () => {
+  it('calls each Tauri command by name with camelCase argument keys', async () => {
+    const calls = recordCalls();
+    const query = { q: 'orders', cursor: 'c2VxOjg', limit: 50 };
+    await api.getStatus();
+    await api.syncNow();
+    await api.pause(60);
+    await api.pause(null);
+    await api.resume();
+    await api.enroll('kendrix1:abc');
+    await api.history(20);
+    await api.deadLetters();
+    await api.retryDeadLetters([1, 2]);
+    await api.discardDeadLetters([3]);
+    await api.fixDeadLetter(4, '{"a":1}');
+    await api.auditLogs(query);
+    await api.auditExport(query, 'ndjson');
+    await api.configEffective('xml');
+    await api.configVersions();
+    await api.configDiff(2, 3);
+    await api.syncStats();
+    await api.authStats();
+    await api.getSettings();
+    await api.saveSettings({ autostart: true, notifications: false, interval_seconds: null });
+
+    const strip = (args: unknown) => (args && typeof args === 'object' && Object.keys(args).length ? args : {});
+    expect(calls.map(([cmd, args]) => [cmd, strip(args)])).toEqual([
+      ['status', {}],
+      ['sync_now', {}],
+      ['pause', { minutes: 60 }],
+      ['pause', { minutes: null }],
+      ['resume', {}],
+      ['enroll', { enrollment: 'kendrix1:abc' }],
+      ['history', { limit: 20 }],
+      ['dead_letters', {}],
+      ['retry_dead_letters', { ids: [1, 2] }],
+      ['discard_dead_letters', { ids: [3] }],
+      ['fix_dead_letter', { id: 4, data: '{"a":1}' }],
+      ['audit_logs', { query }],
+      ['audit_export', { query, format: 'ndjson' }],
+      ['config_effective', { format: 'xml' }],
+      ['config_versions', {}],
+      ['config_diff', { from: 2, to: 3 }],
+      ['sync_stats', {}],
+      ['auth_stats', {}],
+      ['settings', {}],
+      ['save_settings', { settings: { autostart: true, notifications: false, interval_seconds: null } }],
+    ]);
+  });
+
+  it('rejects with the Rust side\'s message as it is', async () => {
+    mockIPC(() => {
+      throw 'The server cannot be reached.';
+    });
+    await expect(api.syncNow()).rejects.toBe('The server cannot be reached.');
+  });
+
+  it('delivers status events until the listener is stopped', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const seen = vi.fn();
+    const stop = await api.onStatus(seen);
+    const status = makeStatus({ state: 'syncing', progress: { sent: 1, total: 2 } });
+    await emit('status', status);
+    expect(seen).toHaveBeenCalledWith(status);
+    stop();
+    await emit('status', makeStatus());
+    expect(seen).toHaveBeenCalledTimes(1);
+  });
+});

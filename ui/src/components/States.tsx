@@ -1,0 +1,59 @@
+import type { ReactNode } from 'react';
+import { isForbidden } from '../lib/errors';
+
+/** A failed command's message, as the agent worded it. */
+export function ErrorBanner({ message, onRetry }: { message: string; onRetry?: () => void }) {
+  return (
+    <div className="banner banner-error" role="alert" data-testid="error">
+      <span>{message}</span>
+      {onRetry && (
+        <button type="button" className="button-small" onClick={onRetry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p className="muted loading" role="status">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="empty" role="status">
+      <p className="empty-title">{title}</p>
+      {children && <div className="muted">{children}</div>}
+    </div>
+  );
+}
+
+/**
+ * A failed read from the server: a 403 means this site's client lacks `scope`, which is not a
+ * fault to retry but a permission an admin grants, so it gets an explanation instead.
+ */
+export function ReadError({
+  message,
+  scope,
+  what,
+  onRetry,
+}: {
+  message: string;
+  scope: string;
+  what: string;
+  onRetry?: () => void;
+}) {
+  if (isForbidden(message)) {
+    return (
+      <Empty title={`This site may not read ${what}.`}>
+        The server refused because this computer's client lacks the <code>{scope}</code>{' '}
+        permission. An admin can grant it to the client.
+      </Empty>
+    );
+  }
+  return <ErrorBanner message={message} onRetry={onRetry} />;
+}
