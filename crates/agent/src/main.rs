@@ -1,0 +1,526 @@
+//! `kendrix`: the headless sync agent, a thin command line over `kendrix-engine` for
+//! machines without a desktop (and for scripts). No sync logic lives here.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kendrix_core::enrollment::Enrollment;
+use kendrix_engine::{Engine, Format, Inbox, RowShape, Status, SyncRun, Trigger};
+
+/// Exit codes of `kendrix sync`, for scripts and service managers.
+mod exit {
+    /// Everything arrived: the queue is empty and no record was refused.
+    pub const ALL_SYNCED: u8 = 0;
+    /// Local trouble (not enrolled, keychain, disk) — see the message.
+    pub const FAILED: u8 = 1;
+    /// Delivered, but the server refused some records: see `kendrix dead-letters list`.
+    pub const REJECTED: u8 = 2;
+    /// The server could not be reached (or kept asking to wait); the queue is intact.
+    pub const OFFLINE: u8 = 3;
+    /// The server refused the credentials or a permission: enroll again.
+    pub const AUTH: u8 = 4;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "kendrix",
+    version,
+    about = "Kendrix Sync agent: keeps a site's records in a local outbox and delivers them to the server exactly once",
+    after_help = "Exit codes of `sync`: 0 all synced, 1 local error, 2 records refused (see dead-letters), 3 server unreachable, 4 credentials refused.\n\
+Secrets live only in the OS keychain (Secret Service, Credential Manager or Keychain)."
+)]
+struct Cli {
+    /// Where the agent keeps its local database.
+    #[arg(long, env = "KENDRIX_AGENT_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this agent with the string an admin got from `kendrix-server client register`
+    /// (argument or stdin), or with --server and --client-id and the secret on stdin.
+    Enroll {
+        /// The `kendrix1:…` enrollment string; read from stdin when omitted.
+        enrollment: Option<String>,
+        #[arg(long, requires = "client_id", conflicts_with = "enrollment")]
+        server: Option<String>,
+        #[arg(long, requires = "server")]
+        client_id: Option<String>,
+    },
+    /// Queue records from a file or stdin (NDJSON, JSON or CSV), all in one transaction.
+    Enqueue {
+        /// The entity (table) the records belong to, e.g. `orders`.
+        #[arg(long)]
+        entity: String,
+        /// The file to read; `-` or omitted reads stdin.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// ndjson, json or csv; by default from the file's extension (stdin: ndjson).
+        #[arg(long)]
+        format: Option<Format>,
+        /// The field holding each record's id.
+        #[arg(long, default_value = "id")]
+        id_field: String,
+    },
+    /// Sync now; the exit code tells the outcome.
+    Sync {
+        /// How long to keep retrying while the server is unreachable or busy.
+        #[arg(long, default_value_t = 60)]
+        retry_for_secs: u64,
+        /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the status: state, queue, dead letters, last and next sync.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run as a daemon: sync on the server's schedule and take in the inbox folder; stops
+    /// gracefully on SIGTERM or Ctrl-C.
+    Run {
+        /// A folder whose NDJSON/JSON/CSV files are taken in (entity = file name up to the
+        /// first dot), then moved to processed/ or failed/.
+        #[arg(long)]
+        inbox: Option<PathBuf>,
+        #[arg(long, default_value = "id")]
+        id_field: String,
+    },
+    /// Pause the schedule (Sync Now still works).
+    Pause {
+        /// Minutes to pause; until `kendrix resume` when omitted.
+        #[arg(long)]
+        minutes: Option<u64>,
+    },
+    /// Resume the schedule.
+    Resume,
+    /// Records the server refused: list, send again, fix or discard them.
+    #[command(subcommand)]
+    DeadLetters(DeadLetterCommand),
+    /// The latest sync runs.
+    History {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadLetterCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send dead letters again as new changes.
+    Retry(Selection),
+    /// Replace a dead letter's data with corrected JSON and send it again.
+    Fix {
+        id: i64,
+        /// The corrected record data, a JSON object.
+        #[arg(long)]
+        data: String,
+    },
+    /// Drop dead letters for good.
+    Discard(Selection),
+}
+
+#[derive(Args)]
+struct Selection {
+    /// Dead-letter ids (see `kendrix dead-letters list`).
+    ids: Vec<i64>,
+    #[arg(long, conflicts_with = "ids")]
+    all: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let daemon = matches!(cli.command, Command::Run { .. });
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KENDRIX_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if daemon { "info" } else { "warn" })
+            }),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &cli.data_dir {
+        return Ok(dir.clone());
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .context("no data folder: set --data-dir or KENDRIX_AGENT_DIR")?;
+    Ok(base.join("kendrix"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let engine = Engine::open(&data_dir(&cli)?).await?;
+    match cli.command {
+        Command::Enroll {
+            enrollment,
+            server,
+            client_id,
+        } => {
+            let enrollment = match (server, client_id) {
+                (Some(server), Some(client_id)) => Enrollment {
+                    server,
+                    client_id,
+                    client_secret: read_stdin_line("the client secret")?,
+                },
+                _ => {
+                    let text = match enrollment {
+                        Some(text) => text,
+                        None => read_stdin_line("the enrollment string")?,
+                    };
+                    Enrollment::decode(&text)?
+                }
+            };
+            let report = engine.enroll(&enrollment).await?;
+            println!(
+                "enrolled as client {} with {}; the secret is in the OS keychain",
+                report.client_id, report.server
+            );
+            if let Some(note) = report.note {
+                println!("note: {note}");
+            }
+            Ok(exit::ALL_SYNCED)
+        }
+        Command::Enqueue {
+            entity,
+            file,
+            format,
+            id_field,
+        } => {
+            let shape = RowShape { entity, id_field };
+            let from_stdin = file.as_deref().is_none_or(|f| f.as_os_str() == "-");
+            let queued = if from_stdin {
+                let format = format.unwrap_or(Format::Ndjson);
+                engine
+                    .enqueue_rows(std::io::stdin().lock(), format, &shape)
+                    .await?
+            } else {
+                let path = file.expect("a file was given");
+                let format = match format.or_else(|| Format::of_path(&path)) {
+                    Some(f) => f,
+                    None => anyhow::bail!(
+                        "cannot tell the format of {}: pass --format ndjson|json|csv",
+                        path.display()
+                    ),
+                };
+                let input = std::fs::File::open(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                engine.enqueue_rows(input, format, &shape).await?
+            };
+            let status = engine.status().await?;
+            println!(
+                "queued {queued} record(s); {} waiting to be sent",
+                status.queue_depth
+            );
+            Ok(exit::ALL_SYNCED)
+        }
+        Command::Sync {
+            retry_for_secs,
+            json,
+        } => {
+            let progress = show_progress(&engine);
+            let run = engine
+                .sync(Trigger::Manual, Duration::from_secs(retry_for_secs))
+                .await;
+            if let Some(progress) = progress {
+                progress.abort();
+            }
+            let run = run?;
+            let status = engine.status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&run)?);
+            } else {
+                print_run(&run);
+                println!("status: {}", status.summary());
+            }
+            Ok(match run.outcome.as_deref() {
+                Some("synced") if status.all_synced => exit::ALL_SYNCED,
+                Some("synced") if status.dead_letters > 0 => exit::REJECTED,
+                Some("synced") => exit::ALL_SYNCED,
+                Some("partial") => exit::REJECTED,
+                Some("offline") => exit::OFFLINE,
+                Some("auth") => exit::AUTH,
+                _ => exit::FAILED,
+            })
+        }
+        Command::Status { json } => {
+            let status = engine.status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
+            Ok(exit::ALL_SYNCED)
+        }
+        Command::Run { inbox, id_field } => {
+            let inbox = inbox.map(|dir| Inbox { dir, id_field });
+            if let Some(inbox) = &inbox {
+                std::fs::create_dir_all(&inbox.dir)
+                    .with_context(|| format!("cannot create the inbox {}", inbox.dir.display()))?;
+                tracing::info!(inbox = %inbox.dir.display(), "watching the inbox");
+            }
+            let stopper = engine.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("stopping after the current request");
+                stopper.shutdown();
+            });
+            engine.run(inbox).await?;
+            tracing::info!("stopped");
+            Ok(exit::ALL_SYNCED)
+        }
+        Command::Pause { minutes } => {
+            engine.pause(minutes).await?;
+            println!("{}", engine.status().await?.summary());
+            Ok(exit::ALL_SYNCED)
+        }
+        Command::Resume => {
+            engine.resume().await?;
+            println!("{}", engine.status().await?.summary());
+            Ok(exit::ALL_SYNCED)
+        }
+        Command::DeadLetters(command) => dead_letters(&engine, command).await,
+        Command::History { limit, json } => {
+            let runs = engine.history(limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else if runs.is_empty() {
+                println!("no sync runs yet");
+            } else {
+                for run in &runs {
+                    print_run(run);
+                }
+            }
+            Ok(exit::ALL_SYNCED)
+        }
+    }
+}
+
+async fn dead_letters(engine: &Engine, command: DeadLetterCommand) -> anyhow::Result<u8> {
+    let select = |selection: Selection, all: Vec<i64>| {
+        if selection.all {
+            Ok(all)
+        } else if selection.ids.is_empty() {
+            anyhow::bail!("name dead-letter ids or pass --all")
+        } else {
+            Ok(selection.ids)
+        }
+    };
+    let all = || async {
+        anyhow::Ok(
+            engine
+                .dead_letters()
+                .await?
+                .iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>(),
+        )
+    };
+    match command {
+        DeadLetterCommand::List { json } => {
+            let letters = engine.dead_letters().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&letters)?);
+            } else if letters.is_empty() {
+                println!("no dead letters");
+            } else {
+                for d in &letters {
+                    println!(
+                        "#{} {}/{} ({}, version {}) at {}: {}\n    data: {}",
+                        d.id,
+                        d.entity,
+                        d.record_id,
+                        d.op,
+                        d.version,
+                        format_time(d.at),
+                        d.reason,
+                        d.data.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        DeadLetterCommand::Retry(selection) => {
+            let ids = select(selection, all().await?)?;
+            let n = engine.retry_dead_letters(&ids).await?;
+            println!("{n} record(s) queued again; run `kendrix sync` to send them");
+        }
+        DeadLetterCommand::Fix { id, data } => {
+            engine.fix_dead_letter(id, &data).await?;
+            println!("dead letter #{id} fixed and queued again");
+        }
+        DeadLetterCommand::Discard(selection) => {
+            let ids = select(selection, all().await?)?;
+            let n = engine.discard_dead_letters(&ids).await?;
+            println!("{n} dead letter(s) discarded");
+        }
+    }
+    Ok(exit::ALL_SYNCED)
+}
+
+/// A progress bar on stderr while a sync runs, when stderr is a terminal.
+fn show_progress(engine: &Engine) -> Option<tokio::task::JoinHandle<()>> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let mut status = engine.subscribe();
+    Some(tokio::spawn(async move {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} records ({per_sec}, {eta} left)",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        while status.changed().await.is_ok() {
+            let now = status.borrow_and_update().clone();
+            if let Some(p) = now.progress {
+                bar.set_length(p.total.max(0) as u64);
+                bar.set_position(p.sent.max(0) as u64);
+            }
+            bar.set_message(now.state.as_str());
+        }
+        bar.finish_and_clear();
+    }))
+}
+
+fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("paste {what} and press Enter (then Ctrl-D):");
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {what} from stdin"))?;
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        anyhow::bail!("{what} is empty: give it on stdin");
+    }
+    Ok(text)
+}
+
+fn print_status(s: &Status) {
+    println!("status:       {}", s.summary());
+    match &s.enrolled {
+        Some(e) => println!("enrolled:     client {} with {}", e.client_id, e.server),
+        None => println!("enrolled:     no — run `kendrix enroll <enrollment string>`"),
+    }
+    println!("queue:        {} record(s) waiting", s.queue_depth);
+    println!("dead letters: {}", s.dead_letters);
+    println!(
+        "last success: {}",
+        s.last_success_at.map(format_time).unwrap_or("never".into())
+    );
+    if let Some(next) = s.next_run_at {
+        println!("next run:     {}", format_time(next));
+    }
+    if let Some(version) = &s.config_version {
+        println!("config:       version {version}");
+    }
+    if let Some(warning) = &s.warning {
+        println!("WARNING:      {warning}");
+    }
+}
+
+fn print_run(run: &SyncRun) {
+    let took = run
+        .finished_at
+        .map(|f| format!("{:.1} s", (f - run.started_at) as f64 / 1000.0))
+        .unwrap_or_else(|| "running".into());
+    println!(
+        "run #{} ({}) {} — {}: {} sent in {} batch(es): {} applied, {} duplicate, {} stale, {} refused{}",
+        run.id,
+        run.trigger,
+        format_time(run.started_at),
+        run.outcome.as_deref().unwrap_or("unfinished"),
+        run.sent,
+        run.batches,
+        run.applied,
+        run.duplicate,
+        run.stale,
+        run.rejected,
+        match (&run.error, took) {
+            (Some(e), took) => format!(" ({took}); {e}"),
+            (None, took) => format!(" ({took})"),
+        }
+    );
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS UTC`.
+fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_time(1_732_838_400_123), "2024-11-29 00:00:00 UTC");
+        assert_eq!(format_time(951_825_600_000), "2000-02-29 12:00:00 UTC");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
