@@ -6,6 +6,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); each test creates its own database from it
 //! and drops it when done.
 
+pub mod agent;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};

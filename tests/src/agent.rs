@@ -1,0 +1,482 @@
+//! Test support for the agent: a site registered on a real server process, the real
+//! `kendrix` binary with its own data folder (secrets in the session's real keychain), a
+//! fault-injecting TCP proxy between them, and the server-side checksum to compare with the
+//! source.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::{binary, server_cli, TestDb};
+
+/// A site as an admin registers it: `kendrix-server client register`.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub client_id: String,
+    pub client_secret: String,
+    pub enrollment: String,
+}
+
+/// Creates tenant 1 (once per database) and registers a site with the given scopes.
+pub fn register_site(db: &TestDb, name: &str, scopes: &str) -> Site {
+    let tenants = server_cli(&db.url, &["tenant", "list"]);
+    if !tenants.contains("Acme") {
+        server_cli(&db.url, &["tenant", "create", "--name", "Acme"]);
+    }
+    let out = server_cli(
+        &db.url,
+        &[
+            "client",
+            "register",
+            "--name",
+            name,
+            "--tenant-id",
+            "1",
+            "--scopes",
+            scopes,
+            "--json",
+        ],
+    );
+    let reg: Value = serde_json::from_str(&out).expect("register prints JSON");
+    Site {
+        client_id: reg["client_id"].as_str().unwrap().into(),
+        client_secret: reg["client_secret"].as_str().unwrap().into(),
+        enrollment: reg["enrollment"].as_str().unwrap().into(),
+    }
+}
+
+/// The enrollment string of `site`, pointing at `server_url` instead (e.g. a proxy).
+pub fn enrollment_for(site: &Site, server_url: &str) -> String {
+    kendrix_core::enrollment::Enrollment {
+        server: server_url.to_owned(),
+        client_id: site.client_id.clone(),
+        client_secret: site.client_secret.clone(),
+    }
+    .encode()
+}
+
+/// One agent installation: a data folder and the `kendrix` binary.
+pub struct Agent {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Agent {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("agent dir"),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(binary("kendrix"));
+        cmd.args(args)
+            .env("KENDRIX_AGENT_DIR", self.data_dir())
+            .env("NO_COLOR", "1")
+            .env("KENDRIX_LOG", "info");
+        cmd
+    }
+
+    /// Runs `kendrix <args>` to the end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kendrix")
+    }
+
+    /// Runs `kendrix <args>` with `input` on stdin.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kendrix");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("kendrix output")
+    }
+
+    /// Runs `kendrix <args>` and insists it succeeds; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kendrix {args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kendrix")
+    }
+
+    pub fn enroll(&self, enrollment: &str) {
+        self.ok(&["enroll", enrollment]);
+    }
+
+    pub fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status JSON")
+    }
+
+    /// Queues NDJSON rows for `entity`.
+    pub fn enqueue(&self, entity: &str, rows: &[Value]) {
+        let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        let out = self.run_with_stdin(&["enqueue", "--entity", entity], &text);
+        assert!(
+            out.status.success(),
+            "enqueue failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Every file under the agent's folder contains none of `secrets`.
+    pub fn assert_no_file_holds(&self, secrets: &[&str]) {
+        for file in files_under(self.dir.path()) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            for secret in secrets {
+                assert!(
+                    !contains(&bytes, secret.as_bytes()),
+                    "{} holds a secret",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `n` order rows `o000000…` with some data, as a source would hand them over.
+pub fn order_rows(from: usize, n: usize) -> Vec<Value> {
+    (from..from + n)
+        .map(|i| serde_json::json!({"id": format!("o{i:06}"), "total": i as f64 * 1.25, "note": format!("order {i}")}))
+        .collect()
+}
+
+/// Count and order-independent checksum of (id, data) pairs.
+pub fn checksum_of(rows: impl Iterator<Item = (String, Value)>) -> (usize, String) {
+    let mut lines: Vec<String> = rows.map(|(id, d)| format!("{id}|{d}")).collect();
+    lines.sort();
+    (
+        lines.len(),
+        kendrix_core::credentials::hash_bytes(lines.join("\n").as_bytes()),
+    )
+}
+
+/// The same of what a source handed over (the id field stays in the data).
+pub fn source_checksum(rows: &[Value]) -> (usize, String) {
+    checksum_of(
+        rows.iter()
+            .map(|r| (r["id"].as_str().unwrap().to_owned(), r.clone())),
+    )
+}
+
+/// Count and checksum of the server's copy of an entity (tenant 1).
+pub async fn server_checksum(db: &TestDb, entity: &str) -> (usize, String) {
+    let store = db.store().await;
+    let stored = store
+        .records_page(1, entity, "", 10_000_000)
+        .await
+        .expect("records");
+    checksum_of(stored.into_iter().filter_map(|r| {
+        let data: Value = serde_json::from_str(r.data.as_deref()?).ok()?;
+        Some((r.record_id, data))
+    }))
+}
+
+/// Records the server applied in all (tenant 1): equal to the source's count when nothing
+/// was applied twice.
+pub async fn server_applied(db: &TestDb) -> i64 {
+    let store = db.store().await;
+    let figures = store.batch_figures(1, 0).await.expect("figures");
+    figures.iter().map(|b| b.applied).sum()
+}
+
+/// What the proxy does to the next request whose bytes contain the trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Half the request reaches the server, then both sides are cut.
+    CutRequest,
+    /// The whole request reaches the server; the connection is cut as its answer comes.
+    CutResponse,
+    /// The request reaches the server; the answer never comes back (the client times out).
+    Stall,
+    /// Answered by the proxy with this status and `Retry-After: 1`; the server sees nothing.
+    Answer(u16),
+}
+
+#[derive(Default)]
+struct ProxyState {
+    upstreams: Vec<SocketAddr>,
+    next: usize,
+    refuse: bool,
+    faults: VecDeque<Fault>,
+    trigger: Vec<u8>,
+    fired: Vec<Fault>,
+    connections: usize,
+}
+
+/// A small TCP proxy for fault injection: forwards to one or more upstream servers (round
+/// robin per connection), and can refuse connections or break the next requests that
+/// contain a trigger (by default `POST /sync/batches`).
+#[derive(Clone)]
+pub struct TcpProxy {
+    pub url: String,
+    state: Arc<Mutex<ProxyState>>,
+    closer: tokio::sync::watch::Sender<u64>,
+}
+
+impl TcpProxy {
+    pub async fn start(upstream_urls: &[&str]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(ProxyState {
+            trigger: b"POST /sync/batches".to_vec(),
+            ..Default::default()
+        }));
+        let proxy = Self {
+            url: format!("http://{addr}"),
+            state: state.clone(),
+            closer: tokio::sync::watch::channel(0).0,
+        };
+        proxy.set_upstreams(upstream_urls);
+        let closer = proxy.closer.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let state = state.clone();
+                let closed = closer.subscribe();
+                tokio::spawn(async move {
+                    let _ = serve_connection(client, state, closed).await;
+                });
+            }
+        });
+        proxy
+    }
+
+    /// Points the proxy at other servers (e.g. a restarted one); open connections are cut.
+    pub fn set_upstreams(&self, urls: &[&str]) {
+        let addrs = urls
+            .iter()
+            .map(|u| {
+                u.trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .parse()
+                    .expect("upstream host:port")
+            })
+            .collect();
+        self.state.lock().unwrap().upstreams = addrs;
+        self.cut_all();
+    }
+
+    /// Cuts every open connection at once.
+    pub fn cut_all(&self) {
+        self.closer.send_modify(|g| *g += 1);
+    }
+
+    /// While true, connections are closed as soon as they are accepted.
+    pub fn refuse(&self, refuse: bool) {
+        self.state.lock().unwrap().refuse = refuse;
+        if refuse {
+            self.cut_all();
+        }
+    }
+
+    /// Queues faults: each breaks the next request containing the trigger.
+    pub fn inject(&self, faults: &[Fault]) {
+        self.state.lock().unwrap().faults.extend(faults);
+    }
+
+    /// The faults that happened so far.
+    pub fn fired(&self) -> Vec<Fault> {
+        self.state.lock().unwrap().fired.clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.state.lock().unwrap().connections
+    }
+}
+
+async fn serve_connection(
+    client: TcpStream,
+    state: Arc<Mutex<ProxyState>>,
+    mut closed: tokio::sync::watch::Receiver<u64>,
+) -> std::io::Result<()> {
+    let upstream = {
+        let mut s = state.lock().unwrap();
+        s.connections += 1;
+        if s.refuse || s.upstreams.is_empty() {
+            return Ok(());
+        }
+        s.next += 1;
+        s.upstreams[s.next % s.upstreams.len()]
+    };
+    let server = match TcpStream::connect(upstream).await {
+        Ok(s) => s,
+        Err(_) => return Ok(()),
+    };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    // What the answer direction must do after a fault fired on this connection.
+    let mut swallow: Option<Fault> = None;
+    let mut up = vec![0u8; 64 * 1024];
+    let mut down = vec![0u8; 64 * 1024];
+    loop {
+        tokio::select! {
+            _ = closed.changed() => return Ok(()),
+            read = client_read.read(&mut up) => {
+                let n = read?;
+                if n == 0 {
+                    return Ok(());
+                }
+                let chunk = &up[..n];
+                let fault = {
+                    let mut s = state.lock().unwrap();
+                    let hit = contains(chunk, &s.trigger);
+                    match (hit, s.faults.pop_front()) {
+                        (true, Some(fault)) => {
+                            s.fired.push(fault);
+                            Some(fault)
+                        }
+                        (_, Some(fault)) => {
+                            s.faults.push_front(fault);
+                            None
+                        }
+                        _ => None,
+                    }
+                };
+                match fault {
+                    None => server_write.write_all(chunk).await?,
+                    Some(Fault::CutRequest) => {
+                        server_write.write_all(&chunk[..n / 2]).await?;
+                        return Ok(());
+                    }
+                    Some(Fault::Answer(status)) => {
+                        let reason = if status == 429 { "Too Many Requests" } else { "Service Unavailable" };
+                        let answer = format!(
+                            "HTTP/1.1 {status} {reason}\r\nRetry-After: 1\r\nContent-Type: application/problem+json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                        );
+                        client_write.write_all(answer.as_bytes()).await?;
+                        return Ok(());
+                    }
+                    Some(fault) => {
+                        server_write.write_all(chunk).await?;
+                        swallow = Some(fault);
+                    }
+                }
+            }
+            read = server_read.read(&mut down) => {
+                let n = read?;
+                if n == 0 {
+                    return Ok(());
+                }
+                match swallow {
+                    None => client_write.write_all(&down[..n]).await?,
+                    // The server answered (so it applied the batch); the client never hears.
+                    Some(Fault::CutResponse) => return Ok(()),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// A small filesystem mounted for one test (tmpfs), to fill up; unmounted on drop.
+pub struct SmallDisk {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn mount(megabytes: u32) -> Self {
+        let dir = tempfile::tempdir().expect("mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a small tmpfs failed: the disk-full story needs root (CI runs as root)"
+        );
+        Self {
+            path: dir.path().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// Writes a file until the disk is full.
+    pub fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.path.join("filler");
+        let mut file = std::fs::File::create(&path).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.flush();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Polls `check` every 100 ms for up to `limit`.
+pub async fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check()
+}

@@ -1,0 +1,464 @@
+//! Stories of a site's agent: the real `kendrix` binary against a real server process, with
+//! its secrets in the session's real OS keychain (Secret Service; scripts/test.sh runs the
+//! suite inside a private D-Bus session with an unlocked gnome-keyring).
+
+use std::time::{Duration, Instant};
+
+use kendrix_tests::agent::{
+    enrollment_for, order_rows, register_site, server_applied, server_checksum, source_checksum,
+    wait_until, Agent,
+};
+use kendrix_tests::{server_cli, Backend, ServerProcess, TestDb};
+use serde_json::{json, Value};
+
+async fn server() -> (TestDb, ServerProcess) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &[]);
+    (db, server)
+}
+
+fn exit_code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_enrolls_enqueues_a_csv_file_and_syncs_everything() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 12", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+
+    // The site's system exports a CSV file; every cell arrives as a string.
+    let rows: Vec<Value> = (0..20_000)
+        .map(|i| json!({"id": format!("o{i:06}"), "customer": format!("c{}", i % 97), "total": format!("{}.50", i)}))
+        .collect();
+    let mut csv = String::from("id,customer,total\n");
+    for r in &rows {
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            r["id"].as_str().unwrap(),
+            r["customer"].as_str().unwrap(),
+            r["total"].as_str().unwrap()
+        ));
+    }
+    let file = agent.dir.path().join("orders.csv");
+    std::fs::write(&file, csv).unwrap();
+    let queued = agent.ok(&[
+        "enqueue",
+        "--entity",
+        "orders",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(queued.contains("queued 20000 record(s)"), "{queued}");
+    assert_eq!(agent.status()["queue_depth"], 20_000);
+    assert_eq!(agent.status()["all_synced"], false, "nothing confirmed yet");
+
+    let out = agent.run(&["sync"]);
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("status: all synced"), "{}", text(&out));
+
+    let status = agent.status();
+    assert_eq!(status["state"], "idle");
+    assert_eq!(status["all_synced"], true);
+    assert_eq!(status["queue_depth"], 0);
+    assert!(status["last_success_at"].as_i64().is_some());
+    assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
+    assert_eq!(server_applied(&db).await, 20_000);
+
+    let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
+    assert_eq!(history[0]["outcome"], "synced");
+    assert_eq!(history[0]["applied"], 20_000);
+    assert_eq!(
+        history[0]["batches"], 20,
+        "the default batch is 1000 records"
+    );
+
+    // The secret and the token live in the keychain only.
+    let keychain = kendrix_engine::Keychain::for_client(&server.url, &site.client_id);
+    let token = keychain
+        .token()
+        .await
+        .unwrap()
+        .expect("the token is in the keychain");
+    assert_eq!(
+        keychain.secret().await.unwrap().as_deref(),
+        Some(site.client_secret.as_str())
+    );
+    agent.assert_no_file_holds(&[&site.client_secret, &token.access_token]);
+    assert!(!server.log_text().contains(&site.client_secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolling_by_server_and_client_id_takes_the_secret_from_stdin_and_checks_it() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 7", "sync:write config:read");
+    let agent = Agent::new();
+
+    let wrong = agent.run_with_stdin(
+        &[
+            "enroll",
+            "--server",
+            &server.url,
+            "--client-id",
+            &site.client_id,
+        ],
+        "kxs_not-the-secret\n",
+    );
+    assert_eq!(exit_code(&wrong), 1);
+    assert!(
+        text(&wrong).contains("refused this agent's credentials"),
+        "{}",
+        text(&wrong)
+    );
+    assert!(!text(&wrong).contains("kxs_not-the-secret"));
+    assert_eq!(
+        agent.status()["enrolled"],
+        Value::Null,
+        "a refused enrollment changes nothing"
+    );
+
+    let right = agent.run_with_stdin(
+        &[
+            "enroll",
+            "--server",
+            &server.url,
+            "--client-id",
+            &site.client_id,
+        ],
+        &format!("{}\n", site.client_secret),
+    );
+    assert_eq!(exit_code(&right), 0, "{}", text(&right));
+    assert_eq!(
+        agent.status()["enrolled"]["client_id"],
+        site.client_id.as_str()
+    );
+
+    // A damaged enrollment string is named as such, without echoing it.
+    let damaged = agent.run(&["enroll", "kendrix1:@@@"]);
+    assert_eq!(exit_code(&damaged), 1);
+    assert!(text(&damaged).contains("damaged"), "{}", text(&damaged));
+    agent.assert_no_file_holds(&[&site.client_secret]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keychain_the_agent_says_so_and_stores_no_secret_anywhere() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 9", "sync:write config:read");
+    let agent = Agent::new();
+    let out = agent
+        .command(&["enroll", &enrollment_for(&site, &server.url)])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&out), 1);
+    assert!(
+        text(&out).contains("keychain is unavailable") && text(&out).contains("never in a file"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(agent.status()["enrolled"], Value::Null);
+    agent.assert_no_file_holds(&[&site.client_secret]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_server_refuses_waits_in_dead_letters_until_fixed_and_resent() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 3", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    let mut rows = order_rows(0, 50);
+    // Bigger than the server accepts for one record (64 KiB).
+    rows[10]["note"] = Value::from("x".repeat(70_000));
+    agent.enqueue("orders", &rows);
+
+    let out = agent.run(&["sync"]);
+    assert_eq!(exit_code(&out), 2, "records refused: {}", text(&out));
+    let status = agent.status();
+    assert_eq!(status["dead_letters"], 1);
+    assert_eq!(
+        status["all_synced"], false,
+        "a dead letter is not all synced"
+    );
+    let letters: Value =
+        serde_json::from_str(&agent.ok(&["dead-letters", "list", "--json"])).unwrap();
+    assert_eq!(letters[0]["record_id"], "o000010");
+    assert!(
+        letters[0]["reason"].as_str().unwrap().contains("bytes"),
+        "{letters}"
+    );
+    // The other 49 arrived.
+    assert_eq!(server_checksum(&db, "orders").await.0, 49);
+
+    // Staff fix the record and send it again.
+    let id = letters[0]["id"].as_i64().unwrap().to_string();
+    let fixed = json!({"id": "o000010", "total": 12.5, "note": "shortened"});
+    agent.ok(&["dead-letters", "fix", &id, "--data", &fixed.to_string()]);
+    let out = agent.run(&["sync"]);
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(agent.status()["all_synced"], true);
+    rows[10] = fixed;
+    assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
+
+    // Discarding is explicit and final.
+    agent.enqueue(
+        "orders",
+        &[json!({"id": "o999999", "note": "y".repeat(70_000)})],
+    );
+    assert_eq!(exit_code(&agent.run(&["sync"])), 2);
+    agent.ok(&["dead-letters", "discard", "--all"]);
+    assert_eq!(agent.status()["dead_letters"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_from_the_server_applies_live_and_its_version_is_reported() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 5", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    server_cli(
+        &db.url,
+        &[
+            "config",
+            "set",
+            "--tenant-id",
+            "1",
+            "--type",
+            "number",
+            "sync.batch_size",
+            "7",
+        ],
+    );
+
+    agent.enqueue("orders", &order_rows(0, 20));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
+    assert_eq!(history[0]["batches"], 3, "20 records in batches of 7");
+    let version = agent.status()["config_version"].clone();
+    assert!(version.is_string(), "{version}");
+
+    // A change on the server reaches the next run without a restart.
+    server_cli(
+        &db.url,
+        &[
+            "config",
+            "set",
+            "--tenant-id",
+            "1",
+            "--type",
+            "number",
+            "sync.batch_size",
+            "10",
+        ],
+    );
+    agent.enqueue("orders", &order_rows(20, 20));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
+    assert_eq!(history[0]["batches"], 2);
+    assert_ne!(agent.status()["config_version"], version);
+    // The server knows which configuration the site runs (drift).
+    let store = db.store().await;
+    let figures = store.batch_figures(1, 0).await.unwrap();
+    assert_eq!(figures.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_syncs_on_schedule_takes_in_the_inbox_and_stops_on_sigterm() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 4", "sync:write config:read");
+    server_cli(
+        &db.url,
+        &[
+            "config",
+            "set",
+            "--tenant-id",
+            "1",
+            "--type",
+            "number",
+            "sync.interval_seconds",
+            "1",
+        ],
+    );
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    let inbox = agent.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut daemon = agent.spawn(&["run", "--inbox", inbox.to_str().unwrap()]);
+
+    // Files are written under a dot-name and renamed in, as the README asks of sources.
+    let rows = order_rows(0, 300);
+    let ndjson: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(inbox.join(".orders.part"), ndjson).unwrap();
+    std::fs::rename(
+        inbox.join(".orders.part"),
+        inbox.join("orders.2026-11-29.ndjson"),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("customers.csv"), "id,name\nc1,Ann\nc2\n").unwrap();
+
+    assert!(
+        wait_until(Duration::from_secs(30), || inbox
+            .join("processed/orders.2026-11-29.ndjson")
+            .exists())
+        .await,
+        "the file was taken in"
+    );
+    assert!(inbox.join("failed/customers.csv").exists());
+    let why = std::fs::read_to_string(inbox.join("failed/customers.csv.error")).unwrap();
+    assert!(why.contains("row 2"), "{why}");
+    let db_url = db.url.clone();
+    let mut arrived = false;
+    for _ in 0..300 {
+        if server_checksum(&db, "orders").await == source_checksum(&rows) {
+            arrived = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(arrived, "the schedule delivered the inbox rows ({db_url})");
+    let status = agent.status();
+    assert!(status["next_run_at"].as_i64().is_some(), "{status}");
+
+    // SIGTERM: the daemon finishes what it does and exits cleanly.
+    std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = daemon.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the daemon did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success());
+    assert_eq!(agent.status()["next_run_at"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_credentials_stop_the_agent_with_a_clear_status_not_a_retry_loop() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 8", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    agent.enqueue("orders", &order_rows(0, 30));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+
+    server_cli(&db.url, &["client", "revoke", &site.client_id]);
+    agent.enqueue("orders", &order_rows(30, 30));
+    let out = agent.run(&["sync", "--retry-for-secs", "60"]);
+    assert_eq!(exit_code(&out), 4, "{}", text(&out));
+    let status = agent.status();
+    assert_eq!(status["state"], "error");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("new enrollment string"),
+        "{status}"
+    );
+    assert_eq!(status["queue_depth"], 30, "nothing was dropped");
+    // One renewal after the 401, then it stopped.
+    let failures = db
+        .store()
+        .await
+        .query_audit(&kendrix_store::AuditQuery {
+            tenant_id: 1,
+            since: None,
+            until: None,
+            events: vec!["auth.client.failure".into()],
+            client_id: None,
+            outcome: None,
+            text: None,
+            before_seq: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert!(
+        failures.len() <= 2,
+        "{} token attempts after revocation",
+        failures.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_mid_sync_is_renewed_once_and_the_sync_goes_on() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 6", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    agent.enqueue("orders", &order_rows(0, 10));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+
+    // An admin (or a leak response) revokes the token the agent holds.
+    let keychain = kendrix_engine::Keychain::for_client(&server.url, &site.client_id);
+    let token = keychain.token().await.unwrap().unwrap();
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/oauth/revoke", server.url))
+        .basic_auth(&site.client_id, Some(&site.client_secret))
+        .form(&[("token", token.access_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+
+    let rows = order_rows(0, 40);
+    agent.enqueue("orders", &rows[10..]);
+    let out = agent.run(&["sync"]);
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    let renewed = keychain.token().await.unwrap().unwrap();
+    assert_ne!(renewed.access_token, token.access_token);
+    assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_warns_when_the_servers_audit_chain_no_longer_holds_what_it_saw() {
+    let (db, server) = server().await;
+    let site = register_site(&db, "Store 2", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    agent.enqueue("orders", &order_rows(0, 5));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    agent.enqueue("orders", &order_rows(5, 5));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    assert_eq!(
+        agent.status()["warning"],
+        Value::Null,
+        "an intact chain raises nothing"
+    );
+
+    // Someone with database access rewrites the history the agent witnessed.
+    let head: i64 = {
+        let store = db.store().await;
+        store.audit_head().await.unwrap().0
+    };
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_logs SET hash = 'forged' WHERE id <= $1 AND id > $1 - 20")
+        .bind(head)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    agent.enqueue("orders", &order_rows(10, 5));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    let warning = agent.status()["warning"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(warning.contains("audit log"), "{warning}");
+}
