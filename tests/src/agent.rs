@@ -65,6 +65,7 @@ pub fn enrollment_for(site: &Site, server_url: &str) -> String {
 /// One agent installation: a data folder and the `kendrix` binary.
 pub struct Agent {
     pub dir: tempfile::TempDir,
+    data_dir: Option<PathBuf>,
 }
 
 impl Default for Agent {
@@ -77,11 +78,22 @@ impl Agent {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("agent dir"),
+            data_dir: None,
+        }
+    }
+
+    /// An agent keeping its database in `data_dir` (e.g. on a small disk).
+    pub fn with_data_dir(data_dir: PathBuf) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("agent dir"),
+            data_dir: Some(data_dir),
         }
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("data"))
     }
 
     pub fn command(&self, args: &[&str]) -> Command {

@@ -13,7 +13,7 @@ use rand::{RngCore, SeedableRng};
 use serde_json::{Map, Value};
 use tokio::sync::{watch, Notify};
 
-use crate::client::{Failure, ServerClient};
+use crate::client::{Failure, FetchedConfig, ServerClient};
 use crate::keychain::Keychain;
 use crate::local_store::{Change, DeadLetter, LocalStore, SyncRun};
 use crate::sources::{move_into, read_rows, Format, Inbox, InboxOutcome, RowShape};
@@ -231,7 +231,12 @@ impl Engine {
             self.settings().request_timeout,
         ));
         let (verified, note) = match client.fetch_config(None).await {
-            Ok(_) => (true, None),
+            Ok(config) => {
+                if let Some(config) = config {
+                    self.apply_config(&client, &config).await?;
+                }
+                (true, None)
+            }
             Err(Failure::Auth(message)) => {
                 keychain.forget_all().await?;
                 return Err(EngineError::Enrollment(message));
@@ -264,7 +269,6 @@ impl Engine {
                 (key::CLIENT_ID, Some(&enrollment.client_id)),
                 (key::LAST_OUTCOME, None),
                 (key::LAST_MESSAGE, None),
-                (key::CONFIG_ETAG, None),
             ])
             .await?;
         let report = EnrollReport {
@@ -565,21 +569,7 @@ impl Engine {
         let etag = self.store.state(key::CONFIG_ETAG).await?;
         match client.fetch_config(etag.as_deref()).await {
             Ok(Some(config)) => {
-                let settings = SyncSettings::from_config(&config.body);
-                client.set_timeout(settings.request_timeout);
-                self.store
-                    .set_states(&[
-                        (key::CONFIG_ETAG, Some(&config.etag)),
-                        (key::CONFIG_VERSION, Some(&config.version)),
-                        (key::CONFIG_BODY, Some(&config.body)),
-                    ])
-                    .await?;
-                if *self.settings.read().expect("settings lock") != settings {
-                    tracing::info!(?settings, version = %config.version, "configuration applied");
-                    *self.settings.write().expect("settings lock") = settings;
-                    // The schedule may have changed: let the daemon loop recompute it.
-                    self.wake_schedule();
-                }
+                self.apply_config(client, &config).await?;
                 Ok(None)
             }
             Ok(None) => Ok(None),
@@ -593,6 +583,30 @@ impl Engine {
                 Ok(None)
             }
         }
+    }
+
+    /// Keeps the configuration and applies its sync settings at once.
+    async fn apply_config(
+        &self,
+        client: &ServerClient,
+        config: &FetchedConfig,
+    ) -> EngineResult<()> {
+        let settings = SyncSettings::from_config(&config.body);
+        client.set_timeout(settings.request_timeout);
+        self.store
+            .set_states(&[
+                (key::CONFIG_ETAG, Some(&config.etag)),
+                (key::CONFIG_VERSION, Some(&config.version)),
+                (key::CONFIG_BODY, Some(&config.body)),
+            ])
+            .await?;
+        if *self.settings.read().expect("settings lock") != settings {
+            tracing::info!(?settings, version = %config.version, "configuration applied");
+            *self.settings.write().expect("settings lock") = settings;
+            // The schedule may have changed: let the daemon loop recompute it.
+            self.wake_schedule();
+        }
+        Ok(())
     }
 
     /// Compares the audit chain head seen at the last sync with what the server's chain

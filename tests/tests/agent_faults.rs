@@ -1,0 +1,338 @@
+//! The agent's faults from reliability.md, each ending with the server's records equal to
+//! the source (count and checksum) and every record applied exactly once: servers killed
+//! again and again, the agent killed at every stage, connections cut, stalled and refused
+//! through a TCP proxy, 429/503/500 storms, two PostgreSQL servers in turns, a full disk.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kendrix_tests::agent::{
+    enrollment_for, order_rows, register_site, server_applied, server_checksum, source_checksum,
+    Agent, Fault, SmallDisk, TcpProxy,
+};
+use kendrix_tests::{server_cli, Backend, ServerProcess, TestDb};
+use serde_json::Value;
+
+fn exit_code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Small batches, short timeouts and a short backoff cap, so a story sees many batches and
+/// many faults in a few seconds.
+fn quick_config(db: &TestDb, batch_size: &str) {
+    for (key, value) in [
+        ("sync.batch_size", batch_size),
+        ("sync.request_timeout_seconds", "2"),
+        ("sync.retry_max_seconds", "2"),
+    ] {
+        server_cli(
+            &db.url,
+            &[
+                "config",
+                "set",
+                "--tenant-id",
+                "1",
+                "--type",
+                "number",
+                key,
+                value,
+            ],
+        );
+    }
+}
+
+/// A site, an agent enrolled through a proxy, `rows` queued.
+async fn site_behind_proxy(db: &TestDb, servers: &[&str], rows: &[Value]) -> (Agent, TcpProxy) {
+    let site = register_site(db, "Store 1", "sync:write config:read");
+    quick_config(db, "100");
+    let proxy = TcpProxy::start(servers).await;
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &proxy.url));
+    agent.enqueue("orders", rows);
+    (agent, proxy)
+}
+
+async fn assert_delivered_exactly_once(db: &TestDb, rows: &[Value]) {
+    assert_eq!(
+        server_checksum(db, "orders").await,
+        source_checksum(rows),
+        "count and checksum of the server's records equal the source"
+    );
+    assert_eq!(
+        server_applied(db).await,
+        rows.len() as i64,
+        "every record applied exactly once"
+    );
+}
+
+const LEASE: [(&str, &str); 1] = [("KENDRIX_SYNC__IDEMPOTENCY_LEASE_SECS", "1")];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_killed_again_and_again_during_one_long_sync_loses_and_repeats_nothing() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let first = ServerProcess::start(&db.url, &LEASE);
+    let rows = order_rows(0, 6000);
+    let (agent, proxy) = site_behind_proxy(&db, &[&first.url], &rows).await;
+    let server = Arc::new(Mutex::new(Some(first)));
+    let done = Arc::new(AtomicBool::new(false));
+    let kills = Arc::new(AtomicUsize::new(0));
+    let killer = {
+        let (server, done, kills, proxy, db_url) = (
+            server.clone(),
+            done.clone(),
+            kills.clone(),
+            proxy.clone(),
+            db.url.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut delay = 150;
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(delay));
+                delay = 100 + (delay * 7) % 300;
+                if let Some(old) = server.lock().unwrap().take() {
+                    old.kill();
+                    kills.fetch_add(1, Ordering::SeqCst);
+                }
+                let fresh = ServerProcess::start(&db_url, &LEASE);
+                proxy.set_upstreams(&[&fresh.url]);
+                *server.lock().unwrap() = Some(fresh);
+            }
+        })
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        let out = agent.run(&["sync", "--retry-for-secs", "300"]);
+        (agent, out)
+    })
+    .await
+    .unwrap();
+    done.store(true, Ordering::SeqCst);
+    killer.join().unwrap();
+    let (agent, out) = out;
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert!(
+        kills.load(Ordering::SeqCst) >= 3,
+        "the server died during the sync"
+    );
+    assert_eq!(agent.status()["all_synced"], true);
+    assert_delivered_exactly_once(&db, &rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &LEASE);
+    let rows = order_rows(0, 3000);
+    let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows[..2000]).await;
+
+    // Killed while enqueueing: the file's rows are all queued or none are.
+    let more: String = rows[2000..].iter().map(|r| format!("{r}\n")).collect();
+    let before = agent.status()["queue_depth"].as_i64().unwrap();
+    for delay_ms in [0u64, 5, 20, 60] {
+        let mut enqueue = agent
+            .command(&["enqueue", "--entity", "orders"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = enqueue.stdin.take().unwrap();
+            let _ = stdin.write_all(more.as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = enqueue.kill();
+        let _ = enqueue.wait();
+        let depth = agent.status()["queue_depth"].as_i64().unwrap();
+        assert!(
+            depth == before || depth == before + 1000,
+            "queue {depth}: all or nothing"
+        );
+    }
+    agent.enqueue("orders", &rows[2000..]);
+
+    // Killed after forming a batch, while sending, and after the server applied it but
+    // before the answer was recorded (the answer is held back by the proxy).
+    for round in 0..4 {
+        proxy.inject(&[Fault::Stall]);
+        let mut sync = agent.spawn(&["sync", "--retry-for-secs", "60"]);
+        let applied_before = server_applied(&db).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while proxy.fired().len() <= round && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The stalled request reached the server: wait until it applied (a resent batch is
+        // replayed instead, which changes nothing), then kill.
+        let applied_by = Instant::now() + Duration::from_millis(1500);
+        while server_applied(&db).await == applied_before && Instant::now() < applied_by {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sync.kill().unwrap();
+        sync.wait().unwrap();
+    }
+    // Killed at arbitrary moments.
+    for delay_ms in [30u64, 90, 150, 220, 300, 450] {
+        let mut sync = agent.spawn(&["sync", "--retry-for-secs", "60"]);
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        sync.kill().unwrap();
+        sync.wait().unwrap();
+    }
+    let out = agent.run(&["sync", "--retry-for-secs", "120"]);
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(proxy.fired().len(), 4);
+    assert_eq!(agent.status()["all_synced"], true);
+    assert_delivered_exactly_once(&db, &rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cut_stalled_and_refused_are_retried_until_everything_arrived() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &LEASE);
+    let rows = order_rows(0, 2000);
+    let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows).await;
+    proxy.inject(&[
+        Fault::CutRequest,
+        Fault::CutResponse,
+        Fault::Stall,
+        Fault::CutResponse,
+        Fault::CutRequest,
+        Fault::Stall,
+    ]);
+    // The server cannot be reached at all for the first seconds.
+    proxy.refuse(true);
+    let reopen = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            proxy.refuse(false);
+        })
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        let out = agent.run(&["sync", "--retry-for-secs", "120"]);
+        (agent, out)
+    })
+    .await
+    .unwrap();
+    reopen.await.unwrap();
+    let (agent, out) = out;
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(proxy.fired().len(), 6, "every fault happened");
+    let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
+    assert_eq!(history[0]["outcome"], "synced");
+    assert_delivered_exactly_once(&db, &rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storms_of_429_503_and_500_are_waited_out_honouring_retry_after() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &[]);
+    let rows = order_rows(0, 500);
+    let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows).await;
+    let storm = [
+        Fault::Answer(429),
+        Fault::Answer(429),
+        Fault::Answer(503),
+        Fault::Answer(503),
+        Fault::Answer(500),
+        Fault::Answer(500),
+    ];
+    proxy.inject(&storm);
+    let started = Instant::now();
+    let out = agent.run(&["sync", "--retry-for-secs", "120"]);
+    let took = started.elapsed();
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(proxy.fired(), storm.to_vec());
+    // Each answer said `Retry-After: 1`, and the agent waited at least that long each time.
+    assert!(
+        took >= Duration::from_secs(6),
+        "Retry-After honoured ({took:?})"
+    );
+    assert_delivered_exactly_once(&db, &rows).await;
+
+    // A storm longer than the agent is told to wait ends the run offline, queue intact.
+    agent.enqueue("orders", &order_rows(500, 100));
+    proxy.inject(&[Fault::Answer(503); 20]);
+    let out = agent.run(&["sync", "--retry-for-secs", "2"]);
+    assert_eq!(exit_code(&out), 3, "{}", text(&out));
+    let status = agent.status();
+    assert_eq!(status["state"], "offline");
+    assert_eq!(status["queue_depth"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_alternating_between_two_postgresql_servers_delivers_exactly_once() {
+    let db = TestDb::new(Backend::Postgres).await;
+    server_cli(&db.url, &["migrate"]);
+    let a = ServerProcess::start(&db.url, &LEASE);
+    let b = ServerProcess::start(&db.url, &LEASE);
+    let rows = order_rows(0, 3000);
+    let (agent, proxy) = site_behind_proxy(&db, &[&a.url, &b.url], &rows).await;
+    // Connections are cut often, so requests keep switching servers, some mid-batch.
+    let done = Arc::new(AtomicBool::new(false));
+    let cutter = {
+        let (proxy, done) = (proxy.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                proxy.cut_all();
+            }
+        })
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        let out = agent.run(&["sync", "--retry-for-secs", "120"]);
+        (agent, out)
+    })
+    .await
+    .unwrap();
+    done.store(true, Ordering::SeqCst);
+    cutter.await.unwrap();
+    let (_agent, out) = out;
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert!(
+        proxy.connections() > 4,
+        "the agent went to both servers in turns"
+    );
+    assert_delivered_exactly_once(&db, &rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_on_the_agent_is_reported_and_the_queue_stays_intact() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &[]);
+    let site = register_site(&db, "Store 1", "sync:write config:read");
+    let disk = SmallDisk::mount(4);
+    let agent = Agent::with_data_dir(disk.path.join("agent"));
+    agent.enroll(&enrollment_for(&site, &server.url));
+    let rows = order_rows(0, 3000);
+    agent.enqueue("orders", &rows[..1000]);
+
+    let filler = disk.fill();
+    let more: String = rows[1000..].iter().map(|r| format!("{r}\n")).collect();
+    let out = agent.run_with_stdin(&["enqueue", "--entity", "orders"], &more);
+    assert_eq!(exit_code(&out), 1);
+    assert!(text(&out).contains("disk is full"), "{}", text(&out));
+    assert_eq!(
+        agent.status()["queue_depth"],
+        1000,
+        "what was queued is intact"
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    let out = agent.run(&["sync"]);
+    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    agent.enqueue("orders", &rows[1000..]);
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    assert_delivered_exactly_once(&db, &rows).await;
+}
