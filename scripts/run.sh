@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Runs Kendrix Sync on its embedded defaults: the server on SQLite (./kendrix.db, created on
-# first start) at http://127.0.0.1:8080, with a "Demo" tenant and a freshly registered
-# "Demo site" client whose id, secret and enrollment string are printed. Ctrl-C stops it.
-# Extra arguments go to `kendrix-server serve` (e.g. --bind 127.0.0.1:9090).
+# first start) at http://127.0.0.1:8080 with a "Demo" tenant and a freshly registered "Demo
+# site"; the agent `kendrix` enrolled against it (secret in the OS keychain), some sample
+# records queued, and the agent running on its schedule, watching ./.kendrix/inbox.
+# Ctrl-C stops both. Extra arguments go to `kendrix-server serve` (e.g. --bind 127.0.0.1:9090).
+#
+# Without a desktop session (no D-Bus session bus), the agent's keychain is a private
+# gnome-keyring started for this run (scripts/with-session.sh); it lasts as long as the run,
+# so the agent is enrolled afresh each time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,15 +15,56 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install Rust with rustup (https://rustup.rs), then run this again" >&2
   exit 1
 fi
-missing=()
-for pkg in build-essential pkg-config; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+if [ "${KENDRIX_IN_SESSION:-}" != "1" ]; then
+  apt_install build-essential pkg-config
+  cargo build --release --locked -p kendrix-server -p kendrix-agent
+  if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+    apt_install dbus gnome-keyring keyutils xvfb xauth dunst
+    exec bash scripts/with-session.sh bash "$0" "$@"
+  fi
 fi
 
-cargo build --release --locked -p kendrix-server
-target="${CARGO_TARGET_DIR:-target}"
-exec "$target/release/kendrix-server" serve --demo "$@"
+bin="${CARGO_TARGET_DIR:-target}/release"
+state=.kendrix
+mkdir -p "$state/inbox"
+export KENDRIX_AGENT_DIR="${KENDRIX_AGENT_DIR:-$PWD/$state/agent}"
+
+"$bin/kendrix-server" serve --demo "$@" > "$state/server.out" &
+server=$!
+agent=""
+trap 'kill $server ${agent:+$agent} 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+for _ in $(seq 1 100); do
+  grep -q "^listening on" "$state/server.out" 2>/dev/null && break
+  kill -0 $server 2>/dev/null || { cat "$state/server.out"; exit 1; }
+  sleep 0.1
+done
+cat "$state/server.out"
+enrollment=$(grep -o 'kendrix1:[A-Za-z0-9_-]*' "$state/server.out" | head -n1)
+
+"$bin/kendrix" enroll "$enrollment"
+if [ ! -e "$state/samples-queued" ]; then
+  for i in $(seq 1 250); do
+    printf '{"id":"demo-%04d","customer":"customer %d","total":%d.%02d}\n' "$i" $((i % 17)) $((i * 3)) $((i % 100))
+  done | "$bin/kendrix" enqueue --entity orders
+  touch "$state/samples-queued"
+fi
+
+cat <<EOF
+
+The agent syncs now and then on the server's schedule (logs below). From another terminal:
+  KENDRIX_AGENT_DIR=$KENDRIX_AGENT_DIR $bin/kendrix status      # all synced?
+  drop NDJSON/JSON/CSV files named <entity>.<anything>.csv into $state/inbox
+EOF
+"$bin/kendrix" run --inbox "$state/inbox" &
+agent=$!
+wait $agent

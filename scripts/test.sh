@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of Kendrix Sync on a fresh Debian 12 machine or a warm one:
-# installs what is missing (Rust components, cargo-nextest, PostgreSQL), checks formatting
-# and lints, builds every binary, then runs all tests on SQLite and on PostgreSQL.
+# installs what is missing (Rust components, cargo-nextest, PostgreSQL, the keychain and
+# display packages), checks formatting and lints, builds every binary, then runs all tests
+# on SQLite and on PostgreSQL inside a private session with a real OS keychain
+# (scripts/with-session.sh: D-Bus + gnome-keyring, Xvfb).
 #
 # PostgreSQL: uses the server on 127.0.0.1:5432 (user postgres); installs and starts one if
 # none answers. Each test creates its own database and drops it; this script drops any the
@@ -35,6 +37,8 @@ if ! have cargo; then
   exit 1
 fi
 apt_install build-essential pkg-config curl ca-certificates
+# The agent's keychain (Secret Service) and a private session to run it in.
+apt_install dbus gnome-keyring keyutils xvfb xauth dunst
 if have rustup; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
@@ -81,5 +85,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # --- Build and test -------------------------------------------------------------------------
 say "building every binary (process tests run them)"
 cargo build --workspace --bins --locked
-say "tests: unit tests and story tests on SQLite and PostgreSQL"
-cargo nextest run --workspace --locked --no-fail-fast
+say "tests: unit tests and story tests on SQLite and PostgreSQL, agent stories with the real keychain"
+bash scripts/with-session.sh cargo nextest run --workspace --locked --no-fail-fast

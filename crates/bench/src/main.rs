@@ -7,6 +7,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod agent;
 mod audit;
 mod harness;
 mod ingest;
@@ -38,6 +39,9 @@ struct Args {
     /// Where the JSON results go.
     #[arg(long, default_value = "target/bench/results.json")]
     out: std::path::PathBuf,
+    /// Queued records drained in S8's large run (its baseline drains 10k).
+    #[arg(long, default_value_t = 1_000_000)]
+    s8_records: usize,
     /// Run only these scenarios, e.g. --only S1,S4.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -87,6 +91,12 @@ fn outcome(
 }
 
 fn main() -> anyhow::Result<()> {
+    // S8 measures a separate process: the bench re-runs itself to drain one agent.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if raw.get(1).is_some_and(|a| a == agent::DRAIN_COMMAND) {
+        let dir = raw.get(2).context("agent-drain needs the agent's folder")?;
+        return agent::drain_child(std::path::Path::new(dir));
+    }
     let args = Args::parse();
     // The server gets its own runtime so the load generator does not starve its workers.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -143,12 +153,29 @@ fn main() -> anyhow::Result<()> {
 
         if args.wanted("S1") || args.wanted("S2") || args.wanted("S3") {
             let first = ingest::rows(args.records, 1);
+            let raw = tokio::task::block_in_place(|| ingest::raw_sqlite_rate(&ingest::stored_rows(&first)))?;
+            // S1 proper: the records wait in an agent's outbox; one Sync Now drains them
+            // through HTTP into a server of their own (a fresh database).
+            {
+                let agent_dir = tempfile::tempdir()?;
+                let agent_server = tokio::task::block_in_place(|| {
+                    Bench::start(&server_rt, &format!("sqlite://{}", agent_dir.path().join("server.db").display()))
+                })?;
+                let engine = agent::enrolled_agent(&agent_dir.path().join("agent"), &agent_server).await?;
+                agent::fill(&engine, &first, "orders").await?;
+                let (rate, drained) = agent::drain(&engine, args.records).await?;
+                let correct = drained && ingest::server_state(&agent_server).await? == ingest::expected_state(&first);
+                let o = outcome("S1", "end-to-end: agent outbox -> HTTP -> server (SQLite), batches of 1000, vs raw rusqlite insert", rate, "records/s",
+                    raw, 0.5, true, correct, format!("{} records, checksum {}", args.records, if correct { "equal" } else { "DIFFERENT" }));
+                println!("{}", o.line());
+                outcomes.push(o);
+            }
+            // The server side alone (pre-formed batches, 4 in flight): S2's baseline.
             let first_bodies = ingest::bodies(&first);
             let (s1_rate, counts) = ingest::post_all(&bench, &http, &token, &first_bodies, "s1").await?;
             let correct = counts.get("applied") == Some(&(args.records as u64))
                 && ingest::server_state(&bench).await? == ingest::expected_state(&first);
-            let raw = tokio::task::block_in_place(|| ingest::raw_sqlite_rate(&ingest::stored_rows(&first)))?;
-            let o = outcome("S1", "end-to-end ingest, SQLite, batches of 1000, vs raw rusqlite insert", s1_rate, "records/s",
+            let o = outcome("S1h", "server ingest alone: pre-formed batches over HTTP, 4 in flight, vs raw rusqlite insert", s1_rate, "records/s",
                 raw, 0.5, true, correct, format!("{} records, checksum {}", args.records, if correct { "equal" } else { "DIFFERENT" }));
             println!("{}", o.line());
             outcomes.push(o);
@@ -206,6 +233,9 @@ fn main() -> anyhow::Result<()> {
     if args.wanted("S7") {
         outcomes.push(postgres_ingest(&args, &server_rt, &client_rt, &http)?);
     }
+    if args.wanted("S8") {
+        outcomes.push(agent_memory(&args, &server_rt, &client_rt)?);
+    }
     if args.wanted("S6") {
         outcomes.extend(audit_depth(&args, &server_rt, &client_rt, &http)?);
     }
@@ -220,6 +250,41 @@ fn main() -> anyhow::Result<()> {
         bail!("a scenario produced a wrong result");
     }
     Ok(())
+}
+
+/// S8: peak RSS of an agent process draining `s8_records` queued records, against one
+/// draining 10k.
+fn agent_memory(
+    args: &Args,
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Outcome> {
+    let dir = tempfile::tempdir()?;
+    let server = Bench::start(server_rt, &format!("sqlite://{}", dir.path().join("server.db").display()))?;
+    let small_dir = dir.path().join("agent-10k");
+    let large_dir = dir.path().join("agent-large");
+    client_rt.block_on(async {
+        let small = agent::enrolled_agent(&small_dir, &server).await?;
+        agent::fill(&small, &ingest::rows(10_000, 1), "small").await?;
+        let large = agent::enrolled_agent(&large_dir, &server).await?;
+        agent::fill(&large, &ingest::rows(args.s8_records, 1), "large").await?;
+        anyhow::Ok(())
+    })?;
+    let small_kb = agent::drain_in_child(&small_dir)?;
+    let large_kb = agent::drain_in_child(&large_dir)?;
+    let o = outcome(
+        "S8",
+        "agent peak RSS draining the large queue vs draining 10k",
+        large_kb as f64 / 1024.0,
+        "MiB",
+        small_kb as f64 / 1024.0,
+        1.5,
+        false,
+        true,
+        format!("{} records drained, every one applied", args.s8_records),
+    );
+    println!("{}", o.line());
+    Ok(o)
 }
 
 /// S7: S1 against PostgreSQL, against COPY of the same rows into the same database.
