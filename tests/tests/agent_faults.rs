@@ -237,7 +237,8 @@ async fn storms_of_429_503_and_500_are_waited_out_honouring_retry_after() {
     let db = TestDb::new(Backend::Sqlite).await;
     server_cli(&db.url, &["migrate"]);
     let server = ServerProcess::start(&db.url, &[]);
-    let rows = order_rows(0, 500);
+    // One batch, so the storm's answers come one after the other.
+    let rows = order_rows(0, 100);
     let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows).await;
     let storm = [
         Fault::Answer(429),
@@ -261,7 +262,7 @@ async fn storms_of_429_503_and_500_are_waited_out_honouring_retry_after() {
     assert_delivered_exactly_once(&db, &rows).await;
 
     // A storm longer than the agent is told to wait ends the run offline, queue intact.
-    agent.enqueue("orders", &order_rows(500, 100));
+    agent.enqueue("orders", &order_rows(100, 100));
     proxy.inject(&[Fault::Answer(503); 20]);
     let out = agent.run(&["sync", "--retry-for-secs", "2"]);
     assert_eq!(exit_code(&out), 3, "{}", text(&out));

@@ -260,7 +260,10 @@ fn agent_memory(
     client_rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir()?;
-    let server = Bench::start(server_rt, &format!("sqlite://{}", dir.path().join("server.db").display()))?;
+    let server = Bench::start(
+        server_rt,
+        &format!("sqlite://{}", dir.path().join("server.db").display()),
+    )?;
     let small_dir = dir.path().join("agent-10k");
     let large_dir = dir.path().join("agent-large");
     client_rt.block_on(async {

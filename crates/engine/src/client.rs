@@ -93,6 +93,8 @@ pub struct ServerClient {
     client_id: String,
     keychain: Keychain,
     token: Mutex<Option<StoredToken>>,
+    /// Set once the token endpoint refused the credentials (cleared by enrolling again).
+    refused: Mutex<Option<Failure>>,
     timeout: std::sync::RwLock<Duration>,
 }
 
@@ -111,6 +113,7 @@ impl ServerClient {
             client_id: client_id.to_owned(),
             keychain: Keychain::for_client(base, client_id),
             token: Mutex::new(None),
+            refused: Mutex::new(None),
             timeout: std::sync::RwLock::new(timeout),
         }
     }
@@ -138,19 +141,31 @@ impl ServerClient {
 
     /// A usable access token: the current one while it has more than a minute left,
     /// else a new one from the token endpoint (kept in the keychain, never on disk).
-    async fn bearer(&self, renew: bool) -> Result<String, Failure> {
+    /// `rejected` is a token the server just refused: it is replaced unless another request
+    /// replaced it already (batches in flight share one renewal).
+    async fn bearer(&self, rejected: Option<&str>) -> Result<String, Failure> {
         let mut current = self.token.lock().await;
         let now = now_millis();
-        if current.is_none() && !renew {
+        if current.is_none() && rejected.is_none() {
             *current = self.keychain.token().await?;
         }
-        if let Some(token) = current
-            .as_ref()
-            .filter(|t| !renew && t.expires_at - now > RENEW_BEFORE_MS)
-        {
+        if let Some(token) = current.as_ref().filter(|t| {
+            Some(t.access_token.as_str()) != rejected && t.expires_at - now > RENEW_BEFORE_MS
+        }) {
             return Ok(token.access_token.clone());
         }
-        let token = self.request_token(now).await?;
+        if let Some(failure) = self.refused.lock().await.clone() {
+            // The credentials were refused in this process: asking again cannot help.
+            return Err(failure);
+        }
+        let token = match self.request_token(now).await {
+            Ok(token) => token,
+            Err(failure @ Failure::Auth(_)) => {
+                *self.refused.lock().await = Some(failure.clone());
+                return Err(failure);
+            }
+            Err(other) => return Err(other),
+        };
         self.keychain.store_token(&token).await?;
         let access = token.access_token.clone();
         *current = Some(token);
@@ -213,9 +228,9 @@ impl ServerClient {
         &self,
         build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, Failure> {
-        let mut renewed = false;
+        let mut rejected: Option<String> = None;
         loop {
-            let token = self.bearer(renewed).await?;
+            let token = self.bearer(rejected.as_deref()).await?;
             let response = build(&token)
                 .timeout(self.timeout())
                 .send()
@@ -224,8 +239,9 @@ impl ServerClient {
                     reason: format!("cannot reach the server: {}", short_error(&e)),
                     retry_after: None,
                 })?;
-            if response.status() == StatusCode::UNAUTHORIZED && !renewed {
-                renewed = true;
+            // One renewal on a 401 (the token was revoked or expired early), then report.
+            if response.status() == StatusCode::UNAUTHORIZED && rejected.is_none() {
+                rejected = Some(token);
                 continue;
             }
             return Ok(response);

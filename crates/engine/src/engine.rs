@@ -1,10 +1,12 @@
 //! The engine front-ends drive: enrollment, enqueueing, sync runs (now or on schedule),
 //! pause, dead letters, history, and the status stream.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use kendrix_core::enrollment::Enrollment;
 use kendrix_core::sync::StatusCounts;
 use kendrix_core::{Hlc, UnixMillis};
@@ -19,6 +21,12 @@ use crate::local_store::{Change, DeadLetter, LocalStore, SyncRun};
 use crate::sources::{move_into, read_rows, Format, Inbox, InboxOutcome, RowShape};
 use crate::status::{Backoff, Enrolled, Progress, Status, SyncState};
 use crate::{now_millis, EngineError, EngineResult};
+
+/// Batches on their way to the server at once (one round trip hides the next one's).
+const PARALLEL_BATCHES: usize = 4;
+
+/// How often a running sync tells subscribers its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 /// Names of the values the agent remembers (table `agent_state`).
 mod key {
@@ -210,6 +218,31 @@ impl Engine {
         self.settings.read().expect("settings lock").clone()
     }
 
+    /// The client of the enrollment in the database: another process (`kendrix enroll`
+    /// while the daemon runs) may have enrolled this agent anew.
+    async fn current_client(&self) -> EngineResult<Arc<ServerClient>> {
+        let server = self.store.state(key::SERVER).await?;
+        let client_id = self.store.state(key::CLIENT_ID).await?;
+        let current = self.client.read().expect("client lock").clone();
+        match (server, client_id, current) {
+            (Some(server), Some(client_id), Some(current))
+                if current.server() == server && current.client_id() == client_id =>
+            {
+                Ok(current)
+            }
+            (Some(server), Some(client_id), _) => {
+                let fresh = Arc::new(ServerClient::new(
+                    &server,
+                    &client_id,
+                    self.settings().request_timeout,
+                ));
+                *self.client.write().expect("client lock") = Some(fresh.clone());
+                Ok(fresh)
+            }
+            _ => Err(EngineError::NotEnrolled),
+        }
+    }
+
     fn client(&self) -> EngineResult<Arc<ServerClient>> {
         self.client
             .read()
@@ -369,7 +402,7 @@ impl Engine {
     /// `retry_for`; then the run ends offline (nothing is lost: the next run resumes).
     pub async fn sync(&self, trigger: Trigger, retry_for: Duration) -> EngineResult<SyncRun> {
         let _one_at_a_time = self.run_lock.lock().await;
-        let client = self.client()?;
+        let client = self.current_client().await?;
         let started = now_millis();
         let run_id = self.store.run_started(trigger.as_str(), started).await?;
         self.store
@@ -467,27 +500,59 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + retry_for;
         let mut backoff = Backoff::new(self.settings().retry_cap);
         let mut sent = 0i64;
+        // Batches travel `PARALLEL_BATCHES` at a time: versions decide on the server, so the
+        // order in which batches arrive cannot undo a newer change.
+        let mut in_flight = FuturesUnordered::new();
+        let mut sending: HashSet<i64> = HashSet::new();
+        // Set when a send failed: no new batch goes out until the ones in flight are back.
+        let mut retry: Option<(String, Option<Duration>)> = None;
+        let mut stop: Option<Stop> = None;
+        let mut last_published = tokio::time::Instant::now();
         loop {
-            if *self.stopping.borrow() {
-                return Ok(Some(Stop::Offline(
+            if stop.is_none() && *self.stopping.borrow() {
+                stop = Some(Stop::Offline(
                     "stopped before the queue was empty (the agent is shutting down)".into(),
-                )));
+                ));
             }
-            let settings = self.settings();
-            let config_hash = self.store.state(key::CONFIG_ETAG).await?;
-            let Some(batch) = self
-                .store
-                .next_batch(
-                    settings.batch_size,
-                    config_hash.as_deref(),
-                    now_millis(),
-                    &mut rng,
-                )
-                .await?
-            else {
-                return Ok(None);
+            while stop.is_none() && retry.is_none() && in_flight.len() < PARALLEL_BATCHES {
+                let Some(batch) = self.next_batch(&sending, &mut rng).await? else {
+                    break;
+                };
+                sending.insert(batch.id);
+                in_flight.push(async move {
+                    let answer = client.post_batch(&batch).await;
+                    (batch, answer)
+                });
+            }
+            let Some((batch, answer)) = in_flight.next().await else {
+                if let Some(stop) = stop {
+                    return Ok(Some(stop));
+                }
+                let Some((reason, retry_after)) = retry.take() else {
+                    return Ok(None);
+                };
+                let delay = backoff.next_delay(retry_after, &mut rng);
+                if tokio::time::Instant::now() + delay > deadline {
+                    return Ok(Some(Stop::Offline(reason)));
+                }
+                tracing::info!(%reason, delay_ms = delay.as_millis() as u64, "retrying");
+                self.set_live(|live| {
+                    live.waiting = Some(format!(
+                        "{reason}; retrying in {} s",
+                        delay.as_secs_f64().ceil() as u64
+                    ))
+                });
+                self.publish().await?;
+                if !self.pause_unless_stopping(delay).await {
+                    return Ok(Some(Stop::Offline(
+                        "stopped while waiting to retry (the agent is shutting down)".into(),
+                    )));
+                }
+                self.set_live(|live| live.waiting = None);
+                continue;
             };
-            match client.post_batch(&batch).await {
+            sending.remove(&batch.id);
+            match answer {
                 Ok(response) => {
                     self.store
                         .batch_answered(&batch, &response, now_millis())
@@ -516,40 +581,51 @@ impl Engine {
                     retry_after,
                 }) => {
                     self.store.batch_failed(batch.id, &reason).await?;
-                    let delay = backoff.next_delay(retry_after, &mut rng);
-                    if tokio::time::Instant::now() + delay > deadline {
-                        return Ok(Some(Stop::Offline(reason)));
-                    }
-                    tracing::info!(%reason, delay_ms = delay.as_millis() as u64, "retrying");
-                    self.set_live(|live| {
-                        live.waiting = Some(format!(
-                            "{reason}; retrying in {} s",
-                            delay.as_secs_f64().ceil() as u64
-                        ))
-                    });
-                    self.publish().await?;
-                    if !self.pause_unless_stopping(delay).await {
-                        return Ok(Some(Stop::Offline(
-                            "stopped while waiting to retry (the agent is shutting down)".into(),
-                        )));
-                    }
-                    self.set_live(|live| live.waiting = None);
+                    let longest = retry_after.max(retry.as_ref().and_then(|r| r.1));
+                    retry = Some((reason, longest));
                 }
                 Err(Failure::Auth(message)) => {
                     self.store.batch_failed(batch.id, &message).await?;
-                    return Ok(Some(Stop::Auth(message)));
+                    stop.get_or_insert(Stop::Auth(message));
                 }
                 Err(Failure::Refused(message)) => {
                     // The records go back to the outbox; they wait for a person to act.
                     self.store.batch_refused(&batch, &[], now_millis()).await?;
-                    return Ok(Some(Stop::Error(message)));
+                    stop.get_or_insert(Stop::Error(message));
                 }
-                Err(Failure::Keychain(message)) => return Ok(Some(Stop::Error(message))),
+                Err(Failure::Keychain(message)) => {
+                    stop.get_or_insert(Stop::Error(message));
+                }
             }
             let total = total.max(sent);
             self.set_live(|live| live.progress = Some(Progress { sent, total }));
-            self.publish().await?;
+            // Progress reaches subscribers a few times a second, not after every batch.
+            if last_published.elapsed() >= PROGRESS_EVERY {
+                self.publish().await?;
+                last_published = tokio::time::Instant::now();
+            }
         }
+    }
+
+    /// The next batch to send that is not already on its way: an unanswered one (after a
+    /// crash or a failed send, the same key and body), else a new one from the outbox.
+    async fn next_batch(
+        &self,
+        sending: &HashSet<i64>,
+        rng: &mut StdRng,
+    ) -> EngineResult<Option<crate::FormedBatch>> {
+        if let Some(batch) = self.store.unanswered_batch(sending).await? {
+            return Ok(Some(batch));
+        }
+        let config_hash = self.store.state(key::CONFIG_ETAG).await?;
+        self.store
+            .form_batch(
+                self.settings().batch_size,
+                config_hash.as_deref(),
+                now_millis(),
+                rng,
+            )
+            .await
     }
 
     /// Sleeps `delay` unless the engine is asked to stop first; false when stopping.

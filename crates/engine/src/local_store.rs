@@ -258,9 +258,8 @@ impl LocalStore {
     }
 
     /// The batch to send next: an unanswered one if any (after a crash, the same key and
-    /// body go out again), else up to `max` of the oldest waiting records, moved from the
-    /// outbox into a new persisted batch in one transaction. `None` when nothing waits.
-    /// `config_hash` (the configuration this agent runs) travels in the body for drift.
+    /// body go out again), else a new one (see [`LocalStore::form_batch`]). `None` when
+    /// nothing waits.
     pub async fn next_batch(
         &self,
         max: i64,
@@ -268,20 +267,46 @@ impl LocalStore {
         now: UnixMillis,
         rng: &mut impl RngCore,
     ) -> EngineResult<Option<FormedBatch>> {
-        let pending: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, idempotency_key, body, records, attempts FROM batches ORDER BY id LIMIT 1",
+        match self.unanswered_batch(&Default::default()).await? {
+            Some(batch) => Ok(Some(batch)),
+            None => self.form_batch(max, config_hash, now, rng).await,
+        }
+    }
+
+    /// The oldest batch formed but not answered yet, leaving out those in `skip` (on their
+    /// way already).
+    pub async fn unanswered_batch(
+        &self,
+        skip: &std::collections::HashSet<i64>,
+    ) -> EngineResult<Option<FormedBatch>> {
+        let pending: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, idempotency_key, body, records, attempts FROM batches ORDER BY id LIMIT $1",
         )
-        .fetch_optional(&self.pool)
+        .bind(skip.len() as i64 + 1)
+        .fetch_all(&self.pool)
         .await?;
-        if let Some((id, idempotency_key, body, records, attempts)) = pending {
-            return Ok(Some(FormedBatch {
+        Ok(pending.into_iter().find(|(id, ..)| !skip.contains(id)).map(
+            |(id, idempotency_key, body, records, attempts)| FormedBatch {
                 id,
                 idempotency_key,
                 body,
                 records,
                 attempts,
-            }));
-        }
+            },
+        ))
+    }
+
+    /// Moves up to `max` of the oldest waiting records from the outbox into a new persisted
+    /// batch with a fresh Idempotency-Key, in one transaction. `config_hash` (the
+    /// configuration this agent runs) travels in the body for drift. `None` when the outbox
+    /// is empty.
+    pub async fn form_batch(
+        &self,
+        max: i64,
+        config_hash: Option<&str>,
+        now: UnixMillis,
+        rng: &mut impl RngCore,
+    ) -> EngineResult<Option<FormedBatch>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut rows: Vec<(i64, String, String, String, String, Option<String>)> = sqlx::query_as(
             "DELETE FROM outbox WHERE (entity, record_id) IN \
@@ -355,6 +380,9 @@ impl LocalStore {
         response: &BatchResponse,
         now: UnixMillis,
     ) -> EngineResult<bool> {
+        if response.counts.rejected == 0 {
+            return self.finish(batch.id, &[], &[], now).await;
+        }
         let records = records_of(batch);
         let dead: Vec<(&Value, String)> = response
             .results
