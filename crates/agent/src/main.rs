@@ -161,15 +161,11 @@ fn main() -> ExitCode {
 }
 
 fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = &cli.data_dir {
-        return Ok(dir.clone());
+    match &cli.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => kendrix_engine::default_data_dir()
+            .context("no data folder: set --data-dir or KENDRIX_AGENT_DIR"),
     }
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .context("no data folder: set --data-dir or KENDRIX_AGENT_DIR")?;
-    Ok(base.join("kendrix"))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {

@@ -277,7 +277,16 @@ impl ServerClient {
 
     /// The effective configuration as JSON; `None` when it still matches `etag`.
     pub async fn fetch_config(&self, etag: Option<&str>) -> Result<Option<FetchedConfig>, Failure> {
-        let url = format!("{}/config?format=json", self.base);
+        self.fetch_config_as("json", etag).await
+    }
+
+    /// The effective configuration rendered as `json`, `xml` or `ini`.
+    pub async fn fetch_config_as(
+        &self,
+        format: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<FetchedConfig>, Failure> {
+        let url = format!("{}/config?format={format}", self.base);
         let response = self
             .authorized(|token| {
                 let request = self.http.get(&url).bearer_auth(token);
@@ -369,9 +378,9 @@ async fn failure_of(response: reqwest::Response) -> Failure {
         StatusCode::UNAUTHORIZED => Failure::Auth(format!(
             "the server does not accept this agent's token even after renewing it: {detail}"
         )),
-        StatusCode::FORBIDDEN => {
-            Failure::Auth(format!("this agent lacks a permission it needs: {detail}"))
-        }
+        StatusCode::FORBIDDEN => Failure::Auth(format!(
+            "this agent lacks a permission it needs (403 forbidden): {detail}"
+        )),
         StatusCode::UNPROCESSABLE_ENTITY
             if problem.errors.as_ref().is_some_and(|e| !e.is_empty()) =>
         {

@@ -243,14 +243,6 @@ impl Engine {
         }
     }
 
-    fn client(&self) -> EngineResult<Arc<ServerClient>> {
-        self.client
-            .read()
-            .expect("client lock")
-            .clone()
-            .ok_or(EngineError::NotEnrolled)
-    }
-
     /// Enrolls this agent: the secret goes to the OS keychain (nothing is stored if that
     /// fails), the credentials are checked against the server when it answers, and the
     /// server URL and client id are remembered.
@@ -636,7 +628,7 @@ impl Engine {
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => true,
-            _ = stopping.wait_for(|s| *s) => false,
+            _ = async { let _ = stopping.wait_for(|s| *s).await; } => false,
         }
     }
 
@@ -797,7 +789,8 @@ impl Engine {
                 .await?;
             self.publish().await?;
             let trigger = tokio::select! {
-                _ = stopping.wait_for(|s| *s) => break,
+                // (The watch's guard is dropped inside, so the daemon's future stays Send.)
+                _ = async { let _ = stopping.wait_for(|s| *s).await; } => break,
                 _ = tokio::time::sleep_until(next) => Trigger::Schedule,
                 _ = self.wake.notified() => Trigger::Manual,
                 _ = inbox_tick.tick(), if inbox.is_some() => {
@@ -895,9 +888,21 @@ impl Engine {
         self.store.history(limit).await
     }
 
+    /// The effective configuration as the server renders it now (`json`, `xml`, `ini`).
+    pub async fn config_as(&self, format: &str) -> EngineResult<FetchedConfig> {
+        let client = self.current_client().await?;
+        client.fetch_config_as(format, None).await?.ok_or_else(|| {
+            EngineError::Server(Failure::Refused("no configuration came back".into()))
+        })
+    }
+
     /// A GET of the server's API with this agent's token (for screens showing server data).
     pub async fn server_get(&self, path_and_query: &str) -> EngineResult<String> {
-        Ok(self.client()?.get_text(path_and_query).await?)
+        Ok(self
+            .current_client()
+            .await?
+            .get_text(path_and_query)
+            .await?)
     }
 
     /// The status, read fresh from the database (also right when another process — the

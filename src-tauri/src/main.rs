@@ -1,0 +1,117 @@
+//! Kendrix Sync desktop app: a Tauri 2 shell over `kendrix-engine`. It lives in the tray,
+//! runs the engine's schedule in the background, tells people when something needs them,
+//! and shows the web UI (`ui/`). No sync logic lives here: commands are thin wrappers over
+//! engine calls, and status reaches the UI as `status` events.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod notify;
+mod tray;
+
+use std::sync::Arc;
+
+use kendrix_engine::Engine;
+use tauri::{Emitter, Manager, WindowEvent};
+
+/// Started by the autostart entry: stay in the tray, no window.
+const HIDDEN_FLAG: &str = "--hidden";
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KENDRIX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let start_hidden = std::env::args().any(|a| a == HIDDEN_FLAG);
+
+    let result = tauri::Builder::default()
+        // A second launch focuses the first instance instead of starting another engine.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![HIDDEN_FLAG]),
+        ))
+        .setup(move |app| {
+            let data_dir = kendrix_engine::default_data_dir()
+                .ok_or("no data folder: set KENDRIX_AGENT_DIR")?;
+            let engine = tauri::async_runtime::block_on(Engine::open(&data_dir))?;
+            app.manage(engine.clone());
+            tray::create(app.handle())?;
+            forward_status(app.handle().clone(), engine.clone());
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = engine.run(None).await {
+                    tracing::error!(error = %e, "the background schedule stopped");
+                }
+            });
+            if !start_hidden {
+                show_main_window(app.handle());
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window hides it; the schedule keeps running in the tray.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::sync_now,
+            commands::pause,
+            commands::resume,
+            commands::enroll,
+            commands::history,
+            commands::dead_letters,
+            commands::retry_dead_letters,
+            commands::discard_dead_letters,
+            commands::fix_dead_letter,
+            commands::audit_logs,
+            commands::audit_export,
+            commands::config_effective,
+            commands::config_versions,
+            commands::config_diff,
+            commands::sync_stats,
+            commands::auth_stats,
+            commands::settings,
+            commands::save_settings,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("Kendrix Sync could not start: {e}");
+        std::process::exit(1);
+    }
+}
+
+pub fn show_main_window(app: &tauri::AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// Every status change goes to the UI (event `status`), the tray and, when it needs a
+/// person, a desktop notification.
+fn forward_status(app: tauri::AppHandle, engine: Arc<Engine>) {
+    let mut changes = engine.subscribe();
+    tauri::async_runtime::spawn(async move {
+        let mut notifier = notify::Notifier::default();
+        let mut current = changes.borrow_and_update().clone();
+        tray::show(&app, &current);
+        loop {
+            let _ = app.emit("status", &current);
+            tray::show(&app, &current);
+            let enabled = commands::notifications_enabled(&engine).await;
+            notifier.observe(&current, enabled);
+            if changes.changed().await.is_err() {
+                break;
+            }
+            current = changes.borrow_and_update().clone();
+        }
+    });
+}
