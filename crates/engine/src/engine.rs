@@ -818,6 +818,11 @@ impl Engine {
                 .await
             {
                 Ok(run) => run,
+                // Nothing to do until someone enrolls (enrolling wakes this loop).
+                Err(EngineError::NotEnrolled) => {
+                    next = tokio::time::Instant::now() + interval;
+                    continue;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "sync run failed");
                     next = tokio::time::Instant::now() + backoff.next_delay(None, &mut rng);
