@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs Kendrix Sync on its embedded defaults: the server on SQLite (./kendrix.db, created on
 # first start) at http://127.0.0.1:8080 with a "Demo" tenant and a freshly registered "Demo
-# site"; the agent `kendrix` enrolled against it (secret in the OS keychain), some sample
-# records queued, and the agent running on its schedule, watching ./.kendrix/inbox.
-# Ctrl-C stops both. Extra arguments go to `kendrix-server serve` (e.g. --bind 127.0.0.1:9090).
+# site"; the agent enrolled against it (secret in the OS keychain) with some sample records
+# queued; then the desktop app (tray + window) when there is a display, else the headless
+# agent `kendrix run`, watching ./.kendrix/inbox. Ctrl-C (or Quit in the tray) stops it all.
+# Extra arguments go to `kendrix-server serve` (e.g. --bind 127.0.0.1:9090).
 #
 # Without a desktop session (no D-Bus session bus), the agent's keychain is a private
 # gnome-keyring started for this run (scripts/with-session.sh); it lasts as long as the run,
@@ -27,7 +28,15 @@ apt_install() {
 
 if [ "${KENDRIX_IN_SESSION:-}" != "1" ]; then
   apt_install build-essential pkg-config
-  cargo build --release --locked -p kendrix-server -p kendrix-agent
+  if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    export KENDRIX_RUN_APP=1
+    apt_install libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
+    command -v npm >/dev/null || apt_install nodejs npm
+    (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
+    cargo build --release --locked -p kendrix-server -p kendrix-agent -p kendrix-desktop
+  else
+    cargo build --release --locked -p kendrix-server -p kendrix-agent
+  fi
   if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
     apt_install dbus gnome-keyring keyutils xvfb xauth dunst
     exec bash scripts/with-session.sh bash "$0" "$@"
@@ -59,9 +68,18 @@ if [ ! -e "$state/samples-queued" ]; then
   touch "$state/samples-queued"
 fi
 
+if [ "${KENDRIX_RUN_APP:-}" = "1" ]; then
+  echo
+  echo "The desktop app starts, enrolled as the Demo site; it syncs the sample records at once (Sync Now for more)."
+  "$bin/kendrix-desktop" &
+  agent=$!
+  wait $agent
+  exit 0
+fi
 cat <<EOF
 
-The agent syncs now and then on the server's schedule (logs below). From another terminal:
+No display: the headless agent runs instead of the desktop app. It syncs now and then on
+the server's schedule (logs below). From another terminal:
   KENDRIX_AGENT_DIR=$KENDRIX_AGENT_DIR $bin/kendrix status      # all synced?
   drop NDJSON/JSON/CSV files named <entity>.<anything>.csv into $state/inbox
 EOF

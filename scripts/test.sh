@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of Kendrix Sync on a fresh Debian 12 machine or a warm one:
-# installs what is missing (Rust components, cargo-nextest, PostgreSQL, the keychain and
-# display packages), checks formatting and lints, builds every binary, then runs all tests
-# on SQLite and on PostgreSQL inside a private session with a real OS keychain
-# (scripts/with-session.sh: D-Bus + gnome-keyring, Xvfb).
+# installs what is missing (Rust components, cargo-nextest, tauri-driver, PostgreSQL, Node.js,
+# the WebKitGTK, keychain and display packages), checks the UI (type check, lint, Vitest) and
+# builds it, checks formatting and lints, builds every binary, then runs all tests — on SQLite
+# and PostgreSQL, the agent with a real OS keychain, the desktop app over WebDriver — inside a
+# private session (scripts/with-session.sh: D-Bus + gnome-keyring, Xvfb, dunst).
 #
 # PostgreSQL: uses the server on 127.0.0.1:5432 (user postgres); installs and starts one if
 # none answers. Each test creates its own database and drops it; this script drops any the
@@ -39,6 +40,8 @@ fi
 apt_install build-essential pkg-config curl ca-certificates
 # The agent's keychain (Secret Service) and a private session to run it in.
 apt_install dbus gnome-keyring keyutils xvfb xauth dunst
+# The desktop app (Tauri 2 on WebKitGTK) and its WebDriver for the end-to-end story.
+apt_install libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver
 if have rustup; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
@@ -46,6 +49,17 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   say "installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  say "installing tauri-driver"
+  cargo install tauri-driver --version '^2' --locked
+fi
+
+# --- Node.js for the UI ---------------------------------------------------------------------
+node_ok() { command -v node >/dev/null 2>&1 && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; }
+if ! node_ok; then
+  apt_install nodejs npm
+  node_ok || { echo "Node.js >= 20.19 is needed for the UI (Vite 8); found $(node --version 2>/dev/null || echo none)" >&2; exit 1; }
 fi
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -76,6 +90,10 @@ drop_leftover_databases() {
 }
 trap drop_leftover_databases EXIT
 
+# --- UI: install, type check, lint, unit tests, build (the app embeds ui/dist) ---------------
+say "UI: npm ci, type check, lint, unit tests (Vitest), build"
+(cd ui && npm ci --no-audit --no-fund && npm run typecheck && npm run lint && npm test && npm run build)
+
 # --- Hygiene --------------------------------------------------------------------------------
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -85,5 +103,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # --- Build and test -------------------------------------------------------------------------
 say "building every binary (process tests run them)"
 cargo build --workspace --bins --locked
-say "tests: unit tests and story tests on SQLite and PostgreSQL, agent stories with the real keychain"
+say "tests: unit and story tests on SQLite and PostgreSQL, the agent with the real keychain, the desktop app over WebDriver"
 bash scripts/with-session.sh cargo nextest run --workspace --locked --no-fail-fast
