@@ -5,52 +5,69 @@
 use kendrix_core::UnixMillis;
 use kendrix_engine::{Status, SyncState};
 
-/// Remembers what was last seen, to notify on changes only.
+/// Remembers what was told, to notify on changes only.
 #[derive(Debug, Default)]
 pub struct Notifier {
-    last: Option<(SyncState, i64, Option<String>)>,
+    seen: bool,
+    /// The problem staff were told about and that has not cleared yet.
+    told: Option<SyncState>,
+    dead_letters: i64,
 }
 
 impl Notifier {
+    /// Notes a status and shows what it calls for.
     pub fn observe(&mut self, status: &Status, enabled: bool) {
-        let now = (status.state, status.dead_letters, status.message.clone());
-        let previous = self.last.replace(now);
-        let Some((was, dead_before, _)) = previous else {
-            return;
-        };
-        let message = match (was, status.state) {
-            (SyncState::Error | SyncState::Offline, SyncState::Idle) => Some((
-                "Kendrix Sync recovered".to_owned(),
-                "Syncing works again.".to_owned(),
-            )),
-            (w, SyncState::Error) if w != SyncState::Error => Some((
-                if is_auth_problem(status) {
-                    "Kendrix Sync: credentials refused".to_owned()
+        for (title, body) in self.notifications_for(status) {
+            send(&title, &body, enabled);
+        }
+    }
+
+    /// The notifications (title, body) a new status calls for.
+    fn notifications_for(&mut self, status: &Status) -> Vec<(String, String)> {
+        if !self.seen {
+            // What the app finds at start is on screen already.
+            self.seen = true;
+            self.dead_letters = status.dead_letters;
+            return Vec::new();
+        }
+        let message = || status.message.clone().unwrap_or_default();
+        // Retries inside a run show as offline with progress: not yet a failure.
+        let run_over = status.progress.is_none();
+        let mut out = Vec::new();
+        match status.state {
+            SyncState::Error if self.told != Some(SyncState::Error) => {
+                let title = if is_auth_problem(status) {
+                    "Kendrix Sync: credentials refused"
                 } else {
-                    "Kendrix Sync needs attention".to_owned()
-                },
-                status.message.clone().unwrap_or_default(),
-            )),
-            (w, SyncState::Offline) if w != SyncState::Offline && w != SyncState::Syncing => {
-                Some((
-                    "Kendrix Sync cannot reach the server".to_owned(),
-                    status.message.clone().unwrap_or_default(),
-                ))
+                    "Kendrix Sync needs attention"
+                };
+                out.push((title.to_owned(), message()));
+                self.told = Some(SyncState::Error);
             }
-            _ => None,
-        };
-        let rejected = (status.dead_letters > dead_before).then(|| {
-            (
+            SyncState::Offline if run_over && self.told.is_none() => {
+                out.push(("Kendrix Sync cannot reach the server".to_owned(), message()));
+                self.told = Some(SyncState::Offline);
+            }
+            SyncState::Idle | SyncState::Paused if self.told.is_some() => {
+                out.push((
+                    "Kendrix Sync recovered".to_owned(),
+                    "Syncing works again.".to_owned(),
+                ));
+                self.told = None;
+            }
+            _ => {}
+        }
+        if status.dead_letters > self.dead_letters {
+            out.push((
                 "Kendrix Sync: records refused".to_owned(),
                 format!(
                     "{} record(s) wait in Dead letters to be fixed or resent.",
                     status.dead_letters
                 ),
-            )
-        });
-        for (title, body) in message.into_iter().chain(rejected) {
-            send(&title, &body, enabled);
+            ));
         }
+        self.dead_letters = status.dead_letters;
+        out
     }
 }
 
@@ -79,4 +96,82 @@ fn send(title: &str, body: &str, enabled: bool) {
 pub fn local_time(at: UnixMillis) -> String {
     let secs = at.div_euclid(1000).rem_euclid(86_400);
     format!("{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: SyncState, dead_letters: i64, message: Option<&str>) -> Status {
+        Status {
+            state,
+            all_synced: state == SyncState::Idle && dead_letters == 0,
+            queue_depth: 0,
+            dead_letters,
+            last_success_at: Some(1),
+            next_run_at: None,
+            paused_until: None,
+            message: message.map(str::to_owned),
+            warning: None,
+            progress: None,
+            enrolled: None,
+            config_version: None,
+        }
+    }
+
+    fn titles(notifier: &mut Notifier, s: Status) -> Vec<String> {
+        notifier
+            .notifications_for(&s)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    #[test]
+    fn routine_syncs_stay_quiet_and_problems_and_recovery_are_told() {
+        let mut n = Notifier::default();
+        assert!(titles(&mut n, status(SyncState::Idle, 0, None)).is_empty());
+        assert!(titles(&mut n, status(SyncState::Syncing, 0, None)).is_empty());
+        assert!(
+            titles(&mut n, status(SyncState::Idle, 0, None)).is_empty(),
+            "a routine sync"
+        );
+        let mut retrying = status(SyncState::Offline, 0, Some("retrying in 2 s"));
+        retrying.progress = Some(kendrix_engine::Progress { sent: 0, total: 10 });
+        assert!(
+            titles(&mut n, retrying).is_empty(),
+            "a retry inside a run is not a failure"
+        );
+        assert_eq!(
+            titles(
+                &mut n,
+                status(SyncState::Offline, 0, Some("cannot reach the server"))
+            ),
+            ["Kendrix Sync cannot reach the server"]
+        );
+        assert_eq!(
+            titles(&mut n, status(SyncState::Idle, 0, None)),
+            ["Kendrix Sync recovered"]
+        );
+        assert_eq!(
+            titles(
+                &mut n,
+                status(
+                    SyncState::Error,
+                    0,
+                    Some("the server refused this agent's credentials")
+                )
+            ),
+            ["Kendrix Sync: credentials refused"]
+        );
+        assert!(
+            titles(&mut n, status(SyncState::Error, 0, Some("same"))).is_empty(),
+            "told once"
+        );
+        let _ = titles(&mut n, status(SyncState::Idle, 0, None));
+        assert_eq!(
+            titles(&mut n, status(SyncState::Idle, 2, None)),
+            ["Kendrix Sync: records refused"]
+        );
+    }
 }

@@ -52,6 +52,37 @@ pub fn register_site(db: &TestDb, name: &str, scopes: &str) -> Site {
     }
 }
 
+/// An admin sets a number in tenant 1's configuration (a new version).
+pub fn set_config_number(db: &TestDb, key: &str, value: &str) {
+    server_cli(
+        &db.url,
+        &[
+            "config",
+            "set",
+            "--tenant-id",
+            "1",
+            "--type",
+            "number",
+            key,
+            value,
+        ],
+    );
+}
+
+/// The exit code of a finished `kendrix` run.
+pub fn exit_code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// Everything a finished run printed, for assertion messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// The enrollment string of `site`, pointing at `server_url` instead (e.g. a proxy).
 pub fn enrollment_for(site: &Site, server_url: &str) -> String {
     kendrix_core::enrollment::Enrollment {

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use kendrix_tests::agent::{
-    enrollment_for, order_rows, register_site, server_applied, server_checksum, source_checksum,
-    wait_until, Agent,
+    enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
+    server_checksum, set_config_number, source_checksum, wait_until, Agent,
 };
 use kendrix_tests::{server_cli, Backend, ServerProcess, TestDb};
 use serde_json::{json, Value};
@@ -16,18 +16,6 @@ async fn server() -> (TestDb, ServerProcess) {
     server_cli(&db.url, &["migrate"]);
     let server = ServerProcess::start(&db.url, &[]);
     (db, server)
-}
-
-fn exit_code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,8 +52,12 @@ async fn a_site_enrolls_enqueues_a_csv_file_and_syncs_everything() {
     assert_eq!(agent.status()["all_synced"], false, "nothing confirmed yet");
 
     let out = agent.run(&["sync"]);
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
-    assert!(text(&out).contains("status: all synced"), "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("status: all synced"),
+        "{}",
+        output_text(&out)
+    );
 
     let status = agent.status();
     assert_eq!(status["state"], "idle");
@@ -116,11 +108,11 @@ async fn enrolling_by_server_and_client_id_takes_the_secret_from_stdin_and_check
     );
     assert_eq!(exit_code(&wrong), 1);
     assert!(
-        text(&wrong).contains("refused this agent's credentials"),
+        output_text(&wrong).contains("refused this agent's credentials"),
         "{}",
-        text(&wrong)
+        output_text(&wrong)
     );
-    assert!(!text(&wrong).contains("kxs_not-the-secret"));
+    assert!(!output_text(&wrong).contains("kxs_not-the-secret"));
     assert_eq!(
         agent.status()["enrolled"],
         Value::Null,
@@ -137,7 +129,7 @@ async fn enrolling_by_server_and_client_id_takes_the_secret_from_stdin_and_check
         ],
         &format!("{}\n", site.client_secret),
     );
-    assert_eq!(exit_code(&right), 0, "{}", text(&right));
+    assert_eq!(exit_code(&right), 0, "{}", output_text(&right));
     assert_eq!(
         agent.status()["enrolled"]["client_id"],
         site.client_id.as_str()
@@ -146,7 +138,11 @@ async fn enrolling_by_server_and_client_id_takes_the_secret_from_stdin_and_check
     // A damaged enrollment string is named as such, without echoing it.
     let damaged = agent.run(&["enroll", "kendrix1:@@@"]);
     assert_eq!(exit_code(&damaged), 1);
-    assert!(text(&damaged).contains("damaged"), "{}", text(&damaged));
+    assert!(
+        output_text(&damaged).contains("damaged"),
+        "{}",
+        output_text(&damaged)
+    );
     agent.assert_no_file_holds(&[&site.client_secret]);
 }
 
@@ -162,9 +158,10 @@ async fn without_a_keychain_the_agent_says_so_and_stores_no_secret_anywhere() {
         .unwrap();
     assert_eq!(exit_code(&out), 1);
     assert!(
-        text(&out).contains("keychain is unavailable") && text(&out).contains("never in a file"),
+        output_text(&out).contains("keychain is unavailable")
+            && output_text(&out).contains("never in a file"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert_eq!(agent.status()["enrolled"], Value::Null);
     agent.assert_no_file_holds(&[&site.client_secret]);
@@ -182,7 +179,7 @@ async fn a_record_the_server_refuses_waits_in_dead_letters_until_fixed_and_resen
     agent.enqueue("orders", &rows);
 
     let out = agent.run(&["sync"]);
-    assert_eq!(exit_code(&out), 2, "records refused: {}", text(&out));
+    assert_eq!(exit_code(&out), 2, "records refused: {}", output_text(&out));
     let status = agent.status();
     assert_eq!(status["dead_letters"], 1);
     assert_eq!(
@@ -204,7 +201,7 @@ async fn a_record_the_server_refuses_waits_in_dead_letters_until_fixed_and_resen
     let fixed = json!({"id": "o000010", "total": 12.5, "note": "shortened"});
     agent.ok(&["dead-letters", "fix", &id, "--data", &fixed.to_string()]);
     let out = agent.run(&["sync"]);
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     assert_eq!(agent.status()["all_synced"], true);
     rows[10] = fixed;
     assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
@@ -225,19 +222,7 @@ async fn configuration_from_the_server_applies_live_and_its_version_is_reported(
     let site = register_site(&db, "Store 5", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));
-    server_cli(
-        &db.url,
-        &[
-            "config",
-            "set",
-            "--tenant-id",
-            "1",
-            "--type",
-            "number",
-            "sync.batch_size",
-            "7",
-        ],
-    );
+    set_config_number(&db, "sync.batch_size", "7");
 
     agent.enqueue("orders", &order_rows(0, 20));
     assert_eq!(exit_code(&agent.run(&["sync"])), 0);
@@ -247,19 +232,7 @@ async fn configuration_from_the_server_applies_live_and_its_version_is_reported(
     assert!(version.is_string(), "{version}");
 
     // A change on the server reaches the next run without a restart.
-    server_cli(
-        &db.url,
-        &[
-            "config",
-            "set",
-            "--tenant-id",
-            "1",
-            "--type",
-            "number",
-            "sync.batch_size",
-            "10",
-        ],
-    );
+    set_config_number(&db, "sync.batch_size", "10");
     agent.enqueue("orders", &order_rows(20, 20));
     assert_eq!(exit_code(&agent.run(&["sync"])), 0);
     let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
@@ -275,19 +248,7 @@ async fn configuration_from_the_server_applies_live_and_its_version_is_reported(
 async fn the_daemon_syncs_on_schedule_takes_in_the_inbox_and_stops_on_sigterm() {
     let (db, server) = server().await;
     let site = register_site(&db, "Store 4", "sync:write config:read");
-    server_cli(
-        &db.url,
-        &[
-            "config",
-            "set",
-            "--tenant-id",
-            "1",
-            "--type",
-            "number",
-            "sync.interval_seconds",
-            "1",
-        ],
-    );
+    set_config_number(&db, "sync.interval_seconds", "1");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));
     let inbox = agent.dir.path().join("inbox");
@@ -360,7 +321,7 @@ async fn revoked_credentials_stop_the_agent_with_a_clear_status_not_a_retry_loop
     server_cli(&db.url, &["client", "revoke", &site.client_id]);
     agent.enqueue("orders", &order_rows(30, 30));
     let out = agent.run(&["sync", "--retry-for-secs", "60"]);
-    assert_eq!(exit_code(&out), 4, "{}", text(&out));
+    assert_eq!(exit_code(&out), 4, "{}", output_text(&out));
     let status = agent.status();
     assert_eq!(status["state"], "error");
     assert!(
@@ -419,7 +380,7 @@ async fn a_token_revoked_mid_sync_is_renewed_once_and_the_sync_goes_on() {
     let rows = order_rows(0, 40);
     agent.enqueue("orders", &rows[10..]);
     let out = agent.run(&["sync"]);
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     let renewed = keychain.token().await.unwrap().unwrap();
     assert_ne!(renewed.access_token, token.access_token);
     assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));

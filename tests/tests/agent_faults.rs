@@ -8,23 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kendrix_tests::agent::{
-    enrollment_for, order_rows, register_site, server_applied, server_checksum, source_checksum,
-    Agent, Fault, SmallDisk, TcpProxy,
+    enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
+    server_checksum, set_config_number, source_checksum, Agent, Fault, SmallDisk, TcpProxy,
 };
 use kendrix_tests::{server_cli, Backend, ServerProcess, TestDb};
 use serde_json::Value;
-
-fn exit_code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Small batches, short timeouts and a short backoff cap, so a story sees many batches and
 /// many faults in a few seconds.
@@ -34,19 +22,7 @@ fn quick_config(db: &TestDb, batch_size: &str) {
         ("sync.request_timeout_seconds", "2"),
         ("sync.retry_max_seconds", "2"),
     ] {
-        server_cli(
-            &db.url,
-            &[
-                "config",
-                "set",
-                "--tenant-id",
-                "1",
-                "--type",
-                "number",
-                key,
-                value,
-            ],
-        );
+        set_config_number(db, key, value);
     }
 }
 
@@ -118,7 +94,7 @@ async fn the_server_killed_again_and_again_during_one_long_sync_loses_and_repeat
     done.store(true, Ordering::SeqCst);
     killer.join().unwrap();
     let (agent, out) = out;
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     assert!(
         kills.load(Ordering::SeqCst) >= 3,
         "the server died during the sync"
@@ -187,7 +163,7 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
         sync.wait().unwrap();
     }
     let out = agent.run(&["sync", "--retry-for-secs", "120"]);
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     assert_eq!(proxy.fired().len(), 4);
     assert_eq!(agent.status()["all_synced"], true);
     assert_delivered_exactly_once(&db, &rows).await;
@@ -225,7 +201,7 @@ async fn connections_cut_stalled_and_refused_are_retried_until_everything_arrive
     .unwrap();
     reopen.await.unwrap();
     let (agent, out) = out;
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     assert_eq!(proxy.fired().len(), 6, "every fault happened");
     let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
     assert_eq!(history[0]["outcome"], "synced");
@@ -252,7 +228,7 @@ async fn storms_of_429_503_and_500_are_waited_out_honouring_retry_after() {
     let started = Instant::now();
     let out = agent.run(&["sync", "--retry-for-secs", "120"]);
     let took = started.elapsed();
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     assert_eq!(proxy.fired(), storm.to_vec());
     // Each answer said `Retry-After: 1`, and the agent waited at least that long each time.
     assert!(
@@ -265,7 +241,7 @@ async fn storms_of_429_503_and_500_are_waited_out_honouring_retry_after() {
     agent.enqueue("orders", &order_rows(100, 100));
     proxy.inject(&[Fault::Answer(503); 20]);
     let out = agent.run(&["sync", "--retry-for-secs", "2"]);
-    assert_eq!(exit_code(&out), 3, "{}", text(&out));
+    assert_eq!(exit_code(&out), 3, "{}", output_text(&out));
     let status = agent.status();
     assert_eq!(status["state"], "offline");
     assert_eq!(status["queue_depth"], 100);
@@ -299,7 +275,7 @@ async fn an_agent_alternating_between_two_postgresql_servers_delivers_exactly_on
     done.store(true, Ordering::SeqCst);
     cutter.await.unwrap();
     let (_agent, out) = out;
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     assert!(
         proxy.connections() > 4,
         "the agent went to both servers in turns"
@@ -323,7 +299,11 @@ async fn a_full_disk_on_the_agent_is_reported_and_the_queue_stays_intact() {
     let more: String = rows[1000..].iter().map(|r| format!("{r}\n")).collect();
     let out = agent.run_with_stdin(&["enqueue", "--entity", "orders"], &more);
     assert_eq!(exit_code(&out), 1);
-    assert!(text(&out).contains("disk is full"), "{}", text(&out));
+    assert!(
+        output_text(&out).contains("disk is full"),
+        "{}",
+        output_text(&out)
+    );
     assert_eq!(
         agent.status()["queue_depth"],
         1000,
@@ -332,7 +312,7 @@ async fn a_full_disk_on_the_agent_is_reported_and_the_queue_stays_intact() {
 
     std::fs::remove_file(filler).unwrap();
     let out = agent.run(&["sync"]);
-    assert_eq!(exit_code(&out), 0, "{}", text(&out));
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     agent.enqueue("orders", &rows[1000..]);
     assert_eq!(exit_code(&agent.run(&["sync"])), 0);
     assert_delivered_exactly_once(&db, &rows).await;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use kendrix_tests::agent::{
-    enrollment_for, order_rows, register_site, server_checksum, source_checksum, Agent,
+    enrollment_for, order_rows, register_site, server_checksum, set_config_number, source_checksum,
+    Agent,
 };
 use kendrix_tests::{binary, server_cli, Backend, ServerProcess, TestDb};
 use serde_json::{json, Value};
@@ -150,19 +151,7 @@ async fn staff_enroll_sync_fix_a_rejected_record_and_admins_see_audit_config_and
         "Store 12",
         "sync:write config:read audit:read stats:read",
     );
-    server_cli(
-        &db.url,
-        &[
-            "config",
-            "set",
-            "--tenant-id",
-            "1",
-            "--type",
-            "number",
-            "sync.batch_size",
-            "100",
-        ],
-    );
+    set_config_number(&db, "sync.batch_size", "100");
     // The CLI shares the app's agent folder: it plays the site's systems feeding records.
     let feeder = Agent::new();
     let (_driver, app) = start_app(&feeder.data_dir()).await;
@@ -260,19 +249,7 @@ async fn staff_enroll_sync_fix_a_rejected_record_and_admins_see_audit_config_and
     assert_eq!(stored, vec![json!({"id": "o-big", "note": "short now"})]);
 
     // An admin changes the configuration: a new version with its diff.
-    server_cli(
-        &db.url,
-        &[
-            "config",
-            "set",
-            "--tenant-id",
-            "1",
-            "--type",
-            "number",
-            "sync.batch_size",
-            "250",
-        ],
-    );
+    set_config_number(&db, "sync.batch_size", "250");
     go(&app, "config").await;
     let mut versions = 0;
     for _ in 0..50 {
