@@ -156,7 +156,8 @@ impl Agent {
         {
             use std::io::Write;
             let mut stdin = child.stdin.take().expect("stdin");
-            stdin.write_all(input.as_bytes()).expect("write stdin");
+            // A run that stops early (e.g. on a full disk) closes stdin: its output says why.
+            let _ = stdin.write_all(input.as_bytes());
         }
         child.wait_with_output().expect("kendrix output")
     }
@@ -317,8 +318,13 @@ pub struct TcpProxy {
 }
 
 impl TcpProxy {
-    pub async fn start(upstream_urls: &[&str]) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    /// Starts the proxy on a thread and runtime of its own, so a test that blocks its own
+    /// runtime (waiting for a `kendrix` process) never starves the proxy.
+    pub fn start(upstream_urls: &[&str]) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(ProxyState {
             trigger: b"POST /sync/batches".to_vec(),
@@ -331,14 +337,21 @@ impl TcpProxy {
         };
         proxy.set_upstreams(upstream_urls);
         let closer = proxy.closer.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let state = state.clone();
-                let closed = closer.subscribe();
-                tokio::spawn(async move {
-                    let _ = serve_connection(client, state, closed).await;
-                });
-            }
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("proxy runtime");
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).expect("tokio listener");
+                while let Ok((client, _)) = listener.accept().await {
+                    let state = state.clone();
+                    let closed = closer.subscribe();
+                    tokio::spawn(async move {
+                        let _ = serve_connection(client, state, closed).await;
+                    });
+                }
+            });
         });
         proxy
     }

@@ -30,7 +30,7 @@ fn quick_config(db: &TestDb, batch_size: &str) {
 async fn site_behind_proxy(db: &TestDb, servers: &[&str], rows: &[Value]) -> (Agent, TcpProxy) {
     let site = register_site(db, "Store 1", "sync:write config:read");
     quick_config(db, "100");
-    let proxy = TcpProxy::start(servers).await;
+    let proxy = TcpProxy::start(servers);
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &proxy.url));
     agent.enqueue("orders", rows);
@@ -304,13 +304,25 @@ async fn a_full_disk_on_the_agent_is_reported_and_the_queue_stays_intact() {
         "{}",
         output_text(&out)
     );
+    // Even reading may need a little room (SQLite's shared-memory file): then it says so.
+    let status = agent.run(&["status", "--json"]);
+    if status.status.success() {
+        let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert_eq!(status["queue_depth"], 1000);
+    } else {
+        assert!(
+            output_text(&status).contains("disk is full"),
+            "{}",
+            output_text(&status)
+        );
+    }
+
+    std::fs::remove_file(filler).unwrap();
     assert_eq!(
         agent.status()["queue_depth"],
         1000,
         "what was queued is intact"
     );
-
-    std::fs::remove_file(filler).unwrap();
     let out = agent.run(&["sync"]);
     assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     agent.enqueue("orders", &rows[1000..]);

@@ -87,13 +87,26 @@ async fn start_app(agent_dir: &std::path::Path) -> (Driver, Client) {
     panic!("the app did not start under tauri-driver");
 }
 
-/// Waits for the element, up to 20 s.
+/// Waits for the element, up to 60 s; if it never comes, saves what the window shows
+/// (`target/screenshots/failure-<test id>.png` and `.html`) and fails.
 async fn find(app: &Client, test_id: &str) -> Element {
-    app.wait()
-        .at_most(Duration::from_secs(20))
+    match app
+        .wait()
+        .at_most(Duration::from_secs(60))
         .for_element(Locator::Css(&format!("[data-testid='{test_id}']")))
         .await
-        .unwrap_or_else(|e| panic!("no element {test_id}: {e}"))
+    {
+        Ok(element) => element,
+        Err(e) => {
+            screenshot(app, &format!("failure-{test_id}")).await;
+            let html = app.source().await.unwrap_or_default();
+            let _ = std::fs::write(
+                screenshots_dir().join(format!("failure-{test_id}.html")),
+                &html,
+            );
+            panic!("no element {test_id}: {e}\n{html}")
+        }
+    }
 }
 
 async fn all(app: &Client, test_id: &str) -> Vec<Element> {
@@ -106,10 +119,10 @@ async fn text_of(app: &Client, test_id: &str) -> String {
     find(app, test_id).await.text().await.unwrap_or_default()
 }
 
-/// Polls until the element's text satisfies `ok`, up to 30 s.
+/// Polls until the element's text satisfies `ok`, up to 60 s.
 async fn wait_text(app: &Client, test_id: &str, ok: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
-    for _ in 0..150 {
+    for _ in 0..300 {
         if let Ok(element) = app
             .find(Locator::Css(&format!("[data-testid='{test_id}']")))
             .await
@@ -133,8 +146,12 @@ async fn go(app: &Client, screen: &str) {
     find(app, &format!("screen-{screen}")).await;
 }
 
+fn screenshots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
+}
+
 async fn screenshot(app: &Client, name: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    let dir = screenshots_dir();
     std::fs::create_dir_all(&dir).unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let png = app.screenshot().await.expect("screenshot");

@@ -380,7 +380,11 @@ impl LocalStore {
         response: &BatchResponse,
         now: UnixMillis,
     ) -> EngineResult<bool> {
-        if response.counts.rejected == 0 {
+        if !response
+            .results
+            .iter()
+            .any(|r| r.status == RecordStatus::Rejected)
+        {
             return self.finish(batch.id, &[], &[], now).await;
         }
         let records = records_of(batch);
