@@ -329,3 +329,56 @@ async fn a_full_disk_on_the_agent_is_reported_and_the_queue_stays_intact() {
     assert_eq!(exit_code(&agent.run(&["sync"])), 0);
     assert_delivered_exactly_once(&db, &rows).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_killed_while_taking_in_the_inbox_takes_each_file_in_once() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &LEASE);
+    let site = register_site(&db, "Store 1", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    let inbox = agent.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let rows = order_rows(0, 10_000);
+    for (n, chunk) in rows.chunks(2000).enumerate() {
+        let text: String = chunk.iter().map(|r| format!("{r}\n")).collect();
+        let part = inbox.join(format!(".orders.{n}.part"));
+        std::fs::write(&part, text).unwrap();
+        std::fs::rename(&part, inbox.join(format!("orders.{n}.ndjson"))).unwrap();
+    }
+    let processed = inbox.join("processed");
+    let all_taken = || {
+        std::fs::read_dir(&processed)
+            .map(|d| d.count() == 5)
+            .unwrap_or(false)
+    };
+    // The daemon is killed again and again while it takes the files in (and syncs).
+    let mut kills = 0;
+    for delay_ms in [40u64, 120, 70, 260, 30, 180, 90, 400, 150, 600, 800, 1200] {
+        if all_taken() {
+            break;
+        }
+        let mut daemon = agent.spawn(&["run", "--inbox", inbox.to_str().unwrap()]);
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
+        kills += 1;
+    }
+    if !all_taken() {
+        let mut daemon = agent.spawn(&["run", "--inbox", inbox.to_str().unwrap()]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !all_taken() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
+    }
+    assert!(all_taken(), "every file reached processed/");
+    assert!(kills >= 2, "the daemon was killed while working");
+    let out = agent.run(&["sync"]);
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
+    // A file taken in again after its rows were synced would be queued with newer versions
+    // and applied a second time.
+    assert_delivered_exactly_once(&db, &rows).await;
+}

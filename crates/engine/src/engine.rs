@@ -781,6 +781,12 @@ impl Engine {
         let mut inbox_tick = tokio::time::interval(Duration::from_secs(2));
         inbox_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next = tokio::time::Instant::now();
+        // Files that arrived while the agent was down go into the first sync.
+        if let Some(inbox) = &inbox {
+            if let Err(e) = self.take_inbox(inbox).await {
+                tracing::error!(error = %e, "inbox not taken in; trying again");
+            }
+        }
         loop {
             let wait = next.saturating_duration_since(tokio::time::Instant::now());
             let next_at = now_millis() + wait.as_millis() as i64;
