@@ -114,6 +114,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DeadLetterCommand {
+    /// List the dead letters with the server's reasons and their data.
     List {
         #[arg(long)]
         json: bool,
