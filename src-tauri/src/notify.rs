@@ -106,16 +106,10 @@ mod tests {
         Status {
             state,
             all_synced: state == SyncState::Idle && dead_letters == 0,
-            queue_depth: 0,
             dead_letters,
             last_success_at: Some(1),
-            next_run_at: None,
-            paused_until: None,
             message: message.map(str::to_owned),
-            warning: None,
-            progress: None,
-            enrolled: None,
-            config_version: None,
+            ..Status::default()
         }
     }
 

@@ -184,7 +184,7 @@ impl Engine {
             ))),
             _ => None,
         };
-        let (status, _) = watch::channel(initial_status());
+        let (status, _) = watch::channel(Status::default());
         let engine = Arc::new(Self {
             store,
             data_dir: data_dir.to_owned(),
@@ -990,23 +990,6 @@ impl Engine {
 
     fn set_live(&self, change: impl FnOnce(&mut Live)) {
         change(&mut self.live.lock().expect("live lock"));
-    }
-}
-
-fn initial_status() -> Status {
-    Status {
-        state: SyncState::Idle,
-        all_synced: false,
-        queue_depth: 0,
-        dead_letters: 0,
-        last_success_at: None,
-        next_run_at: None,
-        paused_until: None,
-        message: None,
-        warning: None,
-        progress: None,
-        enrolled: None,
-        config_version: None,
     }
 }
 

@@ -6,10 +6,11 @@ use kendrix_core::UnixMillis;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncState {
     /// Nothing running; see `all_synced` for whether everything arrived.
+    #[default]
     Idle,
     Syncing,
     /// The schedule is paused (Sync Now still works).
@@ -45,7 +46,7 @@ pub struct Enrolled {
 }
 
 /// What the agent is doing and whether everything arrived.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     pub state: SyncState,
     /// True only when the server confirmed every batch sent, the queue is empty and no
@@ -153,18 +154,9 @@ mod tests {
     #[test]
     fn all_synced_reads_as_such_and_problems_are_named() {
         let mut status = Status {
-            state: SyncState::Idle,
             all_synced: true,
-            queue_depth: 0,
-            dead_letters: 0,
             last_success_at: Some(1),
-            next_run_at: None,
-            paused_until: None,
-            message: None,
-            warning: None,
-            progress: None,
-            enrolled: None,
-            config_version: None,
+            ..Status::default()
         };
         assert_eq!(status.summary(), "all synced");
         status.all_synced = false;
