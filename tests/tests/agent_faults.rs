@@ -57,8 +57,10 @@ async fn the_server_killed_again_and_again_during_one_long_sync_loses_and_repeat
     let db = TestDb::new(Backend::Sqlite).await;
     server_cli(&db.url, &["migrate"]);
     let first = ServerProcess::start(&db.url, &LEASE);
-    let rows = order_rows(0, 6000);
+    // Long enough (400 batches of 50) for several kills however fast the machine is.
+    let rows = order_rows(0, 20_000);
     let (agent, proxy) = site_behind_proxy(&db, &[&first.url], &rows).await;
+    set_config_number(&db, "sync.batch_size", "50");
     let server = Arc::new(Mutex::new(Some(first)));
     let done = Arc::new(AtomicBool::new(false));
     let kills = Arc::new(AtomicUsize::new(0));
