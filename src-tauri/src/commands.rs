@@ -18,7 +18,7 @@ fn said(e: EngineError) -> String {
 }
 
 /// How long Sync Now keeps retrying while the server is unreachable or busy.
-const SYNC_NOW_RETRY: Duration = Duration::from_secs(30);
+pub const SYNC_NOW_RETRY: Duration = Duration::from_secs(30);
 const NOTIFICATIONS_KEY: &str = "app.notifications";
 
 #[tauri::command]

@@ -40,7 +40,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
                 "sync" => {
                     tauri::async_runtime::spawn(async move {
                         if let Err(e) = engine
-                            .sync(Trigger::Manual, std::time::Duration::from_secs(30))
+                            .sync(Trigger::Manual, crate::commands::SYNC_NOW_RETRY)
                             .await
                         {
                             tracing::error!(error = %e, "Sync Now failed");

@@ -297,20 +297,9 @@ fn postgres_ingest(
     client_rt: &tokio::runtime::Runtime,
     http: &reqwest::Client,
 ) -> anyhow::Result<Outcome> {
-    use sqlx::Connection;
     let name = format!("kxbench_{}", std::process::id());
-    let url = url_with_path(&args.pg_url, &name)?;
-    client_rt.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&args.pg_url)
-            .await
-            .context("connecting to PostgreSQL for S7")?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        anyhow::Ok(())
-    })?;
-    let result = (|| {
-        let bench = Bench::start(server_rt, &url)?;
+    on_scratch_database(args, client_rt, &name, |url| {
+        let bench = Bench::start(server_rt, url)?;
         client_rt.block_on(async {
             let token = bench.token(http).await?;
             let rows = ingest::rows(args.records, 1);
@@ -318,7 +307,7 @@ fn postgres_ingest(
                 ingest::post_all(&bench, http, &token, &ingest::bodies(&rows), "s7").await?;
             let correct = counts.get("applied") == Some(&(args.records as u64))
                 && ingest::server_state(&bench).await? == ingest::expected_state(&rows);
-            let copy = ingest::copy_rate(&url, &ingest::stored_rows(&rows)).await?;
+            let copy = ingest::copy_rate(url, &ingest::stored_rows(&rows)).await?;
             let o = outcome(
                 "S7",
                 "end-to-end ingest, PostgreSQL, vs COPY of the same rows",
@@ -337,15 +326,7 @@ fn postgres_ingest(
             println!("{}", o.line());
             Ok(o)
         })
-    })();
-    client_rt.block_on(async {
-        if let Ok(mut admin) = sqlx::PgConnection::connect(&args.pg_url).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await;
-        }
-    });
-    result
+    })
 }
 
 /// S6 on SQLite and on PostgreSQL, each on a fresh database of 1M events.
@@ -355,7 +336,6 @@ fn audit_depth(
     client_rt: &tokio::runtime::Runtime,
     http: &reqwest::Client,
 ) -> anyhow::Result<Vec<Outcome>> {
-    use sqlx::Connection;
     let mut outcomes = Vec::new();
     let dir = tempfile::tempdir()?;
     let sqlite_url = format!("sqlite://{}", dir.path().join("audit.db").display());
@@ -374,20 +354,10 @@ fn audit_depth(
     outcomes.push(o);
 
     let name = format!("kxbench_audit_{}", std::process::id());
-    let url = url_with_path(&args.pg_url, &name)?;
-    client_rt.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&args.pg_url)
-            .await
-            .context("connecting to PostgreSQL for S6")?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        anyhow::Ok(())
-    })?;
-    let result = (|| {
-        let bench = Bench::start(server_rt, &url)?;
+    let o = on_scratch_database(args, client_rt, &name, |url| {
+        let bench = Bench::start(server_rt, url)?;
         let seconds =
-            client_rt.block_on(audit::fill(&url, bench.tenant_id, &bench.site.client_id))?;
+            client_rt.block_on(audit::fill(url, bench.tenant_id, &bench.site.client_id))?;
         println!(
             "     (PostgreSQL: {} audit events written in {seconds:.1} s)",
             audit::EVENTS
@@ -395,7 +365,31 @@ fn audit_depth(
         let o = client_rt.block_on(audit::measure("S6", &bench, http))?;
         println!("{} [postgres]", o.line());
         anyhow::Ok(o)
-    })();
+    })?;
+    outcomes.push(o);
+    Ok(outcomes)
+}
+
+/// Runs `work` on a PostgreSQL database created for it (its URL given), and drops the
+/// database afterwards whatever happened.
+fn on_scratch_database<T>(
+    args: &Args,
+    client_rt: &tokio::runtime::Runtime,
+    name: &str,
+    work: impl FnOnce(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use sqlx::Connection;
+    let url = url_with_path(&args.pg_url, name)?;
+    client_rt.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&args.pg_url)
+            .await
+            .context("connecting to PostgreSQL (--pg-url)")?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+        anyhow::Ok(())
+    })?;
+    let result = work(&url);
     client_rt.block_on(async {
         if let Ok(mut admin) = sqlx::PgConnection::connect(&args.pg_url).await {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -403,8 +397,7 @@ fn audit_depth(
                 .await;
         }
     });
-    outcomes.push(result?);
-    Ok(outcomes)
+    result
 }
 
 fn url_with_path(base: &str, database: &str) -> anyhow::Result<String> {

@@ -919,15 +919,20 @@ impl Engine {
     /// The status, read fresh from the database (also right when another process — the
     /// daemon — is the one syncing).
     pub async fn status(&self) -> EngineResult<Status> {
-        let s = |k| self.store.state(k);
+        // All remembered values in one read: the status is recomputed on every change.
+        let mut remembered = self.store.states().await?;
+        let mut s = |k: &str| remembered.remove(k);
         let number = |v: Option<String>| v.and_then(|t| t.parse::<i64>().ok());
         let queue_depth = self.store.queue_depth().await?;
         let dead_letters = self.store.dead_letter_count().await?;
-        let last_success_at = number(s(key::LAST_SUCCESS).await?);
-        let last_outcome = s(key::LAST_OUTCOME).await?;
-        let last_message = s(key::LAST_MESSAGE).await?;
-        let paused_until = number(s(key::PAUSED_UNTIL).await?).filter(|u| *u > now_millis());
-        let running_elsewhere = number(s(key::RUNNING_PID).await?)
+        let last_success_at = number(s(key::LAST_SUCCESS));
+        let last_outcome = s(key::LAST_OUTCOME);
+        let last_message = s(key::LAST_MESSAGE);
+        let paused_until = number(s(key::PAUSED_UNTIL)).filter(|u| *u > now_millis());
+        let next_run_at = number(s(key::NEXT_RUN));
+        let warning = s(key::WITNESS_WARNING);
+        let config_version = s(key::CONFIG_VERSION);
+        let running_elsewhere = number(s(key::RUNNING_PID))
             .is_some_and(|pid| pid != std::process::id() as i64 && process_alive(pid));
         let (running, waiting, progress) = {
             let live = self.live.lock().expect("live lock");
@@ -967,13 +972,13 @@ impl Engine {
             queue_depth,
             dead_letters,
             last_success_at,
-            next_run_at: number(s(key::NEXT_RUN).await?),
+            next_run_at,
             paused_until,
             message,
-            warning: s(key::WITNESS_WARNING).await?,
+            warning,
             progress: if running { progress } else { None },
             enrolled,
-            config_version: s(key::CONFIG_VERSION).await?,
+            config_version,
         })
     }
 

@@ -571,6 +571,14 @@ impl LocalStore {
         Ok(row.map(|(v,)| v))
     }
 
+    /// Every remembered value.
+    pub async fn states(&self) -> EngineResult<std::collections::HashMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM agent_state")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Remembers values (a `None` forgets the key), all in one transaction.
     pub async fn set_states(&self, values: &[(&str, Option<&str>)]) -> EngineResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
