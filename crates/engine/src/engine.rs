@@ -440,13 +440,7 @@ impl Engine {
         };
         self.end_run(run_id, outcome, batches, &counts, message.as_deref(), now)
             .await?;
-        Ok(self
-            .store
-            .history(50)
-            .await?
-            .into_iter()
-            .find(|r| r.id == run_id)
-            .expect("the run just written"))
+        self.store.run(run_id).await
     }
 
     async fn end_run(

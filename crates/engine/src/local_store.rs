@@ -639,6 +639,17 @@ impl LocalStore {
         Ok(())
     }
 
+    /// One run of the history.
+    pub async fn run(&self, run_id: i64) -> EngineResult<SyncRun> {
+        Ok(sqlx::query_as(
+            "SELECT id, started_at, finished_at, trigger, outcome, batches, sent, applied, \
+             duplicate, stale, rejected, error FROM sync_runs WHERE id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// The newest runs first.
     pub async fn history(&self, limit: i64) -> EngineResult<Vec<SyncRun>> {
         Ok(sqlx::query_as(
