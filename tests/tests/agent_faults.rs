@@ -112,6 +112,8 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
     let server = ServerProcess::start(&db.url, &LEASE);
     let rows = order_rows(0, 3000);
     let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows[..2000]).await;
+    // Small batches: every stalled round must still find work to send.
+    set_config_number(&db, "sync.batch_size", "20");
 
     // Killed while enqueueing: the file's rows are all queued or none are.
     let more: String = rows[2000..].iter().map(|r| format!("{r}\n")).collect();
@@ -148,9 +150,10 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
         while proxy.fired().len() <= round && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // The stalled request reached the server: wait until it applied (a resent batch is
-        // replayed instead, which changes nothing), then kill.
-        let applied_by = Instant::now() + Duration::from_millis(1500);
+        // The stalled request reached the server: give it a moment to apply (a resent batch
+        // is replayed instead, which changes nothing), then kill. Kept short: the other
+        // batches in flight keep draining the queue meanwhile.
+        let applied_by = Instant::now() + Duration::from_millis(300);
         while server_applied(&db).await == applied_before && Instant::now() < applied_by {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
