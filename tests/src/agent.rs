@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -97,6 +98,7 @@ pub fn enrollment_for(site: &Site, server_url: &str) -> String {
 pub struct Agent {
     pub dir: tempfile::TempDir,
     data_dir: Option<PathBuf>,
+    runs: AtomicUsize,
 }
 
 impl Default for Agent {
@@ -110,6 +112,7 @@ impl Agent {
         Self {
             dir: tempfile::tempdir().expect("agent dir"),
             data_dir: None,
+            runs: AtomicUsize::new(0),
         }
     }
 
@@ -118,6 +121,7 @@ impl Agent {
         Self {
             dir: tempfile::tempdir().expect("agent dir"),
             data_dir: Some(data_dir),
+            runs: AtomicUsize::new(0),
         }
     }
 
@@ -136,30 +140,46 @@ impl Agent {
         cmd
     }
 
+    /// Starts `kendrix <args>` with its output going to files of its own (a pipe nobody
+    /// reads could block it), stdin as given.
+    fn start(&self, args: &[&str], stdin: Stdio) -> Started {
+        let n = self.runs.fetch_add(1, Ordering::SeqCst);
+        let logs = self.dir.path().join("runs");
+        std::fs::create_dir_all(&logs).expect("runs folder");
+        let (out, err) = (
+            logs.join(format!("{n:03}.out")),
+            logs.join(format!("{n:03}.err")),
+        );
+        let child = self
+            .command(args)
+            .stdin(stdin)
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
+            .spawn()
+            .expect("spawn kendrix");
+        Started {
+            child,
+            out,
+            err,
+            what: format!("kendrix {}", args.join(" ")),
+        }
+    }
+
     /// Runs `kendrix <args>` to the end.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run kendrix")
+        self.start(args, Stdio::null()).finish()
     }
 
     /// Runs `kendrix <args>` with `input` on stdin.
     pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn kendrix");
+        let mut started = self.start(args, Stdio::piped());
         {
             use std::io::Write;
-            let mut stdin = child.stdin.take().expect("stdin");
+            let mut stdin = started.child.stdin.take().expect("stdin");
             // A run that stops early (e.g. on a full disk) closes stdin: its output says why.
             let _ = stdin.write_all(input.as_bytes());
         }
-        child.wait_with_output().expect("kendrix output")
+        started.finish()
     }
 
     /// Runs `kendrix <args>` and insists it succeeds; returns stdout.
@@ -175,13 +195,14 @@ impl Agent {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// Starts `kendrix <args>` and leaves it running (to be killed by the story).
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn kendrix")
+        self.start(args, Stdio::null()).child
+    }
+
+    /// Starts `kendrix <args>` reading stdin from a pipe the story writes to.
+    pub fn spawn_with_stdin(&self, args: &[&str]) -> Child {
+        self.start(args, Stdio::piped()).child
     }
 
     pub fn enroll(&self, enrollment: &str) {
@@ -214,6 +235,47 @@ impl Agent {
                     file.display()
                 );
             }
+        }
+    }
+}
+
+/// Longest a `kendrix` command may run in a story: past it the story fails naming the
+/// command and showing its output, well before the test runner's own timeout.
+const RUN_LIMIT: Duration = Duration::from_secs(100);
+
+/// A started `kendrix` process and the files its output goes to.
+struct Started {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+    what: String,
+}
+
+impl Started {
+    /// Waits for the process (at most [`RUN_LIMIT`]) and returns what it printed.
+    fn finish(mut self) -> Output {
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for kendrix") {
+                break status;
+            }
+            if started.elapsed() > RUN_LIMIT {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "`{}` did not finish within {} s; it printed:\n{}\n{}",
+                    self.what,
+                    RUN_LIMIT.as_secs(),
+                    std::fs::read_to_string(&self.out).unwrap_or_default(),
+                    std::fs::read_to_string(&self.err).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Output {
+            status,
+            stdout: std::fs::read(&self.out).unwrap_or_default(),
+            stderr: std::fs::read(&self.err).unwrap_or_default(),
         }
     }
 }

@@ -51,6 +51,21 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Polls `work` `steps` times, letting the database's own threads answer in between, then
+/// drops it: as axum drops a handler whose client hung up, or an app quits mid-write.
+pub async fn abandon_after_steps(work: impl std::future::Future, steps: usize) {
+    let mut work = std::pin::pin!(work);
+    for _ in 0..steps {
+        let done =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx).is_ready()))
+                .await;
+        if done {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
 fn pg_admin_url() -> String {
     std::env::var("KENDRIX_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())

@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kendrix_core::sync::Op;
+use kendrix_engine::{now_millis, Change, LocalStore};
 use kendrix_tests::agent::{
     enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
     server_checksum, set_config_number, source_checksum, Agent, Fault, SmallDisk, TcpProxy,
 };
-use kendrix_tests::{server_cli, Backend, ServerProcess, TestDb};
-use serde_json::Value;
+use kendrix_tests::{abandon_after_steps, server_cli, Backend, ServerProcess, TestDb};
+use serde_json::{json, Value};
 
 /// Small batches, short timeouts and a short backoff cap, so a story sees many batches and
 /// many faults in a few seconds.
@@ -110,6 +112,9 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
     let db = TestDb::new(Backend::Sqlite).await;
     server_cli(&db.url, &["migrate"]);
     let server = ServerProcess::start(&db.url, &LEASE);
+    // Each step is logged with its time: the runner shows it if the story fails.
+    let began = Instant::now();
+    let step = |what: String| eprintln!("[{:>6} ms] {what}", began.elapsed().as_millis());
     let rows = order_rows(0, 3000);
     let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows[..2000]).await;
     // Small batches: every stalled round must still find work to send.
@@ -119,11 +124,7 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
     let more: String = rows[2000..].iter().map(|r| format!("{r}\n")).collect();
     let before = agent.status()["queue_depth"].as_i64().unwrap();
     for delay_ms in [0u64, 5, 20, 60] {
-        let mut enqueue = agent
-            .command(&["enqueue", "--entity", "orders"])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut enqueue = agent.spawn_with_stdin(&["enqueue", "--entity", "orders"]);
         {
             use std::io::Write;
             let mut stdin = enqueue.stdin.take().unwrap();
@@ -133,6 +134,7 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
         let _ = enqueue.kill();
         let _ = enqueue.wait();
         let depth = agent.status()["queue_depth"].as_i64().unwrap();
+        step(format!("enqueue killed after {delay_ms} ms: queue {depth}"));
         assert!(
             depth == before || depth == before + 1000,
             "queue {depth}: all or nothing"
@@ -159,6 +161,10 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
         }
         sync.kill().unwrap();
         sync.wait().unwrap();
+        step(format!(
+            "stall round {round}: {} faults fired",
+            proxy.fired().len()
+        ));
     }
     // Killed at arbitrary moments.
     for delay_ms in [30u64, 90, 150, 220, 300, 450] {
@@ -166,12 +172,47 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         sync.kill().unwrap();
         sync.wait().unwrap();
+        step(format!("sync killed after {delay_ms} ms"));
     }
-    let out = agent.run(&["sync", "--retry-for-secs", "120"]);
+    let out = agent.run(&["sync", "--retry-for-secs", "60"]);
+    step(format!("final sync ended with {}", exit_code(&out)));
     assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     assert_eq!(proxy.fired().len(), 4);
     assert_eq!(agent.status()["all_synced"], true);
     assert_delivered_exactly_once(&db, &rows).await;
+}
+
+/// The app quitting in the middle of a local write (its task cancelled) never leaves the
+/// agent's database refusing the writes after it, and each write is whole or absent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_writes_cut_off_at_any_moment_leave_the_outbox_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(&dir.path().join("agent.db"))
+        .await
+        .unwrap();
+    let mut hlc = store.hlc("site-1").await.unwrap();
+    let change = |n: usize| Change {
+        entity: "orders".into(),
+        id: format!("o{n:06}"),
+        op: Op::Upsert,
+        version: None,
+        data: json!({ "n": n }).as_object().cloned(),
+    };
+    for i in 0..240 {
+        // Two records a write, cut off after 1 to 12 steps.
+        let pair = [change(i), change(10_000 + i)];
+        abandon_after_steps(store.enqueue(&pair, &mut hlc, now_millis()), i % 12 + 1).await;
+    }
+    store
+        .enqueue(&[change(99_999)], &mut hlc, now_millis())
+        .await
+        .expect("the outbox still takes writes after 240 abandoned ones");
+    let depth = store.queue_depth().await.unwrap();
+    assert_eq!(
+        depth % 2,
+        1,
+        "each abandoned write queued both records or neither ({depth})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

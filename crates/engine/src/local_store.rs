@@ -196,6 +196,20 @@ impl LocalStore {
         Ok(Self { pool })
     }
 
+    /// Begins a write transaction on a task of its own, so a caller cancelled meanwhile (the
+    /// app quitting mid-sync) never leaves the one connection inside a transaction: sqlx 0.8
+    /// does when a custom `BEGIN` is cancelled between its acknowledgement and its check,
+    /// and every later write then fails. An unclaimed transaction rolls back as it drops.
+    async fn begin_write(&self) -> EngineResult<Transaction<'static, Sqlite>> {
+        let pool = self.pool.clone();
+        let begin = tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await });
+        // The task fails only if the runtime is shutting down.
+        let begun = begin
+            .await
+            .map_err(|_| EngineError::Database(sqlx::Error::PoolClosed))?;
+        Ok(begun?)
+    }
+
     /// The agent's clock for `node`, never behind the last version it handed out.
     pub async fn hlc(&self, node: &str) -> EngineResult<Hlc> {
         let mut hlc = Hlc::new(node).map_err(|e| EngineError::InvalidChange {
@@ -217,7 +231,7 @@ impl LocalStore {
         now: UnixMillis,
     ) -> EngineResult<Enqueue<'a>> {
         Ok(Enqueue {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            tx: self.begin_write().await?,
             hlc,
             now,
             queued: 0,
@@ -307,7 +321,7 @@ impl LocalStore {
         now: UnixMillis,
         rng: &mut impl RngCore,
     ) -> EngineResult<Option<FormedBatch>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let mut rows: Vec<(i64, String, String, String, String, Option<String>)> = sqlx::query_as(
             "DELETE FROM outbox WHERE (entity, record_id) IN \
              (SELECT entity, record_id FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1) \
@@ -440,7 +454,7 @@ impl LocalStore {
     ) -> EngineResult<bool> {
         let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
         let data = |v: &Value| v.get("data").filter(|d| !d.is_null()).map(Value::to_string);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM batches WHERE id = $1")
             .bind(batch_id)
             .execute(&mut *tx)
@@ -556,7 +570,7 @@ impl LocalStore {
 
     /// Drops dead letters for good (staff decided they are not needed). Returns how many.
     pub async fn discard_dead_letters(&self, ids: &[i64]) -> EngineResult<u64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let n = delete_dead_letters(&mut tx, ids).await?;
         tx.commit().await?;
         Ok(n)
@@ -581,7 +595,7 @@ impl LocalStore {
 
     /// Remembers values (a `None` forgets the key), all in one transaction.
     pub async fn set_states(&self, values: &[(&str, Option<&str>)]) -> EngineResult<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for (key, value) in values {
             match value {
                 Some(value) => set_state(&mut tx, key, value).await?,

@@ -62,6 +62,25 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Begins a write transaction on a task of its own. A caller cancelled meanwhile (a client
+/// that hung up, a request timeout) then never leaves the pooled connection inside a
+/// transaction: sqlx 0.8 does when a custom `BEGIN` is cancelled between its acknowledgement
+/// and its check, and every later write on that connection fails. Here the task finishes
+/// and an unclaimed transaction is rolled back as it is dropped.
+pub(crate) async fn begin_detached<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statement: Option<&'static str>,
+) -> StoreResult<sqlx::Transaction<'static, DB>> {
+    let pool = pool.clone();
+    let begin = tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    });
+    Ok(begin.await.map_err(|_| StoreError::WriterGone)??)
+}
+
 /// Names the thing a violated constraint protects, from the constraint or column name.
 fn constraint_subject(message: &str, constraint: Option<&str>) -> &'static str {
     let text = constraint.unwrap_or(message);

@@ -58,7 +58,7 @@ impl PgConnections {
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        Ok(self.pool.begin().await?)
+        crate::begin_detached(&self.pool, None).await
     }
 }
 

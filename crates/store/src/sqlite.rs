@@ -70,7 +70,7 @@ impl SqliteConnections {
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+        crate::begin_detached(&self.write, Some("BEGIN IMMEDIATE")).await
     }
 }
 

@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
+        .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -114,6 +116,24 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found() -> Response {
     problem::ApiError::NotFound.into_response()
+}
+
+/// A request that reached its handler runs to the end on a task of its own, even when the
+/// client hangs up or the timeout answers first: a batch whose body arrived is applied and
+/// its answer kept for the retry, and no write is ever cut off halfway.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    // The task keeps the request's span, so its log lines still carry the request id.
+    let handled = next.run(request).instrument(tracing::Span::current());
+    match tokio::spawn(handled).await {
+        Ok(response) => response,
+        Err(err) => problem::internal(&request_id, err).into_response(),
+    }
 }
 
 async fn record_metrics(State(app): State<AppState>, request: Request, next: Next) -> Response {
