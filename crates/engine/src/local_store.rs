@@ -11,7 +11,7 @@ use kendrix_core::sync::{
 use kendrix_core::{Hlc, UnixMillis, Version};
 use rand::RngCore;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -322,34 +322,37 @@ impl LocalStore {
         rng: &mut impl RngCore,
     ) -> EngineResult<Option<FormedBatch>> {
         let mut tx = self.begin_write().await?;
-        let mut rows: Vec<(i64, String, String, String, String, Option<String>)> = sqlx::query_as(
-            "DELETE FROM outbox WHERE (entity, record_id) IN \
-             (SELECT entity, record_id FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1) \
-             RETURNING enqueued_at, entity, record_id, op, version, data",
+        // SQLite writes the records array itself and hands it over as one value: no row by
+        // row transfer, and the data (kept as JSON text) is never parsed here. Data that is
+        // not JSON (never written by this agent) goes as null, so the server refuses that
+        // record by name instead of the whole batch.
+        let (count, records): (i64, String) = sqlx::query_as(
+            "SELECT count(*), json_group_array(json_object('entity', entity, 'id', record_id, \
+               'op', op, 'version', version, \
+               'data', json(CASE WHEN json_valid(data) THEN data END)) \
+               ORDER BY enqueued_at, entity, record_id) \
+             FROM (SELECT * FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1)",
         )
         .bind(max)
-        .fetch_all(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        if rows.is_empty() {
+        if count == 0 {
             return Ok(None);
         }
-        // RETURNING has no order of its own: send in the order the changes were queued.
-        rows.sort();
-        let records: Vec<Value> = rows
-            .iter()
-            .map(|(_, entity, id, op, version, data)| {
-                let mut record = json!({"entity": entity, "id": id, "op": op, "version": version});
-                if let Some(data) = data {
-                    record["data"] = serde_json::from_str(data).unwrap_or(Value::Null);
-                }
-                record
-            })
-            .collect();
-        let mut body = json!({ "records": records });
+        // The same records (the order is total), in the same transaction.
+        sqlx::query(
+            "DELETE FROM outbox WHERE (entity, record_id) IN \
+             (SELECT entity, record_id FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1)",
+        )
+        .bind(max)
+        .execute(&mut *tx)
+        .await?;
+        let mut body = format!("{{\"records\":{records}");
         if let Some(hash) = config_hash {
-            body["config_hash"] = Value::from(hash);
+            body.push_str(",\"config_hash\":");
+            body.push_str(&Value::from(hash).to_string());
         }
-        let body = body.to_string();
+        body.push('}');
         let mut key = [0u8; 16];
         rng.fill_bytes(&mut key);
         let idempotency_key = format!(
@@ -361,7 +364,7 @@ impl LocalStore {
         )
         .bind(&idempotency_key)
         .bind(&body)
-        .bind(rows.len() as i64)
+        .bind(count)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -370,7 +373,7 @@ impl LocalStore {
             id,
             idempotency_key,
             body,
-            records: rows.len() as i64,
+            records: count,
             attempts: 0,
         }))
     }
@@ -699,4 +702,51 @@ fn records_of(batch: &FormedBatch) -> Vec<Value> {
         .ok()
         .and_then(|b| b.get("records").and_then(Value::as_array).cloned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_carries_queued_data_as_is_in_queue_order_and_unreadable_data_as_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("agent.db")).await.unwrap();
+        sqlx::query(
+            r#"INSERT INTO outbox (entity, record_id, op, version, data, enqueued_at) VALUES
+               ('orders', 'b', 'upsert', '1800000000000-0000-s', '{"n":1.5,"s":"é \" \\"}', 1),
+               ('orders', 'a', 'upsert', '1800000000000-0000-s', 'not json', 2),
+               ('orders', 'c', 'delete', '1800000000000-0000-s', NULL, 3),
+               ('orders', 'd', 'delete', '1800000000000-0000-s', NULL, 4)"#,
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let batch = store
+            .form_batch(3, Some("c0ffee"), 10, &mut rng)
+            .await
+            .unwrap()
+            .expect("a batch");
+        assert_eq!(batch.records, 3);
+        let body: Value = serde_json::from_str(&batch.body).unwrap();
+        let ids: Vec<&str> = body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["b", "a", "c"], "queue order");
+        assert_eq!(body["records"][0]["data"], serde_json::json!({"n": 1.5, "s": "é \" \\"}));
+        assert_eq!(body["records"][1]["data"], Value::Null);
+        assert_eq!(body["records"][2]["op"], "delete");
+        assert_eq!(body["config_hash"], "c0ffee");
+        // The batch's records left the outbox in the same transaction; one record waits.
+        assert_eq!(store.queue_depth().await.unwrap(), 4);
+        let next = store.form_batch(3, None, 11, &mut rng).await.unwrap().unwrap();
+        assert_eq!(next.records, 1);
+        assert!(store.form_batch(3, None, 12, &mut rng).await.unwrap().is_none());
+    }
 }
