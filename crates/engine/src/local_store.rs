@@ -713,7 +713,9 @@ mod tests {
     #[tokio::test]
     async fn a_batch_carries_queued_data_as_is_in_queue_order_and_unreadable_data_as_null() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(&dir.path().join("agent.db")).await.unwrap();
+        let store = LocalStore::open(&dir.path().join("agent.db"))
+            .await
+            .unwrap();
         sqlx::query(
             r#"INSERT INTO outbox (entity, record_id, op, version, data, enqueued_at) VALUES
                ('orders', 'b', 'upsert', '1800000000000-0000-s', '{"n":1.5,"s":"é \" \\"}', 1),
@@ -739,14 +741,25 @@ mod tests {
             .map(|r| r["id"].as_str().unwrap())
             .collect();
         assert_eq!(ids, ["b", "a", "c"], "queue order");
-        assert_eq!(body["records"][0]["data"], serde_json::json!({"n": 1.5, "s": "é \" \\"}));
+        assert_eq!(
+            body["records"][0]["data"],
+            serde_json::json!({"n": 1.5, "s": "é \" \\"})
+        );
         assert_eq!(body["records"][1]["data"], Value::Null);
         assert_eq!(body["records"][2]["op"], "delete");
         assert_eq!(body["config_hash"], "c0ffee");
         // The batch's records left the outbox in the same transaction; one record waits.
         assert_eq!(store.queue_depth().await.unwrap(), 4);
-        let next = store.form_batch(3, None, 11, &mut rng).await.unwrap().unwrap();
+        let next = store
+            .form_batch(3, None, 11, &mut rng)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(next.records, 1);
-        assert!(store.form_batch(3, None, 12, &mut rng).await.unwrap().is_none());
+        assert!(store
+            .form_batch(3, None, 12, &mut rng)
+            .await
+            .unwrap()
+            .is_none());
     }
 }
