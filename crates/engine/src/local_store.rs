@@ -293,13 +293,16 @@ impl LocalStore {
         &self,
         skip: &std::collections::HashSet<i64>,
     ) -> EngineResult<Option<FormedBatch>> {
-        let pending: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, idempotency_key, body, records, attempts FROM batches ORDER BY id LIMIT $1",
+        // Only the one batch wanted is read: the bodies of those on their way stay put.
+        let skip: Vec<i64> = skip.iter().copied().collect();
+        let pending: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, idempotency_key, body, records, attempts FROM batches \
+             WHERE id NOT IN (SELECT value FROM json_each($1)) ORDER BY id LIMIT 1",
         )
-        .bind(skip.len() as i64 + 1)
-        .fetch_all(&self.pool)
+        .bind(serde_json::to_string(&skip).expect("ids serialize"))
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(pending.into_iter().find(|(id, ..)| !skip.contains(id)).map(
+        Ok(pending.map(
             |(id, idempotency_key, body, records, attempts)| FormedBatch {
                 id,
                 idempotency_key,
