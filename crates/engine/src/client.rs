@@ -359,6 +359,17 @@ impl ServerClient {
     }
 }
 
+/// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3); a date already
+/// past means "now".
+fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 /// Sorts an unsuccessful answer by what can be done about it.
 async fn failure_of(response: reqwest::Response) -> Failure {
     let status = response.status();
@@ -366,8 +377,7 @@ async fn failure_of(response: reqwest::Response) -> Failure {
         .headers()
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
     let problem: Problem = response.json().await.unwrap_or_default();
     let detail = if problem.detail.is_empty() {
         status.canonical_reason().unwrap_or("error").to_owned()
@@ -443,5 +453,32 @@ fn short_error(e: &reqwest::Error) -> String {
     match std::error::Error::source(e) {
         Some(source) => format!("{kind} ({source})"),
         None => kind.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::parse_retry_after;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = httpdate::parse_http_date("Sun, 29 Nov 2026 08:00:00 GMT").unwrap();
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 29 Nov 2026 08:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 29 Nov 2026 07:59:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date already past means now"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", SystemTime::UNIX_EPOCH), None);
     }
 }
