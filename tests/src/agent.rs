@@ -99,6 +99,7 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     data_dir: Option<PathBuf>,
     runs: AtomicUsize,
+    clock_offset: Mutex<Option<String>>,
 }
 
 impl Default for Agent {
@@ -113,6 +114,7 @@ impl Agent {
             dir: tempfile::tempdir().expect("agent dir"),
             data_dir: None,
             runs: AtomicUsize::new(0),
+            clock_offset: Mutex::new(None),
         }
     }
 
@@ -122,6 +124,7 @@ impl Agent {
             dir: tempfile::tempdir().expect("agent dir"),
             data_dir: Some(data_dir),
             runs: AtomicUsize::new(0),
+            clock_offset: Mutex::new(None),
         }
     }
 
@@ -137,7 +140,25 @@ impl Agent {
             .env("KENDRIX_AGENT_DIR", self.data_dir())
             .env("NO_COLOR", "1")
             .env("KENDRIX_LOG", "info");
+        if let Some(offset) = self.clock_offset.lock().unwrap().as_deref() {
+            // libfaketime shifts the wall clock of this process only; timers stay real.
+            cmd.env("LD_PRELOAD", FAKETIME_LIBRARY)
+                .env("FAKETIME", offset)
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        }
         cmd
+    }
+
+    /// Runs the next commands with the wall clock shifted, e.g. `"-5h"` (libfaketime), or
+    /// with the real clock again (`None`).
+    pub fn set_clock_offset(&self, offset: Option<&str>) {
+        if offset.is_some() {
+            assert!(
+                Path::new(FAKETIME_LIBRARY).exists(),
+                "clock-skew stories need libfaketime (Debian package faketime; scripts/test.sh installs it)"
+            );
+        }
+        *self.clock_offset.lock().unwrap() = offset.map(str::to_owned);
     }
 
     /// Starts `kendrix <args>` with its output going to files of its own (a pipe nobody
@@ -238,6 +259,8 @@ impl Agent {
         }
     }
 }
+
+const FAKETIME_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 /// Longest a `kendrix` command may run in a story: past it the story fails naming the
 /// command and showing its output, well before the test runner's own timeout.

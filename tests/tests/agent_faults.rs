@@ -182,6 +182,70 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
     assert_delivered_exactly_once(&db, &rows).await;
 }
 
+/// The agent's clock hours off the server's — behind, then corrected, then behind again:
+/// every sync goes through without a renewal loop, and each later change wins over the
+/// earlier one even though the clock went back in between (the agent's versions never go
+/// backwards).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_clock_is_hours_off_syncs_and_keeps_its_changes_in_order() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, &[]);
+    let site = register_site(&db, "Store 5", "sync:write config:read");
+    let agent = Agent::new();
+    let change = |note: &str| -> Vec<Value> {
+        order_rows(0, 300)
+            .into_iter()
+            .map(|mut row| {
+                row["note"] = note.into();
+                row
+            })
+            .collect()
+    };
+    let mut last = Vec::new();
+    for (offset, note) in [
+        (Some("-5h"), "first"),
+        (None, "second"),
+        (Some("-5h"), "third"),
+    ] {
+        agent.set_clock_offset(offset);
+        if note == "first" {
+            agent.enroll(&enrollment_for(&site, &server.url));
+        }
+        last = change(note);
+        agent.enqueue("orders", &last);
+        let out = agent.run(&["sync"]);
+        assert_eq!(exit_code(&out), 0, "{note}: {}", output_text(&out));
+    }
+    assert_eq!(agent.status()["all_synced"], true);
+    // The runs were really timed by a clock 5 h behind, then right, then behind again.
+    let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
+    let started = |i: usize| history[i]["started_at"].as_i64().unwrap();
+    let hours = |ms: i64| ms as f64 / 3_600_000.0;
+    assert!(hours(started(1) - started(2)) > 4.9, "{history}");
+    assert!(hours(started(1) - started(0)) > 4.9, "{history}");
+    assert_eq!(
+        server_checksum(&db, "orders").await,
+        source_checksum(&last),
+        "every record holds the last change: none was refused as stale"
+    );
+    let store = db.store().await;
+    let tokens = store
+        .query_audit(&kendrix_store::AuditQuery {
+            tenant_id: 1,
+            events: vec!["token.issued".into()],
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        (1..=4).contains(&tokens.len()),
+        "{} tokens for three syncs: renewed when the clock moved, never in a loop",
+        tokens.len()
+    );
+}
+
 /// The app quitting in the middle of a local write (its task cancelled) never leaves the
 /// agent's database refusing the writes after it, and each write is whole or absent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
