@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{binary, server_cli, TestDb};
+use crate::{binary, server_cli, Backend, ServerProcess, TestDb};
 
 /// A site as an admin registers it: `kendrix-server client register`.
 #[derive(Debug, Clone)]
@@ -23,6 +23,14 @@ pub struct Site {
     pub client_id: String,
     pub client_secret: String,
     pub enrollment: String,
+}
+
+/// A fresh SQLite database, migrated, and a `kendrix-server` process on it (with `env`).
+pub async fn sqlite_server(env: &[(&str, &str)]) -> (TestDb, ServerProcess) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    server_cli(&db.url, &["migrate"]);
+    let server = ServerProcess::start(&db.url, env);
+    (db, server)
 }
 
 /// Creates tenant 1 (once per database) and registers a site with the given scopes.
@@ -121,10 +129,8 @@ impl Agent {
     /// An agent keeping its database in `data_dir` (e.g. on a small disk).
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
         Self {
-            dir: tempfile::tempdir().expect("agent dir"),
             data_dir: Some(data_dir),
-            runs: AtomicUsize::new(0),
-            clock_offset: Mutex::new(None),
+            ..Self::new()
         }
     }
 

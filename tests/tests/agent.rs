@@ -6,21 +6,14 @@ use std::time::{Duration, Instant};
 
 use kendrix_tests::agent::{
     enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
-    server_checksum, set_config_number, source_checksum, wait_until, Agent,
+    server_checksum, set_config_number, source_checksum, sqlite_server, wait_until, Agent,
 };
-use kendrix_tests::{server_cli, Backend, ServerProcess, TestDb};
+use kendrix_tests::server_cli;
 use serde_json::{json, Value};
-
-async fn server() -> (TestDb, ServerProcess) {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &[]);
-    (db, server)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_enrolls_enqueues_a_csv_file_and_syncs_everything() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 12", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));
@@ -92,7 +85,7 @@ async fn a_site_enrolls_enqueues_a_csv_file_and_syncs_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrolling_by_server_and_client_id_takes_the_secret_from_stdin_and_checks_it() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 7", "sync:write config:read");
     let agent = Agent::new();
 
@@ -148,7 +141,7 @@ async fn enrolling_by_server_and_client_id_takes_the_secret_from_stdin_and_check
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_keychain_the_agent_says_so_and_stores_no_secret_anywhere() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 9", "sync:write config:read");
     let agent = Agent::new();
     let out = agent
@@ -169,7 +162,7 @@ async fn without_a_keychain_the_agent_says_so_and_stores_no_secret_anywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_the_server_refuses_waits_in_dead_letters_until_fixed_and_resent() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 3", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));
@@ -218,7 +211,7 @@ async fn a_record_the_server_refuses_waits_in_dead_letters_until_fixed_and_resen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_from_the_server_applies_live_and_its_version_is_reported() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 5", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));
@@ -246,7 +239,7 @@ async fn configuration_from_the_server_applies_live_and_its_version_is_reported(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_syncs_on_schedule_takes_in_the_inbox_and_stops_on_sigterm() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 4", "sync:write config:read");
     set_config_number(&db, "sync.interval_seconds", "1");
     let agent = Agent::new();
@@ -311,7 +304,7 @@ async fn the_daemon_syncs_on_schedule_takes_in_the_inbox_and_stops_on_sigterm() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_credentials_stop_the_agent_with_a_clear_status_not_a_retry_loop() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 8", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));
@@ -358,7 +351,7 @@ async fn revoked_credentials_stop_the_agent_with_a_clear_status_not_a_retry_loop
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_revoked_mid_sync_is_renewed_once_and_the_sync_goes_on() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 6", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));
@@ -388,7 +381,7 @@ async fn a_token_revoked_mid_sync_is_renewed_once_and_the_sync_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_warns_when_the_servers_audit_chain_no_longer_holds_what_it_saw() {
-    let (db, server) = server().await;
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 2", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));

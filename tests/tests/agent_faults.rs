@@ -11,7 +11,8 @@ use kendrix_core::sync::Op;
 use kendrix_engine::{now_millis, Change, LocalStore};
 use kendrix_tests::agent::{
     enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
-    server_checksum, set_config_number, source_checksum, Agent, Fault, SmallDisk, TcpProxy,
+    server_checksum, set_config_number, source_checksum, sqlite_server, Agent, Fault, SmallDisk,
+    TcpProxy,
 };
 use kendrix_tests::{abandon_after_steps, server_cli, Backend, ServerProcess, TestDb};
 use serde_json::{json, Value};
@@ -56,9 +57,7 @@ const LEASE: [(&str, &str); 1] = [("KENDRIX_SYNC__IDEMPOTENCY_LEASE_SECS", "1")]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_killed_again_and_again_during_one_long_sync_loses_and_repeats_nothing() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let first = ServerProcess::start(&db.url, &LEASE);
+    let (db, first) = sqlite_server(&LEASE).await;
     // Long enough (400 batches of 50) for several kills however fast the machine is.
     let rows = order_rows(0, 20_000);
     let (agent, proxy) = site_behind_proxy(&db, &[&first.url], &rows).await;
@@ -109,9 +108,7 @@ async fn the_server_killed_again_and_again_during_one_long_sync_loses_and_repeat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &LEASE);
+    let (db, server) = sqlite_server(&LEASE).await;
     // Each step is logged with its time: the runner shows it if the story fails.
     let began = Instant::now();
     let step = |what: String| eprintln!("[{:>6} ms] {what}", began.elapsed().as_millis());
@@ -188,9 +185,7 @@ async fn the_agent_killed_at_every_stage_resumes_where_it_was() {
 /// backwards).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_whose_clock_is_hours_off_syncs_and_keeps_its_changes_in_order() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &[]);
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 5", "sync:write config:read");
     let agent = Agent::new();
     let change = |note: &str| -> Vec<Value> {
@@ -281,9 +276,7 @@ async fn local_writes_cut_off_at_any_moment_leave_the_outbox_usable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_cut_stalled_and_refused_are_retried_until_everything_arrived() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &LEASE);
+    let (db, server) = sqlite_server(&LEASE).await;
     let rows = order_rows(0, 2000);
     let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows).await;
     proxy.inject(&[
@@ -320,9 +313,7 @@ async fn connections_cut_stalled_and_refused_are_retried_until_everything_arrive
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storms_of_429_503_and_500_are_waited_out_honouring_retry_after() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &[]);
+    let (db, server) = sqlite_server(&[]).await;
     // One batch, so the storm's answers come one after the other.
     let rows = order_rows(0, 100);
     let (agent, proxy) = site_behind_proxy(&db, &[&server.url], &rows).await;
@@ -395,9 +386,7 @@ async fn an_agent_alternating_between_two_postgresql_servers_delivers_exactly_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_on_the_agent_is_reported_and_the_queue_stays_intact() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &[]);
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(&db, "Store 1", "sync:write config:read");
     let disk = SmallDisk::mount(4);
     let agent = Agent::with_data_dir(disk.path.join("agent"));
@@ -442,9 +431,7 @@ async fn a_full_disk_on_the_agent_is_reported_and_the_queue_stays_intact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_killed_while_taking_in_the_inbox_takes_each_file_in_once() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &LEASE);
+    let (db, server) = sqlite_server(&LEASE).await;
     let site = register_site(&db, "Store 1", "sync:write config:read");
     let agent = Agent::new();
     agent.enroll(&enrollment_for(&site, &server.url));

@@ -12,9 +12,9 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use kendrix_tests::agent::{
     enrollment_for, order_rows, register_site, server_checksum, set_config_number, source_checksum,
-    Agent,
+    sqlite_server, Agent,
 };
-use kendrix_tests::{binary, server_cli, Backend, ServerProcess, TestDb};
+use kendrix_tests::binary;
 use serde_json::{json, Value};
 
 struct Driver {
@@ -160,9 +160,7 @@ async fn screenshot(app: &Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_enroll_sync_fix_a_rejected_record_and_admins_see_audit_config_and_stats() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    server_cli(&db.url, &["migrate"]);
-    let server = ServerProcess::start(&db.url, &[]);
+    let (db, server) = sqlite_server(&[]).await;
     let site = register_site(
         &db,
         "Store 12",

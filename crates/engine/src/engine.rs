@@ -593,19 +593,17 @@ impl Engine {
         }
     }
 
-    /// The next batch to send that is not already on its way: an unanswered one (after a
-    /// crash or a failed send, the same key and body), else a new one from the outbox.
+    /// The next batch to send that is not already on its way, formed (when it is a new one)
+    /// with the batch size and configuration hash in force now.
     async fn next_batch(
         &self,
         sending: &HashSet<i64>,
         rng: &mut StdRng,
     ) -> EngineResult<Option<crate::FormedBatch>> {
-        if let Some(batch) = self.store.unanswered_batch(sending).await? {
-            return Ok(Some(batch));
-        }
         let config_hash = self.store.state(key::CONFIG_ETAG).await?;
         self.store
-            .form_batch(
+            .next_batch(
+                sending,
                 self.settings().batch_size,
                 config_hash.as_deref(),
                 now_millis(),

@@ -179,6 +179,15 @@ async fn set_state(
     Ok(())
 }
 
+/// The condition naming the `$1` oldest waiting records: the one definition the batch's
+/// body and the removal from the outbox share, so both always take the same records.
+macro_rules! oldest_waiting {
+    () => {
+        "(entity, record_id) IN (SELECT entity, record_id FROM outbox \
+         ORDER BY enqueued_at, entity, record_id LIMIT $1)"
+    };
+}
+
 impl LocalStore {
     /// Opens (creating and migrating) the local database at `path`.
     pub async fn open(path: &Path) -> EngineResult<Self> {
@@ -271,17 +280,18 @@ impl LocalStore {
         Ok(depth)
     }
 
-    /// The batch to send next: an unanswered one if any (after a crash, the same key and
-    /// body go out again), else a new one (see [`LocalStore::form_batch`]). `None` when
-    /// nothing waits.
+    /// The batch to send next, leaving out those in `skip` (on their way already): an
+    /// unanswered one if any (after a crash or a failed send, the same key and body go out
+    /// again), else a new one (see [`LocalStore::form_batch`]). `None` when nothing waits.
     pub async fn next_batch(
         &self,
+        skip: &std::collections::HashSet<i64>,
         max: i64,
         config_hash: Option<&str>,
         now: UnixMillis,
         rng: &mut impl RngCore,
     ) -> EngineResult<Option<FormedBatch>> {
-        match self.unanswered_batch(&Default::default()).await? {
+        match self.unanswered_batch(skip).await? {
             Some(batch) => Ok(Some(batch)),
             None => self.form_batch(max, config_hash, now, rng).await,
         }
@@ -329,13 +339,13 @@ impl LocalStore {
         // row transfer, and the data (kept as JSON text) is never parsed here. Data that is
         // not JSON (never written by this agent) goes as null, so the server refuses that
         // record by name instead of the whole batch.
-        let (count, records): (i64, String) = sqlx::query_as(
-            "SELECT count(*), json_group_array(json_object('entity', entity, 'id', record_id, \
-               'op', op, 'version', version, \
-               'data', json(CASE WHEN json_valid(data) THEN data END)) \
-               ORDER BY enqueued_at, entity, record_id) \
-             FROM (SELECT * FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1)",
-        )
+        let (count, records): (i64, String) = sqlx::query_as(concat!(
+            "SELECT count(*), json_group_array(json_object('entity', entity, \
+                 'id', record_id, 'op', op, 'version', version, \
+                 'data', json(CASE WHEN json_valid(data) THEN data END)) \
+                 ORDER BY enqueued_at, entity, record_id) FROM outbox WHERE ",
+            oldest_waiting!()
+        ))
         .bind(max)
         .fetch_one(&mut *tx)
         .await?;
@@ -343,13 +353,10 @@ impl LocalStore {
             return Ok(None);
         }
         // The same records (the order is total), in the same transaction.
-        sqlx::query(
-            "DELETE FROM outbox WHERE (entity, record_id) IN \
-             (SELECT entity, record_id FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1)",
-        )
-        .bind(max)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(concat!("DELETE FROM outbox WHERE ", oldest_waiting!()))
+            .bind(max)
+            .execute(&mut *tx)
+            .await?;
         let mut body = format!("{{\"records\":{records}");
         if let Some(hash) = config_hash {
             body.push_str(",\"config_hash\":");

@@ -1,6 +1,8 @@
 //! The outbox keeps every change safe on disk, coalesces changes per record, and forms
 //! batches that survive a crash with their Idempotency-Key. Real SQLite files throughout.
 
+use std::collections::HashSet;
+
 use kendrix_core::sync::{
     BatchResponse, Op, RecordProblem, RecordResult, RecordStatus, StatusCounts,
 };
@@ -47,7 +49,13 @@ async fn pending_changes_to_one_record_coalesce_to_the_newest() {
         .unwrap();
     assert_eq!(outbox.queue_depth().await.unwrap(), 2);
     let batch = outbox
-        .next_batch(100, None, 1_002, &mut StdRng::seed_from_u64(1))
+        .next_batch(
+            &HashSet::new(),
+            100,
+            None,
+            1_002,
+            &mut StdRng::seed_from_u64(1),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -73,7 +81,13 @@ async fn a_formed_batch_survives_a_restart_and_goes_out_again_unchanged() {
             .await
             .unwrap();
         let batch = outbox
-            .next_batch(2, None, 1_001, &mut StdRng::seed_from_u64(2))
+            .next_batch(
+                &HashSet::new(),
+                2,
+                None,
+                1_001,
+                &mut StdRng::seed_from_u64(2),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -86,7 +100,13 @@ async fn a_formed_batch_survives_a_restart_and_goes_out_again_unchanged() {
     let outbox = LocalStore::open(&path).await.unwrap();
     assert_eq!(outbox.queue_depth().await.unwrap(), 3, "nothing lost");
     let again = outbox
-        .next_batch(2, None, 2_000, &mut StdRng::seed_from_u64(3))
+        .next_batch(
+            &HashSet::new(),
+            2,
+            None,
+            2_000,
+            &mut StdRng::seed_from_u64(3),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -109,7 +129,13 @@ async fn rejected_records_become_dead_letters_and_the_rest_are_done() {
         .await
         .unwrap();
     let batch = outbox
-        .next_batch(10, None, 1_001, &mut StdRng::seed_from_u64(4))
+        .next_batch(
+            &HashSet::new(),
+            10,
+            None,
+            1_001,
+            &mut StdRng::seed_from_u64(4),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -145,7 +171,13 @@ async fn rejected_records_become_dead_letters_and_the_rest_are_done() {
     );
     assert_eq!(dead[0].data.as_deref(), Some(r#"{"n":2}"#));
     assert!(outbox
-        .next_batch(10, None, 1_003, &mut StdRng::seed_from_u64(5))
+        .next_batch(
+            &HashSet::new(),
+            10,
+            None,
+            1_003,
+            &mut StdRng::seed_from_u64(5)
+        )
         .await
         .unwrap()
         .is_none());
@@ -167,7 +199,13 @@ async fn a_refused_batch_keeps_its_good_records_and_never_overwrites_a_newer_cha
         .await
         .unwrap();
     let batch = outbox
-        .next_batch(10, None, 1_001, &mut StdRng::seed_from_u64(6))
+        .next_batch(
+            &HashSet::new(),
+            10,
+            None,
+            1_001,
+            &mut StdRng::seed_from_u64(6),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -188,7 +226,13 @@ async fn a_refused_batch_keeps_its_good_records_and_never_overwrites_a_newer_cha
         .unwrap();
     assert_eq!(outbox.dead_letters().await.unwrap()[0].record_id, "B");
     let next = outbox
-        .next_batch(10, None, 1_004, &mut StdRng::seed_from_u64(7))
+        .next_batch(
+            &HashSet::new(),
+            10,
+            None,
+            1_004,
+            &mut StdRng::seed_from_u64(7),
+        )
         .await
         .unwrap()
         .unwrap();
