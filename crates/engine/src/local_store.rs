@@ -5,8 +5,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use kendrix_core::sync::{
-    canonical_json, valid_entity, BatchResponse, Op, RecordProblem, RecordStatus, StatusCounts,
-    MAX_ID_BYTES,
+    canonical_json, BatchResponse, EntityName, Op, RecordId, RecordProblem, RecordStatus,
+    StatusCounts,
 };
 use kendrix_core::{Hlc, UnixMillis, Version};
 use rand::RngCore;
@@ -83,11 +83,8 @@ fn check(index: usize, change: &Change) -> EngineResult<()> {
         index,
         reason: reason.to_owned(),
     };
-    if !valid_entity(&change.entity) {
-        return Err(invalid("the entity must match [a-z][a-z0-9_]{0,63}"));
-    }
-    if change.id.is_empty() || change.id.len() > MAX_ID_BYTES {
-        return Err(invalid("the id must be 1 to 256 bytes"));
+    if let Err(e) = EntityName::check(&change.entity).and(RecordId::check(&change.id)) {
+        return Err(invalid(&e.to_string()));
     }
     match (change.op, &change.data) {
         (Op::Upsert, None) => Err(invalid("an upsert needs data (a JSON object)")),

@@ -455,7 +455,7 @@ pub async fn records(
     query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RecordsPage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if !kendrix_core::sync::valid_entity(&query.entity) {
+    if kendrix_core::sync::EntityName::check(&query.entity).is_err() {
         return Err(ApiError::BadRequest(
             "entity must match [a-z][a-z0-9_]{0,63}".into(),
         ));
