@@ -8,6 +8,10 @@ use kendrix_core::Scope;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::services::authorizer::BearerRefusal;
+use crate::services::configurations::ConfigError;
+use crate::services::Failure;
+
 /// An RFC 9457 problem details body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -171,4 +175,41 @@ impl IntoResponse for ApiError {
 pub fn internal(request_id: &str, err: impl std::fmt::Display) -> ApiError {
     tracing::error!(request_id, error = %err, "request failed");
     ApiError::Internal(request_id.to_owned())
+}
+
+/// A failure is logged with its request id and answered with a 500 that names only the id.
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        internal(&failure.request_id, &failure)
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(err: ConfigError) -> Self {
+        match err {
+            ConfigError::Invalid(why) => ApiError::BadRequest(why),
+            ConfigError::NotFound(what) => ApiError::NotFoundThing(what),
+            ConfigError::Conflict => ApiError::Conflict(
+                "the configuration changed at the same moment; read it again and retry".into(),
+            ),
+            ConfigError::NoMasterKey => ApiError::Conflict(
+                "secret values need a master key on the server (KENDRIX_MASTER_KEY or master_key_file)"
+                    .into(),
+            ),
+            ConfigError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<BearerRefusal> for ApiError {
+    fn from(refusal: BearerRefusal) -> Self {
+        match refusal {
+            BearerRefusal::Missing => ApiError::MissingToken,
+            BearerRefusal::Malformed => ApiError::MalformedToken,
+            BearerRefusal::Invalid(why) => ApiError::InvalidToken(why),
+            BearerRefusal::InsufficientScope(scope) => ApiError::InsufficientScope(scope),
+            BearerRefusal::RateLimited(secs) => ApiError::RateLimited(secs),
+            BearerRefusal::Failed(failure) => failure.into(),
+        }
+    }
 }

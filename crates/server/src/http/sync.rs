@@ -1,7 +1,6 @@
 //! The sync endpoints: `POST /sync/batches` (idempotent, atomic), the caller's high-water
 //! marks, the records a tenant holds, and sync statistics.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -17,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use super::AppState;
 use crate::http::bearer::{Bearer, Caller, StatsRead, SyncWrite};
 use crate::http::problem::{internal, ApiError, Problem};
+use crate::services::reports::{RecordsPage, SyncStats, SyncVersions};
 
 /// Header naming the batch's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -348,25 +348,6 @@ pub struct BatchResponseDoc {
     pub counts: serde_json::Value,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EntityVersion {
-    pub entity: String,
-    /// The newest version the server holds from this client, as an HLC string (absent
-    /// while every record of the entity so far was stale).
-    pub newest_version: Option<String>,
-    pub last_batch_id: Option<String>,
-    pub applied: i64,
-    pub duplicate: i64,
-    pub stale: i64,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncVersions {
-    pub client_id: String,
-    pub entities: Vec<EntityVersion>,
-}
-
 /// The newest version the server holds per entity from the calling client.
 #[utoipa::path(
     get, path = "/sync/versions", tag = "sync",
@@ -383,26 +364,7 @@ pub async fn versions(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<SyncWrite>,
 ) -> Result<Json<SyncVersions>, ApiError> {
-    let rows = app
-        .store
-        .sync_versions(caller.tenant_id, caller.client_pk)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    Ok(Json(SyncVersions {
-        client_id: caller.client_id,
-        entities: rows
-            .into_iter()
-            .map(|v| EntityVersion {
-                entity: v.entity,
-                newest_version: Some(v.newest_version).filter(|v| !v.is_empty()),
-                last_batch_id: v.last_batch_id,
-                applied: v.applied,
-                duplicate: v.duplicate,
-                stale: v.stale,
-                updated_at: v.updated_at,
-            })
-            .collect(),
-    }))
+    Ok(Json(app.reports.versions(&caller).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -414,27 +376,6 @@ pub struct RecordsQuery {
     pub after: String,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StoredRecordView {
-    pub id: String,
-    pub version: String,
-    pub deleted: bool,
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<serde_json::Value>,
-    /// The client whose batch wrote this version.
-    pub client_id: String,
-    pub batch_id: String,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordsPage {
-    pub entity: String,
-    pub records: Vec<StoredRecordView>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next: Option<String>,
 }
 
 /// The records of the caller's tenant, one entity at a time, in id order (keyset paging).
@@ -466,110 +407,17 @@ pub async fn records(
             "limit must be between 1 and 1000".into(),
         ));
     }
-    let rows = app
-        .store
-        .records_page(caller.tenant_id, &query.entity, &query.after, limit + 1)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    let more = rows.len() as i64 > limit;
-    let records: Vec<StoredRecordView> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(|r| StoredRecordView {
-            id: r.record_id,
-            version: r.version,
-            deleted: r.deleted,
-            data: r.data.and_then(|d| serde_json::from_str(&d).ok()),
-            client_id: r.client_id,
-            batch_id: r.batch_id,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    let next = more.then(|| records.last().map(|r| r.id.clone())).flatten();
-    Ok(Json(RecordsPage {
-        entity: query.entity,
-        records,
-        next,
-    }))
-}
-
-/// Sync figures over one window.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct SyncFigures {
-    pub batches: i64,
-    /// Batches refused as a whole (invalid records).
-    pub refused_batches: i64,
-    pub records: i64,
-    pub applied: i64,
-    pub duplicate: i64,
-    pub stale: i64,
-    pub rejected: i64,
-    /// Median time to apply a batch, in milliseconds.
-    pub p50_batch_ms: f64,
-    pub p95_batch_ms: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClientSyncFigures {
-    pub client_id: String,
-    #[serde(flatten)]
-    pub figures: SyncFigures,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EntitySyncFigures {
-    pub client_id: String,
-    pub entity: String,
-    pub applied: i64,
-    pub duplicate: i64,
-    pub stale: i64,
-    pub rejected: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncWindow {
-    /// `1h`, `24h` or `7d`.
-    pub window: &'static str,
-    pub since: i64,
-    pub total: SyncFigures,
-    pub per_client: Vec<ClientSyncFigures>,
-    pub per_entity: Vec<EntitySyncFigures>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncStats {
-    pub tenant_id: i64,
-    pub windows: Vec<SyncWindow>,
-}
-
-fn percentile(sorted: &[i64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1] as f64 / 1000.0
-}
-
-fn figures<'a>(batches: impl Iterator<Item = &'a kendrix_store::BatchFigures>) -> SyncFigures {
-    let mut f = SyncFigures::default();
-    let mut durations = Vec::new();
-    for b in batches {
-        if b.outcome == "refused" {
-            f.refused_batches += 1;
-        } else {
-            f.batches += 1;
-            durations.push(b.duration_us);
-        }
-        f.records += b.records;
-        f.applied += b.applied;
-        f.duplicate += b.duplicate;
-        f.stale += b.stale;
-        f.rejected += b.rejected;
-    }
-    durations.sort_unstable();
-    f.p50_batch_ms = percentile(&durations, 0.50);
-    f.p95_batch_ms = percentile(&durations, 0.95);
-    f
+    let page = app
+        .reports
+        .records(
+            &caller.ctx,
+            caller.tenant_id,
+            query.entity,
+            &query.after,
+            limit,
+        )
+        .await?;
+    Ok(Json(page))
 }
 
 /// Batches, records by outcome and batch times for the caller's tenant, per client and
@@ -587,59 +435,9 @@ pub async fn stats(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<StatsRead>,
 ) -> Result<Json<SyncStats>, ApiError> {
-    let now = app.clock.now_ms();
-    // One read of the widest window; the narrower ones are subsets of it.
-    let widest = super::STATS_WINDOWS
-        .iter()
-        .map(|(_, ms)| *ms)
-        .max()
-        .unwrap_or(0);
-    let week = now - widest;
-    let batches = app
-        .store
-        .batch_figures(caller.tenant_id, week)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    let mut windows = Vec::new();
-    for (window, ms) in super::STATS_WINDOWS {
-        let since = now - ms;
-        let in_window: Vec<&kendrix_store::BatchFigures> =
-            batches.iter().filter(|b| b.received_at >= since).collect();
-        let mut per_client: BTreeMap<&str, Vec<&kendrix_store::BatchFigures>> = BTreeMap::new();
-        for b in &in_window {
-            per_client.entry(b.client_id.as_str()).or_default().push(b);
-        }
-        let entities = app
-            .store
-            .entity_figures(caller.tenant_id, since)
-            .await
-            .map_err(|e| internal(&caller.ctx.request_id, e))?;
-        windows.push(SyncWindow {
-            window,
-            since,
-            total: figures(in_window.iter().copied()),
-            per_client: per_client
-                .into_iter()
-                .map(|(client_id, list)| ClientSyncFigures {
-                    client_id: client_id.to_owned(),
-                    figures: figures(list.into_iter()),
-                })
-                .collect(),
-            per_entity: entities
-                .into_iter()
-                .map(|e| EntitySyncFigures {
-                    client_id: e.client_id,
-                    entity: e.entity,
-                    applied: e.applied,
-                    duplicate: e.duplicate,
-                    stale: e.stale,
-                    rejected: e.rejected,
-                })
-                .collect(),
-        });
-    }
-    Ok(Json(SyncStats {
-        tenant_id: caller.tenant_id,
-        windows,
-    }))
+    Ok(Json(
+        app.reports
+            .sync_stats(&caller.ctx, caller.tenant_id)
+            .await?,
+    ))
 }
