@@ -3,15 +3,19 @@
 //! stream any number of entries in constant memory. Reading, exporting and verifying are
 //! themselves audited.
 
+mod export;
+
 use std::sync::Arc;
 
-use futures::stream::{self, Stream, StreamExt};
+use futures::stream::Stream;
 use kendrix_core::audit::{BrokenLink, ChainVerifier};
 use kendrix_core::{AuditEvent, AuditOutcome, Clock};
-use kendrix_store::{AuditQuery, Store, StoreError, StoredAuditEntry};
+use kendrix_store::{AuditQuery, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
+
+pub use export::{EntryView, ExportFormat};
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
@@ -30,66 +34,6 @@ pub struct Verification {
     /// The first entry that does not fit, and why.
     #[schema(value_type = Option<Object>)]
     pub first_broken: Option<BrokenLink>,
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Csv,
-    Ndjson,
-}
-
-impl std::str::FromStr for ExportFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "csv" => Ok(ExportFormat::Csv),
-            "ndjson" => Ok(ExportFormat::Ndjson),
-            other => Err(format!("format {other:?} is unknown; use csv or ndjson")),
-        }
-    }
-}
-
-impl ExportFormat {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            ExportFormat::Csv => "text/csv; charset=utf-8",
-            ExportFormat::Ndjson => "application/x-ndjson",
-        }
-    }
-}
-
-/// An audit entry as exported and listed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EntryView {
-    pub seq: i64,
-    pub at: i64,
-    pub tenant_id: Option<i64>,
-    pub client_id: Option<String>,
-    pub request_id: Option<String>,
-    pub source: Option<String>,
-    pub event: String,
-    pub outcome: String,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    pub hash: String,
-}
-
-impl From<StoredAuditEntry> for EntryView {
-    fn from(e: StoredAuditEntry) -> Self {
-        Self {
-            seq: e.seq,
-            at: e.at,
-            tenant_id: e.tenant_id,
-            client_id: e.client_id,
-            request_id: e.request_id,
-            source: e.source,
-            event: e.event,
-            outcome: e.outcome,
-            details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
-            hash: e.hash,
-        }
-    }
 }
 
 /// The head of the chain, and optionally what it holds at a witnessed position.
@@ -218,7 +162,7 @@ impl AuditLog {
             details,
         )
         .await?;
-        Ok(export(self.store.clone(), query, format))
+        Ok(export::export(self.store.clone(), query, format))
     }
 
     /// The current head of the chain and, for an agent's witness, what the chain holds at
@@ -313,89 +257,5 @@ impl Reader<'_> {
             Reader::Client(caller) => &caller.ctx,
             Reader::Operator(ctx) => ctx,
         }
-    }
-}
-
-const CSV_HEADER: &str =
-    "seq,at,tenant_id,client_id,request_id,source,event,outcome,details,hash\n";
-
-/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
-fn render(format: ExportFormat, entry: StoredAuditEntry) -> String {
-    match format {
-        ExportFormat::Ndjson => {
-            let mut line =
-                serde_json::to_string(&EntryView::from(entry)).expect("entry serializes");
-            line.push('\n');
-            line
-        }
-        ExportFormat::Csv => {
-            let opt = |v: &Option<String>| v.as_deref().map(csv_field).unwrap_or_default();
-            format!(
-                "{},{},{},{},{},{},{},{},{},{}\n",
-                entry.seq,
-                entry.at,
-                entry.tenant_id.map(|t| t.to_string()).unwrap_or_default(),
-                opt(&entry.client_id),
-                opt(&entry.request_id),
-                opt(&entry.source),
-                csv_field(&entry.event),
-                csv_field(&entry.outcome),
-                csv_field(&entry.details),
-                entry.hash
-            )
-        }
-    }
-}
-
-/// Streams every entry the query selects, newest first, a page at a time.
-fn export(
-    store: Arc<dyn Store>,
-    mut query: AuditQuery,
-    format: ExportFormat,
-) -> impl Stream<Item = Result<String, StoreError>> + Send {
-    query.limit = PAGE;
-    let header = stream::iter(match format {
-        ExportFormat::Csv => vec![Ok(CSV_HEADER.to_owned())],
-        ExportFormat::Ndjson => vec![],
-    });
-    let pages = stream::unfold(Some(query), move |state| {
-        let store = store.clone();
-        async move {
-            let mut query = state?;
-            match store.query_audit(&query).await {
-                Ok(page) if page.is_empty() => None,
-                Ok(page) => {
-                    let full = page.len() as i64 == query.limit;
-                    query.before_seq = page.last().map(|e| e.seq);
-                    let chunk: String = page.into_iter().map(|e| render(format, e)).collect();
-                    Some((Ok(chunk), full.then_some(query)))
-                }
-                Err(err) => Some((Err(err), None)),
-            }
-        }
-    });
-    header.chain(pages).boxed()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(
-            csv_field(r#"{"a":1,"b":"x"}"#),
-            r#""{""a"":1,""b"":""x""}""#
-        );
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
     }
 }
