@@ -171,7 +171,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Logs a storage failure with the request id and turns it into a safe 500.
+/// Logs a storage failure with the request id and turns it into a safe 500. Everything but
+/// `POST /sync/batches` (which has no service yet) converts a [`Failure`] instead.
 pub fn internal(request_id: &str, err: impl std::fmt::Display) -> ApiError {
     tracing::error!(request_id, error = %err, "request failed");
     ApiError::Internal(request_id.to_owned())

@@ -169,3 +169,45 @@ impl Sites {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+    use kendrix_core::clock::ManualClock;
+
+    /// Registers one client on a fresh SQLite database with ids drawn from `seed`.
+    async fn register_with_seed(seed: u64) -> Registration {
+        let path = std::env::temp_dir().join(format!("kendrix-sites-{}.db", uuid::Uuid::new_v4()));
+        let store = kendrix_store::connect(&format!("sqlite://{}", path.display()), 1)
+            .await
+            .expect("open store");
+        let sites = Sites::new(
+            store,
+            Arc::new(ManualClock::new(1_800_000_000_000)),
+            Arc::new(SeededEntropy::new(seed)),
+            "http://127.0.0.1:8080".into(),
+        );
+        let ctx = RequestContext::cli();
+        let tenant = sites.create_tenant(&ctx, "Acme").await.expect("tenant");
+        let registration = sites
+            .register_client(&ctx, tenant.id, "Site", &ScopeSet::all())
+            .await
+            .expect("register");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        registration
+    }
+
+    #[tokio::test]
+    async fn client_ids_and_secrets_come_from_the_injected_entropy() {
+        let (first, again) = (register_with_seed(1).await, register_with_seed(1).await);
+        assert_eq!(first.client_id, again.client_id);
+        assert_eq!(first.client_secret, again.client_secret);
+        assert_eq!(first.enrollment, again.enrollment);
+        let other = register_with_seed(2).await;
+        assert_ne!(first.client_id, other.client_id);
+        assert_ne!(first.client_secret, other.client_secret);
+    }
+}
