@@ -9,9 +9,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kendrix_core::credentials;
-use kendrix_core::sync::{validate_batch, BatchError, BatchLimits};
+use kendrix_core::sync::{validate_batch, BatchError, BatchLimits, BatchResponse, Record};
 use kendrix_core::{AuditEvent, AuditOutcome};
-use kendrix_store::{BatchToApply, ClaimOutcome, IdempotencyClaim, RefusedBatch, StoreError};
+use kendrix_store::{BatchToApply, IdempotencyClaim, NextAction, RefusedBatch, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -128,7 +128,6 @@ pub async fn post_batch(
     let settings = &app.settings.sync;
     let key = idempotency_key(&headers)?;
     let bytes = read_body(&headers, body, settings.max_batch_bytes).await?;
-    let request_hash = credentials::hash_bytes(&bytes);
     let now = app.clock.now_ms();
     let audit = |event, outcome, details| {
         caller
@@ -138,14 +137,25 @@ pub async fn post_batch(
             .tenant(caller.tenant_id)
             .client(caller.client_id.clone())
     };
+    let retention_ms = settings.idempotency_retention_secs * 1000;
+    let owner = credentials::generate_id(&mut rand::thread_rng());
+    let claim = IdempotencyClaim {
+        client_pk: caller.client_pk,
+        key: key.clone(),
+        request_hash: credentials::hash_bytes(&bytes),
+        owner: owner.clone(),
+        now,
+        lease_ms: settings.idempotency_lease_secs * 1000,
+        retention_ms,
+    };
     // A retry of a batch already applied is answered from its stored response before the
-    // body is even parsed: the common case after a lost response, and cheap.
-    let stored = app
+    // body is even parsed: the common case after a lost response, and cheap (a read).
+    let next = app
         .store
-        .stored_response(caller.client_pk, &key, &request_hash, now)
+        .claim_idempotency_key(&claim)
         .await
         .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    if let Some(body) = stored {
+    if let NextAction::Replay(body) = next {
         return replay(
             &app,
             &caller,
@@ -158,68 +168,25 @@ pub async fn post_batch(
         )
         .await;
     }
-    let mut value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let limits = BatchLimits {
-        max_records: settings.max_batch_records,
-        max_data_bytes: settings.max_record_data_bytes,
-        max_data_depth: settings.max_record_data_depth,
-    };
-    // The hash of the configuration the client runs (the ETag of GET /config), for drift.
-    let config_hash = match value.get("config_hash") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(h))
-            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
-            Some(h.to_ascii_lowercase())
-        }
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "config_hash must be the 64-hex-digit ETag of GET /config".into(),
-            ))
+    // The body is checked before the key's state is acted on: an invalid batch is refused
+    // as such whatever its key holds, and gives back a claim it took, as if it never had.
+    let (records, config_hash) = match check_batch(&app, &caller, &key, &bytes, now, started).await
+    {
+        Ok(batch) => batch,
+        Err(err) => {
+            if next == NextAction::Claimed {
+                // Failing to give it back only means waiting for the lease to run out.
+                let _ = app
+                    .store
+                    .release_idempotency_key(caller.client_pk, &key, &owner)
+                    .await;
+            }
+            return Err(err);
         }
     };
-    let records = match validate_batch(&mut value, &limits) {
-        Ok(records) => records,
-        Err(err) => return Err(refuse(&app, &caller, &key, err, &value, now, started).await),
-    };
-
-    let retention_ms = settings.idempotency_retention_secs * 1000;
-    let owner = credentials::generate_id(&mut rand::thread_rng());
-    let claim = IdempotencyClaim {
-        client_pk: caller.client_pk,
-        key: key.clone(),
-        request_hash,
-        owner: owner.clone(),
-        now,
-        lease_ms: settings.idempotency_lease_secs * 1000,
-        retention_ms,
-    };
-    let outcome = app
-        .store
-        .claim_idempotency_key(&claim)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    match outcome {
-        ClaimOutcome::Claimed => {}
-        ClaimOutcome::Replay { body, .. } => {
-            app.metrics.count("idempotency_hit");
-            let entry = audit(
-                AuditEvent::IdempotencyReplayed,
-                AuditOutcome::Success,
-                json!({"idempotency_key": key}),
-            );
-            app.store
-                .append_audit(&[entry])
-                .await
-                .map_err(|e| internal(&caller.ctx.request_id, e))?;
-            return Ok(batch_response(
-                body,
-                true,
-                settings.idempotency_retention_secs,
-            ));
-        }
-        ClaimOutcome::Mismatch => {
+    match next {
+        NextAction::Claimed | NextAction::Replay(_) => {}
+        NextAction::Mismatch => {
             app.metrics.count("idempotency_mismatch");
             let entry = audit(
                 AuditEvent::IdempotencyMismatch,
@@ -232,7 +199,7 @@ pub async fn post_batch(
                 .map_err(|e| internal(&caller.ctx.request_id, e))?;
             return Err(ApiError::IdempotencyMismatch);
         }
-        ClaimOutcome::InFlight { retry_after_ms } => {
+        NextAction::InFlight { retry_after_ms } => {
             app.metrics.count("idempotency_in_flight");
             let entry = audit(
                 AuditEvent::IdempotencyInFlight,
@@ -255,7 +222,7 @@ pub async fn post_batch(
         tenant_id: caller.tenant_id,
         client_pk: caller.client_pk,
         idempotency_key: key.clone(),
-        owner: owner.clone(),
+        owner,
         retention_ms,
         records,
         received_at: now,
@@ -267,7 +234,7 @@ pub async fn post_batch(
             json!({"idempotency": "miss", "token_family": caller.token_family}),
         ),
     };
-    match app.store.apply_batch(batch).await {
+    match app.store.apply_batch(batch, &render_response).await {
         Ok(applied) => {
             app.metrics.count("sync_batch_applied");
             tracing::info!(batch_id = %applied.response.batch_id, applied = applied.response.counts.applied,
@@ -279,14 +246,50 @@ pub async fn post_batch(
             ))
         }
         Err(StoreError::LeaseLost) => Err(ApiError::InFlight(1)),
-        Err(err) => {
-            // Free the key so the agent's retry is applied at once rather than after the lease.
-            let _ = app
-                .store
-                .release_idempotency_key(caller.client_pk, &key, &owner)
-                .await;
-            Err(internal(&caller.ctx.request_id, err))
+        Err(err) => Err(internal(&caller.ctx.request_id, err)),
+    }
+}
+
+/// The body of a batch's answer, as sent and as kept for replays.
+fn render_response(response: &BatchResponse) -> String {
+    serde_json::to_string(response).expect("batch response serializes")
+}
+
+/// Parses and validates a batch body: its records and the configuration hash it reports.
+/// A batch refused as a whole is recorded and audited before its 422 is returned.
+async fn check_batch(
+    app: &AppState,
+    caller: &Caller,
+    key: &str,
+    bytes: &[u8],
+    now: i64,
+    started: Instant,
+) -> Result<(Vec<Record>, Option<String>), ApiError> {
+    let settings = &app.settings.sync;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let limits = BatchLimits {
+        max_records: settings.max_batch_records,
+        max_data_bytes: settings.max_record_data_bytes,
+        max_data_depth: settings.max_record_data_depth,
+    };
+    // The hash of the configuration the client runs (the ETag of GET /config), for drift.
+    let config_hash = match value.get("config_hash") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(h))
+            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Some(h.to_ascii_lowercase())
         }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "config_hash must be the 64-hex-digit ETag of GET /config".into(),
+            ))
+        }
+    };
+    match validate_batch(&mut value, &limits) {
+        Ok(records) => Ok((records, config_hash)),
+        Err(err) => Err(refuse(app, caller, key, err, &value, now, started).await),
     }
 }
 
