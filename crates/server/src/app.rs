@@ -14,7 +14,7 @@ use crate::entropy::{Entropy, SystemEntropy};
 use crate::http::{self, AppState};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::services::{AuditLog, Authorizer, Configurations, Reports, Sites};
+use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Reports, Sites};
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 
@@ -26,6 +26,7 @@ pub struct App {
     pub audit_log: Arc<AuditLog>,
     pub sites: Arc<Sites>,
     pub reports: Arc<Reports>,
+    pub intake: Arc<BatchIntake>,
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -91,6 +92,13 @@ impl App {
                 settings.public_url(),
             )),
             reports: Arc::new(Reports::new(store.clone(), clock.clone())),
+            intake: Arc::new(BatchIntake::new(
+                store.clone(),
+                clock.clone(),
+                entropy.clone(),
+                settings.sync.clone(),
+                metrics.clone(),
+            )),
             settings,
             store,
             clock,
@@ -108,11 +116,10 @@ impl App {
             configurations: self.configurations.clone(),
             audit_log: self.audit_log.clone(),
             reports: self.reports.clone(),
+            intake: self.intake.clone(),
             metrics: self.metrics.clone(),
             settings: self.settings.clone(),
             started: self.started,
-            store: self.store.clone(),
-            clock: self.clock.clone(),
         }
     }
 

@@ -22,8 +22,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kendrix_core::Clock;
-use kendrix_store::Store;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -33,7 +31,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::metrics::Metrics;
-use crate::services::{AuditLog, Authorizer, Configurations, Failure, Reports};
+use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Failure, Reports};
 use crate::settings::Settings;
 use context::REQUEST_ID_HEADER;
 
@@ -44,13 +42,11 @@ pub struct AppState {
     pub configurations: Arc<Configurations>,
     pub audit_log: Arc<AuditLog>,
     pub reports: Arc<Reports>,
+    pub intake: Arc<BatchIntake>,
     pub metrics: Arc<Metrics>,
     /// Body limits and the sync settings.
     pub settings: Arc<Settings>,
     pub started: Instant,
-    /// The store and clock `POST /sync/batches` uses until it has a service of its own.
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
 }
 
 #[derive(OpenApi)]

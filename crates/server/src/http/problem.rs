@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::services::authorizer::BearerRefusal;
 use crate::services::configurations::ConfigError;
+use crate::services::intake::IntakeError;
 use crate::services::Failure;
 
 /// An RFC 9457 problem details body.
@@ -171,17 +172,24 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Logs a storage failure with the request id and turns it into a safe 500. Everything but
-/// `POST /sync/batches` (which has no service yet) converts a [`Failure`] instead.
-pub fn internal(request_id: &str, err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(request_id, error = %err, "request failed");
-    ApiError::Internal(request_id.to_owned())
-}
-
 /// A failure is logged with its request id and answered with a 500 that names only the id.
 impl From<Failure> for ApiError {
     fn from(failure: Failure) -> Self {
-        internal(&failure.request_id, &failure)
+        tracing::error!(request_id = %failure.request_id, error = %failure, "request failed");
+        ApiError::Internal(failure.request_id)
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(err: IntakeError) -> Self {
+        match err {
+            IntakeError::MalformedJson(why) => ApiError::MalformedJson(why),
+            IntakeError::BadConfigHash => ApiError::BadRequest(err.to_string()),
+            IntakeError::Invalid(err) => ApiError::InvalidBatch(err),
+            IntakeError::Mismatch => ApiError::IdempotencyMismatch,
+            IntakeError::InFlight { retry_after_secs } => ApiError::InFlight(retry_after_secs),
+            IntakeError::Failed(failure) => failure.into(),
+        }
     }
 }
 

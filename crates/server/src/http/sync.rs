@@ -8,17 +8,12 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kendrix_core::credentials;
-use kendrix_core::sync::{validate_batch, BatchError, BatchLimits, BatchResponse, Record};
-use kendrix_core::{AuditEvent, AuditOutcome};
-use kendrix_store::{BatchToApply, IdempotencyClaim, NextAction, RefusedBatch, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use crate::http::bearer::{Bearer, Caller, StatsRead, SyncWrite};
-use crate::http::problem::{internal, ApiError, Problem};
+use crate::http::bearer::{Bearer, StatsRead, SyncWrite};
+use crate::http::problem::{ApiError, Problem};
 use crate::services::reports::{RecordsPage, SyncStats, SyncVersions};
 
 /// Header naming the batch's idempotency key.
@@ -37,29 +32,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         return Err(ApiError::BadIdempotencyKey);
     }
     Ok(key.to_owned())
-}
-
-/// Answers from a stored response, and audits the hit. The audit entry is written in the
-/// background: a replay changes nothing, so the answer need not wait for the audit commit
-/// (which would triple the latency of the retry path, see bench S3).
-async fn replay(
-    app: &AppState,
-    caller: &Caller,
-    body: String,
-    entry: kendrix_core::AuditDraft,
-) -> Result<Response, ApiError> {
-    app.metrics.count("idempotency_hit");
-    let (store, request_id) = (app.store.clone(), caller.ctx.request_id.clone());
-    tokio::spawn(async move {
-        if let Err(err) = store.append_audit(&[entry]).await {
-            tracing::error!(request_id, error = %err, "auditing an idempotent replay failed");
-        }
-    });
-    Ok(batch_response(
-        body,
-        true,
-        app.settings.sync.idempotency_retention_secs,
-    ))
 }
 
 /// Reads a JSON body up to `limit` bytes, refusing other content types before reading.
@@ -125,218 +97,14 @@ pub async fn post_batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let settings = &app.settings.sync;
     let key = idempotency_key(&headers)?;
-    let bytes = read_body(&headers, body, settings.max_batch_bytes).await?;
-    let now = app.clock.now_ms();
-    let audit = |event, outcome, details| {
-        caller
-            .ctx
-            .audit()
-            .draft(now, event, outcome, details)
-            .tenant(caller.tenant_id)
-            .client(caller.client_id.clone())
-    };
-    let retention_ms = settings.idempotency_retention_secs * 1000;
-    let owner = credentials::generate_id(&mut rand::thread_rng());
-    let claim = IdempotencyClaim {
-        client_pk: caller.client_pk,
-        key: key.clone(),
-        request_hash: credentials::hash_bytes(&bytes),
-        owner: owner.clone(),
-        now,
-        lease_ms: settings.idempotency_lease_secs * 1000,
-        retention_ms,
-    };
-    // A retry of a batch already applied is answered from its stored response before the
-    // body is even parsed: the common case after a lost response, and cheap (a read).
-    let next = app
-        .store
-        .claim_idempotency_key(&claim)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    if let NextAction::Replay(body) = next {
-        return replay(
-            &app,
-            &caller,
-            body,
-            audit(
-                AuditEvent::IdempotencyReplayed,
-                AuditOutcome::Success,
-                json!({"idempotency_key": key}),
-            ),
-        )
-        .await;
-    }
-    // The body is checked before the key's state is acted on: an invalid batch is refused
-    // as such whatever its key holds, and gives back a claim it took, as if it never had.
-    let (records, config_hash) = match check_batch(&app, &caller, &key, &bytes, now, started).await
-    {
-        Ok(batch) => batch,
-        Err(err) => {
-            if next == NextAction::Claimed {
-                // Failing to give it back only means waiting for the lease to run out.
-                let _ = app
-                    .store
-                    .release_idempotency_key(caller.client_pk, &key, &owner)
-                    .await;
-            }
-            return Err(err);
-        }
-    };
-    match next {
-        NextAction::Claimed | NextAction::Replay(_) => {}
-        NextAction::Mismatch => {
-            app.metrics.count("idempotency_mismatch");
-            let entry = audit(
-                AuditEvent::IdempotencyMismatch,
-                AuditOutcome::Failure,
-                json!({"idempotency_key": key}),
-            );
-            app.store
-                .append_audit(&[entry])
-                .await
-                .map_err(|e| internal(&caller.ctx.request_id, e))?;
-            return Err(ApiError::IdempotencyMismatch);
-        }
-        NextAction::InFlight { retry_after_ms } => {
-            app.metrics.count("idempotency_in_flight");
-            let entry = audit(
-                AuditEvent::IdempotencyInFlight,
-                AuditOutcome::Failure,
-                json!({"idempotency_key": key}),
-            );
-            app.store
-                .append_audit(&[entry])
-                .await
-                .map_err(|e| internal(&caller.ctx.request_id, e))?;
-            return Err(ApiError::InFlight(
-                ((retry_after_ms + 999) / 1000).clamp(1, 60) as u64,
-            ));
-        }
-    }
-
-    app.metrics.count("idempotency_miss");
-    let batch = BatchToApply {
-        batch_id: credentials::generate_id(&mut rand::thread_rng()),
-        tenant_id: caller.tenant_id,
-        client_pk: caller.client_pk,
-        idempotency_key: key.clone(),
-        owner,
-        retention_ms,
-        records,
-        received_at: now,
-        started,
-        config_hash,
-        audit: audit(
-            AuditEvent::SyncBatchApplied,
-            AuditOutcome::Success,
-            json!({"idempotency": "miss", "token_family": caller.token_family}),
-        ),
-    };
-    match app.store.apply_batch(batch, &render_response).await {
-        Ok(applied) => {
-            app.metrics.count("sync_batch_applied");
-            tracing::info!(batch_id = %applied.response.batch_id, applied = applied.response.counts.applied,
-                duplicate = applied.response.counts.duplicate, stale = applied.response.counts.stale, "batch applied");
-            Ok(batch_response(
-                applied.body,
-                false,
-                settings.idempotency_retention_secs,
-            ))
-        }
-        Err(StoreError::LeaseLost) => Err(ApiError::InFlight(1)),
-        Err(err) => Err(internal(&caller.ctx.request_id, err)),
-    }
-}
-
-/// The body of a batch's answer, as sent and as kept for replays.
-fn render_response(response: &BatchResponse) -> String {
-    serde_json::to_string(response).expect("batch response serializes")
-}
-
-/// Parses and validates a batch body: its records and the configuration hash it reports.
-/// A batch refused as a whole is recorded and audited before its 422 is returned.
-async fn check_batch(
-    app: &AppState,
-    caller: &Caller,
-    key: &str,
-    bytes: &[u8],
-    now: i64,
-    started: Instant,
-) -> Result<(Vec<Record>, Option<String>), ApiError> {
-    let settings = &app.settings.sync;
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let limits = BatchLimits {
-        max_records: settings.max_batch_records,
-        max_data_bytes: settings.max_record_data_bytes,
-        max_data_depth: settings.max_record_data_depth,
-    };
-    // The hash of the configuration the client runs (the ETag of GET /config), for drift.
-    let config_hash = match value.get("config_hash") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(h))
-            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
-            Some(h.to_ascii_lowercase())
-        }
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "config_hash must be the 64-hex-digit ETag of GET /config".into(),
-            ))
-        }
-    };
-    match validate_batch(&mut value, &limits) {
-        Ok(records) => Ok((records, config_hash)),
-        Err(err) => Err(refuse(app, caller, key, err, &value, now, started).await),
-    }
-}
-
-/// Records and audits a batch refused as a whole, and builds the 422.
-async fn refuse(
-    app: &AppState,
-    caller: &Caller,
-    key: &str,
-    err: BatchError,
-    body: &serde_json::Value,
-    now: i64,
-    started: Instant,
-) -> ApiError {
-    let records = body
-        .get("records")
-        .and_then(|r| r.as_array())
-        .map_or(0, |r| r.len() as i64);
-    let problems = match &err {
-        BatchError::InvalidRecords(p) => p.len(),
-        _ => 0,
-    };
-    let audit = caller
-        .ctx
-        .audit()
-        .draft(
-            now,
-            AuditEvent::SyncBatchRefused,
-            AuditOutcome::Failure,
-            json!({"reason": err.to_string(), "records": records, "invalid_records": problems, "idempotency_key": key}),
-        )
-        .tenant(caller.tenant_id)
-        .client(caller.client_id.clone());
-    let refused = RefusedBatch {
-        batch_id: credentials::generate_id(&mut rand::thread_rng()),
-        tenant_id: caller.tenant_id,
-        client_pk: caller.client_pk,
-        idempotency_key: Some(key.to_owned()),
-        records,
-        received_at: now,
-        duration_us: started.elapsed().as_micros() as i64,
-        audit,
-    };
-    if let Err(e) = app.store.record_refused_batch(refused).await {
-        return internal(&caller.ctx.request_id, e);
-    }
-    app.metrics.count("sync_batch_refused");
-    ApiError::InvalidBatch(err)
+    let bytes = read_body(&headers, body, app.settings.sync.max_batch_bytes).await?;
+    let answer = app.intake.receive(&caller, &key, &bytes, started).await?;
+    Ok(batch_response(
+        answer.body,
+        answer.replayed,
+        app.settings.sync.idempotency_retention_secs,
+    ))
 }
 
 /// The documented shape of a batch response; the body is a `kendrix_core::sync::BatchResponse`.

@@ -6,6 +6,7 @@
 pub mod audit_log;
 pub mod authorizer;
 pub mod configurations;
+pub mod intake;
 pub mod reports;
 pub mod sites;
 
@@ -15,6 +16,7 @@ use std::fmt;
 pub use audit_log::AuditLog;
 pub use authorizer::Authorizer;
 pub use configurations::Configurations;
+pub use intake::BatchIntake;
 pub use reports::Reports;
 pub use sites::Sites;
 
