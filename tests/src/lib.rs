@@ -13,11 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use kendrix_core::SystemClock;
 use kendrix_core::{Clock, ScopeSet};
 use kendrix_server::entropy::SystemEntropy;
 use kendrix_server::services::sites::{Registration, Sites};
 use kendrix_server::settings::RateLimits;
-use kendrix_server::{App, RequestContext, Settings, SystemClock};
+use kendrix_server::{App, RequestContext, Settings};
 use kendrix_store::Store;
 use sqlx::Connection;
 

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kendrix_core::SystemClock;
 use kendrix_server::entropy::SystemEntropy;
 use kendrix_server::services::{AuditLog, Sites};
-use kendrix_server::{RequestContext, SystemClock};
+use kendrix_server::RequestContext;
 use kendrix_tests::{
     abandon_after_steps, on_both_backends, server_cli, Backend, ServerProcess, TestDb,
 };

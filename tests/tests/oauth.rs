@@ -454,7 +454,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(backend: Backend) {
     let server = TestServer::start_with(
         backend,
         |s| s.refresh_tokens = true,
-        Arc::new(kendrix_server::SystemClock),
+        Arc::new(kendrix_core::SystemClock),
     )
     .await;
     let site = server
@@ -529,7 +529,7 @@ async fn token_endpoint_rate_limit_answers_429_with_retry_after(backend: Backend
     let server = TestServer::start_with(
         backend,
         |s| s.rate_limits.token_per_client_per_minute = 3,
-        Arc::new(kendrix_server::SystemClock),
+        Arc::new(kendrix_core::SystemClock),
     )
     .await;
     let site = server
@@ -569,7 +569,7 @@ async fn repeated_failed_authentication_is_throttled_harder(backend: Backend) {
             s.rate_limits.failed_auth_max = 3;
             s.rate_limits.failed_auth_window_secs = 900;
         },
-        Arc::new(kendrix_server::SystemClock),
+        Arc::new(kendrix_core::SystemClock),
     )
     .await;
     let site = server
@@ -799,7 +799,7 @@ async fn api_requests_beyond_the_clients_limit_get_429(backend: Backend) {
     let server = TestServer::start_with(
         backend,
         |s| s.rate_limits.api_per_client_per_minute = 3,
-        Arc::new(kendrix_server::SystemClock),
+        Arc::new(kendrix_core::SystemClock),
     )
     .await;
     let site = server

@@ -189,7 +189,7 @@ async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
     let server = TestServer::start_with(
         backend,
         |s| s.sync.idempotency_lease_secs = 1,
-        Arc::new(kendrix_server::SystemClock),
+        Arc::new(kendrix_core::SystemClock),
     )
     .await;
     let tenant = server.tenant("Acme").await;
@@ -257,7 +257,7 @@ async fn every_bad_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) 
             s.sync.max_batch_records = 10;
             s.sync.max_record_data_bytes = 1024;
         },
-        Arc::new(kendrix_server::SystemClock),
+        Arc::new(kendrix_core::SystemClock),
     )
     .await;
     let (tenant, token) = site(&server, "Acme", "sync:write").await;

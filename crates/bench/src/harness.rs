@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kendrix_core::ScopeSet;
+use kendrix_core::SystemClock;
 use kendrix_server::services::sites::Registration;
 use kendrix_server::settings::RateLimits;
-use kendrix_server::{App, RequestContext, Settings, SystemClock};
+use kendrix_server::{App, RequestContext, Settings};
 use kendrix_store::Store;
 use serde::Serialize;
 

@@ -4,13 +4,12 @@
 //!
 //! Module order, no cycles: `cli` → `app` (wiring, housekeeping) → `http` (the only module
 //! that knows the web framework) → `services` (plain structs: `Authorizer`, `Configurations`,
-//! `AuditLog`, `Sites`, `Reports`) → `kendrix_store` / `kendrix_core`. Architecture invariant:
+//! `AuditLog`, `Sites`, `Reports`, `BatchIntake`) → `kendrix_store` / `kendrix_core`. Architecture invariant:
 //! this is the only crate that knows HTTP. It holds no SQL — storage goes through
 //! `kendrix_store::Store` — and no domain rules that `kendrix_core` can hold without IO.
 
 pub mod app;
 pub mod cli;
-pub mod clock;
 pub mod context;
 pub mod entropy;
 pub mod http;
@@ -21,6 +20,5 @@ pub mod settings;
 pub mod throttle;
 
 pub use app::App;
-pub use clock::SystemClock;
 pub use context::RequestContext;
 pub use settings::Settings;

@@ -19,8 +19,8 @@ pub use clients::{ClientCommand, TenantCommand};
 pub use config::{ConfigCommand, Target};
 
 use crate::app::App;
-use crate::clock::SystemClock;
 use crate::settings::Settings;
+use kendrix_core::SystemClock;
 
 /// The Kendrix Sync server: OAuth 2.0 client credentials, sync, configuration and audit.
 ///

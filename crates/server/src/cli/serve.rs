@@ -9,9 +9,9 @@ use tokio::net::TcpListener;
 use super::clients::print_registration;
 use super::open_store;
 use crate::app::{shutdown_signal, App};
-use crate::clock::SystemClock;
 use crate::context::RequestContext;
 use crate::settings::Settings;
+use kendrix_core::SystemClock;
 
 /// Runs the server until Ctrl-C or SIGTERM, first registering a demo site if asked.
 pub(super) async fn serve(
