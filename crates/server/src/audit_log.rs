@@ -2,8 +2,8 @@
 //! that stream any number of entries in constant memory. Shared by the API and the CLI.
 
 use futures::stream::{self, Stream, StreamExt};
-use kendrix_core::audit::{BrokenLink, ChainVerifier};
-use kendrix_store::{AuditQuery, Store, StoreError, StoredAuditEntry};
+use kendrix_core::audit::{AuditEntry, BrokenLink, ChainVerifier};
+use kendrix_store::{AuditQuery, Store, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -35,7 +35,7 @@ pub async fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
         let Some(last) = page.last() else { break };
         after = last.seq;
         for entry in &page {
-            if let Err(link) = verifier.check(&entry.chained(), &entry.hash) {
+            if let Err(link) = verifier.check(entry) {
                 broken = Some(link);
                 break 'pages;
             }
@@ -97,39 +97,6 @@ impl ExportFormat {
     }
 }
 
-/// An audit entry as exported and listed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EntryView {
-    pub seq: i64,
-    pub at: i64,
-    pub tenant_id: Option<i64>,
-    pub client_id: Option<String>,
-    pub request_id: Option<String>,
-    pub source: Option<String>,
-    pub event: String,
-    pub outcome: String,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    pub hash: String,
-}
-
-impl From<StoredAuditEntry> for EntryView {
-    fn from(e: StoredAuditEntry) -> Self {
-        Self {
-            seq: e.seq,
-            at: e.at,
-            tenant_id: e.tenant_id,
-            client_id: e.client_id,
-            request_id: e.request_id,
-            source: e.source,
-            event: e.event,
-            outcome: e.outcome,
-            details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
-            hash: e.hash,
-        }
-    }
-}
-
 const CSV_HEADER: &str =
     "seq,at,tenant_id,client_id,request_id,source,event,outcome,details,hash\n";
 
@@ -142,11 +109,10 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn render(format: ExportFormat, entry: StoredAuditEntry) -> String {
+fn render(format: ExportFormat, entry: AuditEntry) -> String {
     match format {
         ExportFormat::Ndjson => {
-            let mut line =
-                serde_json::to_string(&EntryView::from(entry)).expect("entry serializes");
+            let mut line = serde_json::to_string(&entry).expect("entry serializes");
             line.push('\n');
             line
         }

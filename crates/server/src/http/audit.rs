@@ -10,6 +10,7 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures::StreamExt;
+use kendrix_core::audit::AuditEntry;
 use kendrix_core::{AuditEvent, AuditOutcome};
 use kendrix_store::AuditQuery;
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::audit_log::{self, EntryView, ExportFormat, Verification};
+use crate::audit_log::{self, ExportFormat, Verification};
 use crate::http::bearer::{AuditRead, Bearer, Caller, SyncWrite};
 use crate::http::problem::{internal, ApiError, Problem};
 
@@ -127,7 +128,7 @@ async fn audit_access(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
-    pub entries: Vec<EntryView>,
+    pub entries: Vec<AuditEntry>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
     pub next: Option<String>,
 }
@@ -178,10 +179,7 @@ pub async fn logs(
         json!({"entries": entries.len(), "filter": filter.details()}),
     )
     .await?;
-    Ok(Json(AuditPage {
-        entries: entries.into_iter().map(EntryView::from).collect(),
-        next,
-    }))
+    Ok(Json(AuditPage { entries, next }))
 }
 
 /// Streams every entry the filters select, as CSV or NDJSON, without holding them in memory.
