@@ -330,7 +330,7 @@ impl TestServer {
     }
 
     /// Every audit entry so far, in chain order.
-    pub async fn audit(&self) -> Vec<kendrix_store::StoredAuditEntry> {
+    pub async fn audit(&self) -> Vec<kendrix_core::audit::AuditEntry> {
         self.store
             .audit_entries(0, 1_000_000)
             .await
@@ -343,7 +343,7 @@ impl TestServer {
         &self,
         event: &str,
         n: usize,
-    ) -> Vec<kendrix_store::StoredAuditEntry> {
+    ) -> Vec<kendrix_core::audit::AuditEntry> {
         for _ in 0..40 {
             let found = self.audit_events(event).await;
             if found.len() >= n {
@@ -355,7 +355,7 @@ impl TestServer {
     }
 
     /// The audit entries with this event name.
-    pub async fn audit_events(&self, event: &str) -> Vec<kendrix_store::StoredAuditEntry> {
+    pub async fn audit_events(&self, event: &str) -> Vec<kendrix_core::audit::AuditEntry> {
         self.audit()
             .await
             .into_iter()
@@ -374,12 +374,12 @@ impl Drop for TestServer {
 
 /// Checks that every entry links to its predecessor and hashes to its stored hash; returns
 /// the first broken sequence number.
-pub fn first_broken_link(entries: &[kendrix_store::StoredAuditEntry]) -> Option<i64> {
+pub fn first_broken_link(entries: &[kendrix_core::audit::AuditEntry]) -> Option<i64> {
     let mut prev = kendrix_core::audit::GENESIS_HASH.to_owned();
     for (expected_seq, entry) in (1..).zip(entries) {
         if entry.seq != expected_seq
             || entry.prev_hash != prev
-            || entry.chained().hash() != entry.hash
+            || entry.computed_hash() != entry.hash
         {
             return Some(entry.seq);
         }

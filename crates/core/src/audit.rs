@@ -222,10 +222,14 @@ impl AuditDraft {
     }
 }
 
-/// An entry as stored: the fields that are hashed, in the order they are hashed.
+/// One entry of the audit chain: as stored, as verified and as the API shows it. The fields
+/// its hash covers come first, in the order they are hashed, then the stored hash. In JSON,
+/// `details` is the object it holds and `prev_hash` is left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChainedEntry {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
     pub seq: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: UnixMillis,
     pub tenant_id: Option<i64>,
     pub client_id: Option<String>,
@@ -233,14 +237,27 @@ pub struct ChainedEntry {
     pub source: Option<String>,
     pub event: String,
     pub outcome: String,
+    /// What happened, as a JSON object (stored and hashed as its text, keys sorted).
+    #[serde(serialize_with = "details_as_json")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: String,
+    #[serde(skip_serializing)]
     pub prev_hash: String,
+    /// SHA-256 (hex) of the fields above and the previous entry's hash.
+    pub hash: String,
 }
 
-impl ChainedEntry {
+/// Writes stored details as the JSON value they hold (`null` if the text is not JSON).
+fn details_as_json<S: serde::Serializer>(details: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serde_json::from_str::<serde_json::Value>(details)
+        .unwrap_or(serde_json::Value::Null)
+        .serialize(serializer)
+}
+
+impl AuditEntry {
     /// Places a draft at position `seq` after the entry whose hash is `prev_hash`.
     pub fn link(draft: &AuditDraft, seq: i64, prev_hash: &str) -> Self {
-        Self {
+        let mut entry = Self {
             seq,
             at: draft.at,
             tenant_id: draft.tenant_id,
@@ -251,11 +268,15 @@ impl ChainedEntry {
             outcome: draft.outcome.as_str().to_owned(),
             details: draft.details_text(),
             prev_hash: prev_hash.to_owned(),
-        }
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        entry
     }
 
-    /// SHA-256 of the canonical form: the JSON array of every field in declaration order.
-    pub fn hash(&self) -> String {
+    /// SHA-256 of the canonical form: the JSON array of every field before `hash`, in
+    /// declaration order. An entry is intact when this equals its stored `hash`.
+    pub fn computed_hash(&self) -> String {
         let canonical = serde_json::to_vec(&(
             self.seq,
             self.at,
@@ -273,21 +294,20 @@ impl ChainedEntry {
     }
 }
 
-/// Links drafts after the current head; returns the entries with their hashes and the new head.
+/// Links drafts after the current head; returns the entries and the new head.
 pub fn link_all(
     drafts: &[AuditDraft],
     head_seq: i64,
     head_hash: &str,
-) -> (Vec<(ChainedEntry, String)>, i64, String) {
+) -> (Vec<AuditEntry>, i64, String) {
     let mut seq = head_seq;
     let mut prev = head_hash.to_owned();
     let mut linked = Vec::with_capacity(drafts.len());
     for draft in drafts {
         seq += 1;
-        let entry = ChainedEntry::link(draft, seq, &prev);
-        let hash = entry.hash();
-        prev = hash.clone();
-        linked.push((entry, hash));
+        let entry = AuditEntry::link(draft, seq, &prev);
+        prev = entry.hash.clone();
+        linked.push(entry);
     }
     (linked, seq, prev)
 }
@@ -324,8 +344,9 @@ impl ChainVerifier {
         Self::starting_after(0, GENESIS_HASH)
     }
 
-    /// Checks the next stored entry and its stored hash.
-    pub fn check(&mut self, entry: &ChainedEntry, stored_hash: &str) -> Result<(), BrokenLink> {
+    /// Checks the next stored entry against its stored hash and its predecessor.
+    pub fn check(&mut self, entry: &AuditEntry) -> Result<(), BrokenLink> {
+        let stored_hash = entry.hash.as_str();
         let broken = |reason: String| BrokenLink {
             seq: entry.seq,
             reason,
@@ -343,7 +364,7 @@ impl ChainVerifier {
         if entry.seq < self.expected_seq {
             return Err(broken("entry out of order".into()));
         }
-        if entry.hash() != stored_hash {
+        if entry.computed_hash() != stored_hash {
             return Err(broken(
                 "the entry's content does not match its hash (edited)".into(),
             ));
@@ -409,21 +430,21 @@ mod tests {
             GENESIS_HASH,
         );
         assert_eq!(seq, 2);
-        assert_eq!(linked[0].0.prev_hash, GENESIS_HASH);
-        assert_eq!(linked[1].0.prev_hash, linked[0].1);
-        assert_eq!(head, linked[1].1);
-        assert_eq!(linked[0].0.details, r#"{"a":"x","b":1}"#);
+        assert_eq!(linked[0].prev_hash, GENESIS_HASH);
+        assert_eq!(linked[1].prev_hash, linked[0].hash);
+        assert_eq!(head, linked[1].hash);
+        assert_eq!(linked[0].details, r#"{"a":"x","b":1}"#);
     }
 
-    fn chain(n: usize) -> Vec<(ChainedEntry, String)> {
+    fn chain(n: usize) -> Vec<AuditEntry> {
         let drafts: Vec<AuditDraft> = (0..n).map(|_| draft(AuditEvent::TokenIssued)).collect();
         link_all(&drafts, 0, GENESIS_HASH).0
     }
 
-    fn verify(entries: &[(ChainedEntry, String)], head: (i64, &str)) -> Result<(), BrokenLink> {
+    fn verify(entries: &[AuditEntry], head: (i64, &str)) -> Result<(), BrokenLink> {
         let mut verifier = ChainVerifier::from_genesis();
-        for (entry, hash) in entries {
-            verifier.check(entry, hash)?;
+        for entry in entries {
+            verifier.check(entry)?;
         }
         verifier.finish(head.0, head.1)
     }
@@ -431,11 +452,11 @@ mod tests {
     #[test]
     fn a_whole_chain_verifies_and_each_kind_of_tampering_is_named() {
         let entries = chain(5);
-        let head = (5, entries[4].1.as_str());
+        let head = (5, entries[4].hash.as_str());
         assert_eq!(verify(&entries, head), Ok(()));
 
         let mut edited = entries.clone();
-        edited[2].0.outcome = "failure".into();
+        edited[2].outcome = "failure".into();
         assert_eq!(verify(&edited, head).unwrap_err().seq, 3);
 
         let mut deleted = entries.clone();
@@ -457,9 +478,26 @@ mod tests {
     #[test]
     fn changing_any_field_changes_the_hash() {
         let (linked, _, _) = link_all(&[draft(AuditEvent::TokenIssued)], 0, GENESIS_HASH);
-        let (entry, hash) = &linked[0];
+        let entry = &linked[0];
+        assert_eq!(entry.computed_hash(), entry.hash);
         let mut edited = entry.clone();
         edited.outcome = "failure".into();
-        assert_ne!(&edited.hash(), hash);
+        assert_ne!(edited.computed_hash(), entry.hash);
+    }
+
+    #[test]
+    fn the_json_of_an_entry_shows_its_details_as_an_object_and_leaves_prev_hash_out() {
+        let (linked, _, _) = link_all(&[draft(AuditEvent::TokenIssued)], 0, GENESIS_HASH);
+        let json = serde_json::to_value(&linked[0]).unwrap();
+        assert_eq!(json["details"], serde_json::json!({"a": "x", "b": 1}));
+        assert!(json.get("prev_hash").is_none());
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), 10);
+        assert_eq!(json["hash"], linked[0].hash.as_str());
     }
 }

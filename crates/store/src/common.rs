@@ -20,12 +20,12 @@ macro_rules! impl_store {
                 let (seq, head): (i64, String) = sqlx::query_as(Self::LOCK_CHAIN_HEAD)
                     .fetch_one(&mut **tx)
                     .await?;
-                let (linked, new_seq, new_head) = $crate::link_audit(drafts, seq, &head);
+                let (linked, new_seq, new_head) = kendrix_core::audit::link_all(drafts, seq, &head);
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO audit_logs (id, at, tenant_id, client_id, request_id, source, \
                      event, outcome, details, prev_hash, hash) ",
                 );
-                insert.push_values(&linked, |mut row, (entry, hash)| {
+                insert.push_values(&linked, |mut row, entry| {
                     row.push_bind(entry.seq)
                         .push_bind(entry.at)
                         .push_bind(entry.tenant_id)
@@ -36,7 +36,7 @@ macro_rules! impl_store {
                         .push_bind(entry.outcome.clone())
                         .push_bind(entry.details.clone())
                         .push_bind(entry.prev_hash.clone())
-                        .push_bind(hash.clone());
+                        .push_bind(entry.hash.clone());
                 });
                 insert.build().execute(&mut **tx).await?;
                 sqlx::query($crate::sql::UPDATE_CHAIN_HEAD)
@@ -353,12 +353,13 @@ macro_rules! impl_store {
                 &self,
                 after_seq: i64,
                 limit: i64,
-            ) -> $crate::StoreResult<Vec<$crate::StoredAuditEntry>> {
-                Ok(sqlx::query_as($crate::sql::AUDIT_ENTRIES)
+            ) -> $crate::StoreResult<Vec<kendrix_core::audit::AuditEntry>> {
+                let rows: Vec<$crate::AuditRow> = sqlx::query_as(&$crate::sql::audit_entries())
                     .bind(after_seq)
                     .bind(limit)
                     .fetch_all(self.db.reader())
-                    .await?)
+                    .await?;
+                Ok(rows.into_iter().map($crate::audit_entry).collect())
             }
 
             async fn audit_head(&self) -> $crate::StoreResult<(i64, String)> {
@@ -412,11 +413,11 @@ macro_rules! impl_store {
             async fn query_audit(
                 &self,
                 query: &$crate::AuditQuery,
-            ) -> $crate::StoreResult<Vec<$crate::StoredAuditEntry>> {
-                let mut select = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT id AS seq, at, tenant_id, client_id, request_id, source, event, outcome, \
-                     details, prev_hash, hash FROM audit_logs WHERE tenant_id = ",
-                );
+            ) -> $crate::StoreResult<Vec<kendrix_core::audit::AuditEntry>> {
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM audit_logs WHERE tenant_id = ",
+                    $crate::sql::AUDIT_COLUMNS
+                ));
                 select.push_bind(query.tenant_id);
                 if let Some(before) = query.before_seq {
                     select.push(" AND id < ").push_bind(before);
@@ -445,7 +446,9 @@ macro_rules! impl_store {
                     <$conn>::push_text_search(&mut select, text);
                 }
                 select.push(" ORDER BY id DESC LIMIT ").push_bind(query.limit);
-                Ok(select.build_query_as().fetch_all(self.db.reader()).await?)
+                let rows: Vec<$crate::AuditRow> =
+                    select.build_query_as().fetch_all(self.db.reader()).await?;
+                Ok(rows.into_iter().map($crate::audit_entry).collect())
             }
 
             async fn auth_event_counts(

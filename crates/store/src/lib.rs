@@ -17,7 +17,7 @@ mod sync;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kendrix_core::audit::ChainedEntry;
+use kendrix_core::audit::AuditEntry;
 use kendrix_core::{AuditDraft, UnixMillis};
 
 pub use model::*;
@@ -170,8 +170,7 @@ pub trait Store: Send + Sync + 'static {
     /// Appends entries to the audit chain on their own (for events with no other write).
     async fn append_audit(&self, audit: &[AuditDraft]) -> StoreResult<()>;
     /// Stored entries with their hashes, in chain order, starting after `after_seq`.
-    async fn audit_entries(&self, after_seq: i64, limit: i64)
-        -> StoreResult<Vec<StoredAuditEntry>>;
+    async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
     /// The current head of the audit chain: (sequence number, hash).
     async fn audit_head(&self) -> StoreResult<(i64, String)>;
     /// Where the pruned prefix of the chain ended: (last pruned sequence number, its hash);
@@ -181,7 +180,7 @@ pub trait Store: Send + Sync + 'static {
     /// with the audit entry of the pruning, in one transaction. Returns entries deleted.
     async fn prune_audit(&self, before: UnixMillis, audit: AuditDraft) -> StoreResult<u64>;
     /// One page of a tenant's audit entries matching `query`, newest first.
-    async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<StoredAuditEntry>>;
+    async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     /// Counts of authentication events per client and event since `since` for one tenant.
     async fn auth_event_counts(
         &self,
@@ -309,13 +308,49 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Links `drafts` after the given chain head; shared by both backends' append paths.
-pub(crate) fn link_audit(
-    drafts: &[AuditDraft],
-    seq: i64,
-    head: &str,
-) -> (Vec<(ChainedEntry, String)>, i64, String) {
-    kendrix_core::audit::link_all(drafts, seq, head)
+/// An audit row as both backends read it, column for column (`AUDIT_COLUMNS`).
+pub(crate) type AuditRow = (
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// The entry a row holds.
+pub(crate) fn audit_entry(row: AuditRow) -> AuditEntry {
+    let (
+        seq,
+        at,
+        tenant_id,
+        client_id,
+        request_id,
+        source,
+        event,
+        outcome,
+        details,
+        prev_hash,
+        hash,
+    ) = row;
+    AuditEntry {
+        seq,
+        at,
+        tenant_id,
+        client_id,
+        request_id,
+        source,
+        event,
+        outcome,
+        details,
+        prev_hash,
+        hash,
+    }
 }
 
 #[cfg(test)]

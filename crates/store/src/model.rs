@@ -125,39 +125,6 @@ pub struct RateHit {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct StoredAuditEntry {
-    pub seq: i64,
-    pub at: UnixMillis,
-    pub tenant_id: Option<i64>,
-    pub client_id: Option<String>,
-    pub request_id: Option<String>,
-    pub source: Option<String>,
-    pub event: String,
-    pub outcome: String,
-    pub details: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl StoredAuditEntry {
-    /// The entry in the form its hash was computed over.
-    pub fn chained(&self) -> kendrix_core::audit::ChainedEntry {
-        kendrix_core::audit::ChainedEntry {
-            seq: self.seq,
-            at: self.at,
-            tenant_id: self.tenant_id,
-            client_id: self.client_id.clone(),
-            request_id: self.request_id.clone(),
-            source: self.source.clone(),
-            event: self.event.clone(),
-            outcome: self.outcome.clone(),
-            details: self.details.clone(),
-            prev_hash: self.prev_hash.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EventCount {
     pub client_id: Option<String>,
     pub event: String,

@@ -38,8 +38,12 @@ pub const REVOKE_TOKEN: &str = "UPDATE oauth_tokens SET revoked_at = $1 \
 pub const REVOKE_FAMILY: &str =
     "UPDATE oauth_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL";
 
-pub const AUDIT_ENTRIES: &str = "SELECT id AS seq, at, tenant_id, client_id, request_id, source, \
-     event, outcome, details, prev_hash, hash FROM audit_logs WHERE id > $1 ORDER BY id LIMIT $2";
+/// The columns of an audit row, in the order of `AuditRow`.
+pub const AUDIT_COLUMNS: &str = "id, at, tenant_id, client_id, request_id, source, event, \
+     outcome, details, prev_hash, hash";
+pub fn audit_entries() -> String {
+    format!("SELECT {AUDIT_COLUMNS} FROM audit_logs WHERE id > $1 ORDER BY id LIMIT $2")
+}
 pub const UPDATE_CHAIN_HEAD: &str = "UPDATE audit_chain SET seq = $1, head_hash = $2 WHERE id = 1";
 pub const AUTH_EVENT_COUNTS: &str = "SELECT client_id, event, COUNT(*) AS count FROM audit_logs \
      WHERE tenant_id = $1 AND at >= $2 AND event IN \

@@ -10,6 +10,7 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures::StreamExt;
+use kendrix_core::audit::AuditEntry;
 use kendrix_core::AuditEvent;
 use kendrix_store::AuditQuery;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::bearer::{AuditRead, Bearer, SyncWrite};
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::services::audit_log::{ChainHead, EntryView, ExportFormat, Reader, Verification};
+use crate::services::audit_log::{ChainHead, ExportFormat, Reader, Verification};
 
 /// Filters shared by listing and export.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -109,7 +110,7 @@ impl AuditFilter {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
-    pub entries: Vec<EntryView>,
+    pub entries: Vec<AuditEntry>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
     pub next: Option<String>,
 }

@@ -1,12 +1,11 @@
-//! Audit entries as listed and exported: the entry view, and exports in CSV or NDJSON that
-//! stream any number of entries in constant memory, a page at a time.
+//! Audit entries as exported, in CSV or NDJSON: any number of them streamed in constant
+//! memory, a page at a time.
 
 use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
-use kendrix_store::{AuditQuery, Store, StoreError, StoredAuditEntry};
-use serde::Serialize;
-use utoipa::ToSchema;
+use kendrix_core::audit::AuditEntry;
+use kendrix_store::{AuditQuery, Store, StoreError};
 
 use super::PAGE;
 
@@ -37,39 +36,6 @@ impl ExportFormat {
     }
 }
 
-/// An audit entry as exported and listed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EntryView {
-    pub seq: i64,
-    pub at: i64,
-    pub tenant_id: Option<i64>,
-    pub client_id: Option<String>,
-    pub request_id: Option<String>,
-    pub source: Option<String>,
-    pub event: String,
-    pub outcome: String,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    pub hash: String,
-}
-
-impl From<StoredAuditEntry> for EntryView {
-    fn from(e: StoredAuditEntry) -> Self {
-        Self {
-            seq: e.seq,
-            at: e.at,
-            tenant_id: e.tenant_id,
-            client_id: e.client_id,
-            request_id: e.request_id,
-            source: e.source,
-            event: e.event,
-            outcome: e.outcome,
-            details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
-            hash: e.hash,
-        }
-    }
-}
-
 const CSV_HEADER: &str =
     "seq,at,tenant_id,client_id,request_id,source,event,outcome,details,hash\n";
 
@@ -82,11 +48,10 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn render(format: ExportFormat, entry: StoredAuditEntry) -> String {
+fn render(format: ExportFormat, entry: AuditEntry) -> String {
     match format {
         ExportFormat::Ndjson => {
-            let mut line =
-                serde_json::to_string(&EntryView::from(entry)).expect("entry serializes");
+            let mut line = serde_json::to_string(&entry).expect("entry serializes");
             line.push('\n');
             line
         }

@@ -8,14 +8,14 @@ mod export;
 use std::sync::Arc;
 
 use futures::stream::Stream;
-use kendrix_core::audit::{BrokenLink, ChainVerifier};
+use kendrix_core::audit::{AuditEntry, BrokenLink, ChainVerifier};
 use kendrix_core::{AuditEvent, AuditOutcome, Clock};
 use kendrix_store::{AuditQuery, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-pub use export::{EntryView, ExportFormat};
+pub use export::ExportFormat;
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
@@ -89,7 +89,7 @@ impl AuditLog {
             let Some(last) = page.last() else { break };
             after = last.seq;
             for entry in &page {
-                if let Err(link) = verifier.check(&entry.chained(), &entry.hash) {
+                if let Err(link) = verifier.check(entry) {
                     broken = Some(link);
                     break 'pages;
                 }
@@ -130,7 +130,7 @@ impl AuditLog {
         caller: &Caller,
         mut query: AuditQuery,
         filter: serde_json::Value,
-    ) -> Result<(Vec<EntryView>, bool), Failure> {
+    ) -> Result<(Vec<AuditEntry>, bool), Failure> {
         let limit = query.limit;
         query.limit = limit + 1;
         let mut entries = self.store.query_audit(&query).await.within(&caller.ctx)?;
@@ -143,7 +143,7 @@ impl AuditLog {
             json!({"entries": entries.len(), "filter": filter}),
         )
         .await?;
-        Ok((entries.into_iter().map(EntryView::from).collect(), more))
+        Ok((entries, more))
     }
 
     /// Audits an export by this reader (`details` say what was asked for), then streams
