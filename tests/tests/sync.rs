@@ -342,6 +342,16 @@ async fn every_bad_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) 
             422,
         ),
         (
+            // PostgreSQL cannot store a NUL: refused with the field named, on every backend.
+            "a NUL in a record id",
+            Some("k-nul"),
+            "application/json",
+            json_bytes(
+                json!({"records": [upsert("orders", "A\u{0}1", &v(1_800_000_000_000, 0, "a"), json!({"x": 1}))]}),
+            ),
+            422,
+        ),
+        (
             "non-numeric version",
             Some("k7"),
             "application/json",
