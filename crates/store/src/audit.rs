@@ -46,31 +46,18 @@ type AuditRow = (
 );
 
 fn entry(row: AuditRow) -> AuditEntry {
-    let (
-        seq,
-        at,
-        tenant_id,
-        client_id,
-        request_id,
-        source,
-        event,
-        outcome,
-        details,
-        prev_hash,
-        hash,
-    ) = row;
     AuditEntry {
-        seq,
-        at,
-        tenant_id,
-        client_id,
-        request_id,
-        source,
-        event,
-        outcome,
-        details,
-        prev_hash,
-        hash,
+        seq: row.0,
+        at: row.1,
+        tenant_id: row.2,
+        client_id: row.3,
+        request_id: row.4,
+        source: row.5,
+        event: row.6,
+        outcome: row.7,
+        details: row.8,
+        prev_hash: row.9,
+        hash: row.10,
     }
 }
 

@@ -7,11 +7,11 @@
 use kendrix_core::UnixMillis;
 use sqlx::QueryBuilder;
 
-use crate::dialect::{sql, Dialect, PushParam, Statement};
+use crate::dialect::{sql, Decoded, Dialect, PushParam, Statement};
 use crate::sql_store::Connections;
 use crate::sync as apply;
 use crate::{config, idempotency};
-use crate::{AppliedBatch, BatchFigures, BatchToApply, EntityFigures, RefusedBatch};
+use crate::{AppliedBatch, BatchToApply, RefusedBatch};
 use crate::{RenderResponse, StoreError, StoreResult, StoredRecord, SyncVersion};
 
 /// Writes a record only over an older version (the tail of both backends' upserts).
@@ -42,11 +42,11 @@ const RECORDS_PAGE: &str = "SELECT r.entity, r.record_id, r.version, r.deleted, 
      FROM records r JOIN oauth_clients c ON c.id = r.client_pk \
      WHERE r.tenant_id = $1 AND r.entity = $2 AND r.record_id > $3 \
      ORDER BY r.record_id LIMIT $4";
-const BATCH_FIGURES: &str = "SELECT c.client_id, b.received_at, b.records, b.applied, \
+pub(crate) const BATCH_FIGURES: &str = "SELECT c.client_id, b.received_at, b.records, b.applied, \
      b.duplicate, b.stale, b.rejected, b.duration_us, b.outcome \
      FROM sync_batches b JOIN oauth_clients c ON c.id = b.client_pk \
      WHERE b.tenant_id = $1 AND b.received_at >= $2 ORDER BY b.received_at";
-const ENTITY_FIGURES: &str = "SELECT c.client_id, e.entity, \
+pub(crate) const ENTITY_FIGURES: &str = "SELECT c.client_id, e.entity, \
      CAST(SUM(e.applied) AS BIGINT) AS applied, CAST(SUM(e.duplicate) AS BIGINT) AS duplicate, \
      CAST(SUM(e.stale) AS BIGINT) AS stale, CAST(SUM(e.rejected) AS BIGINT) AS rejected \
      FROM sync_batch_entities e JOIN sync_batches b ON b.batch_id = e.batch_id \
@@ -234,26 +234,15 @@ pub(crate) async fn records_page<D: Dialect>(
         .await
 }
 
-/// The batches a tenant received since `since`, oldest first.
-pub(crate) async fn batch_figures<D: Dialect>(
+/// A tenant's statistics rows since `since`: [`BATCH_FIGURES`] (the batches, oldest first)
+/// or [`ENTITY_FIGURES`] (per client and entity, the record outcomes).
+pub(crate) async fn figures<D: Dialect, O: Decoded>(
     db: &Connections<D>,
+    statement: &str,
     tenant_id: i64,
     since: UnixMillis,
-) -> StoreResult<Vec<BatchFigures>> {
-    sql(BATCH_FIGURES)
-        .bind(tenant_id)
-        .bind(since)
-        .fetch_all(db.read())
-        .await
-}
-
-/// Per client and entity, the record outcomes of the batches since `since`.
-pub(crate) async fn entity_figures<D: Dialect>(
-    db: &Connections<D>,
-    tenant_id: i64,
-    since: UnixMillis,
-) -> StoreResult<Vec<EntityFigures>> {
-    sql(ENTITY_FIGURES)
+) -> StoreResult<Vec<O>> {
+    sql(statement)
         .bind(tenant_id)
         .bind(since)
         .fetch_all(db.read())

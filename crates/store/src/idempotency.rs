@@ -4,7 +4,7 @@
 //! `batches::apply`); a claim whose batch will not be applied is given back ([`release`]);
 //! retention ends it (`PRUNE_KEYS`).
 
-use crate::dialect::{sql, Dialect, On};
+use crate::dialect::{sql, Dialect, On, Statement};
 use crate::sql_store::Connections;
 use crate::{BatchToApply, IdempotencyClaim, NextAction, StoreResult};
 
@@ -46,17 +46,8 @@ pub(crate) async fn claim<D: Dialect>(
     if let Some((body,)) = stored {
         return Ok(NextAction::Replay(body.unwrap_or_default()));
     }
-    let locked_until = claim.now + claim.lease_ms;
-    let expires_at = claim.now + claim.retention_ms;
     let mut write = db.begin_write().await?;
-    let inserted: Option<(String,)> = sql(CLAIM_KEY)
-        .bind(claim.client_pk)
-        .bind(&claim.key)
-        .bind(&claim.request_hash)
-        .bind(&claim.owner)
-        .bind(locked_until)
-        .bind(claim.now)
-        .bind(expires_at)
+    let inserted: Option<(String,)> = lease(sql(CLAIM_KEY), claim)
         .fetch_optional(write.on())
         .await?;
     if inserted.is_some() {
@@ -72,16 +63,7 @@ pub(crate) async fn claim<D: Dialect>(
     let expired = expires <= claim.now;
     let abandoned = state == "in_flight" && held_until <= claim.now;
     let next = if expired || (abandoned && hash == claim.request_hash) {
-        sql(TAKE_OVER_KEY)
-            .bind(claim.client_pk)
-            .bind(&claim.key)
-            .bind(&claim.request_hash)
-            .bind(&claim.owner)
-            .bind(locked_until)
-            .bind(claim.now)
-            .bind(expires_at)
-            .execute(write.on())
-            .await?;
+        lease(sql(TAKE_OVER_KEY), claim).execute(write.on()).await?;
         NextAction::Claimed
     } else if hash != claim.request_hash {
         NextAction::Mismatch
@@ -94,6 +76,22 @@ pub(crate) async fn claim<D: Dialect>(
     };
     write.commit(&[]).await?;
     Ok(next)
+}
+
+/// Binds a claim's lease to `CLAIM_KEY` or `TAKE_OVER_KEY`: key, body hash, owner, how long
+/// the lease holds, and how long the key is retained.
+fn lease<'q, D: Dialect>(
+    statement: Statement<'q, 'q, D>,
+    claim: &'q IdempotencyClaim,
+) -> Statement<'q, 'q, D> {
+    statement
+        .bind(claim.client_pk)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(&claim.owner)
+        .bind(claim.now + claim.lease_ms)
+        .bind(claim.now)
+        .bind(claim.now + claim.retention_ms)
 }
 
 /// Gives back a claim whose batch will not be applied; only its owner can.

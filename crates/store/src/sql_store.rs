@@ -6,8 +6,6 @@
 //! answers. What they share is here: the connections, and the write transaction that commits
 //! together with its audit entries.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use kendrix_core::audit::AuditEntry;
 use kendrix_core::{AuditDraft, UnixMillis};
@@ -19,6 +17,7 @@ use crate::{audit, batches, config, idempotency, tenants, tokens};
 use crate::{begin_detached, model::*, Backend, Store, StoreResult};
 
 /// The store over one database: a [`crate::SqliteStore`] or a [`crate::PgStore`].
+#[derive(Debug)]
 pub struct SqlStore<D: Database> {
     db: Connections<D>,
     queue: WriteQueue,
@@ -41,14 +40,9 @@ impl<D: Database> Clone for SqlStore<D> {
     }
 }
 
-impl<D: Database> fmt::Debug for SqlStore<D> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlStore").field("db", &self.db).finish()
-    }
-}
-
 /// The pools of one database. Reads go to `read`; writes to `write` (on SQLite a pool of
 /// one connection, so writes queue in-process; on PostgreSQL the same pool as `read`).
+#[derive(Debug)]
 pub(crate) struct Connections<D: Database> {
     read: Pool<D>,
     write: Pool<D>,
@@ -60,15 +54,6 @@ impl<D: Database> Clone for Connections<D> {
             read: self.read.clone(),
             write: self.write.clone(),
         }
-    }
-}
-
-impl<D: Database> fmt::Debug for Connections<D> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connections")
-            .field("read", &self.read)
-            .field("write", &self.write)
-            .finish()
     }
 }
 
@@ -345,7 +330,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         tenant_id: i64,
         since: UnixMillis,
     ) -> StoreResult<Vec<BatchFigures>> {
-        batches::batch_figures(&self.db, tenant_id, since).await
+        batches::figures(&self.db, batches::BATCH_FIGURES, tenant_id, since).await
     }
 
     async fn entity_figures(
@@ -353,7 +338,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         tenant_id: i64,
         since: UnixMillis,
     ) -> StoreResult<Vec<EntityFigures>> {
-        batches::entity_figures(&self.db, tenant_id, since).await
+        batches::figures(&self.db, batches::ENTITY_FIGURES, tenant_id, since).await
     }
 
     async fn config_head(&self, tenant_id: i64) -> StoreResult<Option<ConfigVersionRow>> {
