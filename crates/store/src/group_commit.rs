@@ -10,12 +10,21 @@
 use std::collections::BTreeMap;
 
 use kendrix_core::AuditDraft;
+use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Admission, LimitedHit, NewToken, StoreError, StoreResult};
+use crate::dialect::{Dialect, PushParam, Statement};
+use crate::sql_store::{AuditedWrite, Connections};
+use crate::{tokens, Admission, LimitedHit, NewToken, StoreError, StoreResult};
 
 /// Most requests applied in one transaction.
 pub(crate) const MAX_BATCH: usize = 256;
+
+const COUNT_HITS: &str = "INSERT INTO rate_limits (bucket, window_start, hits) ";
+/// Adds to existing windows and returns every counter after the batch.
+const COUNT_HITS_TAIL: &str = " ON CONFLICT (bucket, window_start) DO UPDATE \
+     SET hits = rate_limits.hits + excluded.hits RETURNING bucket, window_start, hits";
+pub(crate) const PRUNE_RATE_WINDOWS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
 
 /// One request's writes: counters to add to, and tokens and audit entries written only if
 /// every counter stays within its limit (all of them when no limit is given).
@@ -27,7 +36,7 @@ pub(crate) struct WriteJob {
 }
 
 /// Total delta per (bucket, window) over a batch, for one upsert.
-pub(crate) fn hit_totals(jobs: &[WriteJob]) -> BTreeMap<(String, i64), i64> {
+fn hit_totals(jobs: &[WriteJob]) -> BTreeMap<(String, i64), i64> {
     let mut totals = BTreeMap::new();
     for job in jobs {
         for limited in &job.hits {
@@ -42,7 +51,7 @@ pub(crate) fn hit_totals(jobs: &[WriteJob]) -> BTreeMap<(String, i64), i64> {
 
 /// Given the counts after the whole batch, what each job would have seen had the jobs run
 /// one after another in queue order, and whether it stays within its limits.
-pub(crate) fn admissions(
+fn admissions(
     jobs: &[WriteJob],
     totals: &BTreeMap<(String, i64), i64>,
     finals: &BTreeMap<(String, i64), i64>,
@@ -76,14 +85,14 @@ pub(crate) fn admissions(
 }
 
 /// Answers every job of a batch that committed.
-pub(crate) fn answer(jobs: Vec<WriteJob>, admissions: Vec<Admission>) {
+fn answer(jobs: Vec<WriteJob>, admissions: Vec<Admission>) {
     for (job, admission) in jobs.into_iter().zip(admissions) {
         let _ = job.reply.send(Ok(admission));
     }
 }
 
 /// Answers a job whose (single-job) batch failed.
-pub(crate) fn fail(job: WriteJob, err: StoreError) {
+fn fail(job: WriteJob, err: StoreError) {
     let _ = job.reply.send(Err(err));
 }
 
@@ -111,7 +120,7 @@ impl WriteQueue {
 }
 
 /// Takes the next job, then everything else already waiting, up to [`MAX_BATCH`].
-pub(crate) async fn next_batch(rx: &mut mpsc::Receiver<WriteJob>) -> Option<Vec<WriteJob>> {
+async fn next_batch(rx: &mut mpsc::Receiver<WriteJob>) -> Option<Vec<WriteJob>> {
     let first = rx.recv().await?;
     let mut jobs = vec![first];
     while jobs.len() < MAX_BATCH {
@@ -121,6 +130,81 @@ pub(crate) async fn next_batch(rx: &mut mpsc::Receiver<WriteJob>) -> Option<Vec<
         }
     }
     Some(jobs)
+}
+
+/// Adds every total to its window in one upsert; the counters after it.
+async fn count<D: Dialect>(
+    write: &mut AuditedWrite<D>,
+    totals: &BTreeMap<(String, i64), i64>,
+) -> StoreResult<BTreeMap<(String, i64), i64>> {
+    if totals.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut upsert = QueryBuilder::<D>::new(COUNT_HITS);
+    upsert.push_values(totals, |mut row, ((bucket, window), hits)| {
+        row.push_param(bucket.clone())
+            .push_param(*window)
+            .push_param(*hits);
+    });
+    upsert.push(COUNT_HITS_TAIL);
+    let rows: Vec<(String, i64, i64)> = Statement::from(upsert.build())
+        .fetch_all(write.on())
+        .await?;
+    Ok(rows.into_iter().map(|(b, w, n)| ((b, w), n)).collect())
+}
+
+/// Applies one batch of jobs in one transaction: the counters, then the tokens and audit
+/// entries of the jobs that stay within their limits.
+async fn write_batch<D: Dialect>(
+    db: &Connections<D>,
+    jobs: &[WriteJob],
+) -> StoreResult<Vec<Admission>> {
+    let totals = hit_totals(jobs);
+    let mut write = db.begin_write().await?;
+    let finals = count(&mut write, &totals).await?;
+    let admissions = admissions(jobs, &totals, &finals);
+    let admitted = || {
+        jobs.iter()
+            .zip(&admissions)
+            .filter(|(_, a)| a.admitted)
+            .map(|(j, _)| j)
+    };
+    let tokens: Vec<&NewToken> = admitted().flat_map(|j| &j.tokens).collect();
+    let audit: Vec<AuditDraft> = admitted().flat_map(|j| j.audit.iter().cloned()).collect();
+    tokens::insert(&mut write, &tokens).await?;
+    write.commit(&audit).await?;
+    Ok(admissions)
+}
+
+/// The writer task: one batch at a time until the store is dropped. A failed batch is
+/// retried job by job, so one bad request cannot fail the others.
+async fn write_loop<D: Dialect>(db: Connections<D>, mut queue: mpsc::Receiver<WriteJob>) {
+    while let Some(jobs) = next_batch(&mut queue).await {
+        match write_batch(&db, &jobs).await {
+            Ok(admissions) => answer(jobs, admissions),
+            Err(err) if jobs.len() == 1 => {
+                if let Some(job) = jobs.into_iter().next() {
+                    fail(job, err);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, jobs = jobs.len(), "group commit failed; retrying one by one");
+                for job in jobs {
+                    match write_batch(&db, std::slice::from_ref(&job)).await {
+                        Ok(admissions) => answer(vec![job], admissions),
+                        Err(err) => fail(job, err),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Starts the writer task over these connections and returns the queue that feeds it.
+pub(crate) fn start_writer<D: Dialect>(db: Connections<D>) -> WriteQueue {
+    let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+    tokio::spawn(write_loop(db, rx));
+    WriteQueue(tx)
 }
 
 #[cfg(test)]

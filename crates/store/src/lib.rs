@@ -5,14 +5,19 @@
 //! and its audit record exist together or not at all. Writes are set-based: no method runs
 //! one statement per row of its input.
 
-mod common;
+mod audit;
+mod batches;
 mod config;
+mod dialect;
 mod group_commit;
+mod idempotency;
 mod model;
 mod postgres;
-mod sql;
+mod sql_store;
 mod sqlite;
 mod sync;
+mod tenants;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -22,6 +27,7 @@ use kendrix_core::{AuditDraft, UnixMillis};
 
 pub use model::*;
 pub use postgres::PgStore;
+pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
 
 /// What went wrong in storage, in terms a caller can act on.
@@ -305,51 +311,6 @@ pub fn redact_url(url: &str) -> String {
         }
         Ok(parsed) => parsed.to_string(),
         Err(_) => "<unparseable database URL>".into(),
-    }
-}
-
-/// An audit row as both backends read it, column for column (`AUDIT_COLUMNS`).
-pub(crate) type AuditRow = (
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
-/// The entry a row holds.
-pub(crate) fn audit_entry(row: AuditRow) -> AuditEntry {
-    let (
-        seq,
-        at,
-        tenant_id,
-        client_id,
-        request_id,
-        source,
-        event,
-        outcome,
-        details,
-        prev_hash,
-        hash,
-    ) = row;
-    AuditEntry {
-        seq,
-        at,
-        tenant_id,
-        client_id,
-        request_id,
-        source,
-        event,
-        outcome,
-        details,
-        prev_hash,
-        hash,
     }
 }
 

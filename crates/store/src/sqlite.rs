@@ -3,40 +3,39 @@
 //! SQLite allows one writer at a time, so writes go through a one-connection pool (they queue
 //! in-process instead of spinning in SQLite's busy handler) and start with `BEGIN IMMEDIATE`
 //! (the write lock is taken up front, so a read-then-write transaction never fails to
-//! upgrade). Reads use their own pool and run concurrently under WAL.
+//! upgrade, and the audit head needs no lock of its own). Reads use their own pool and run
+//! concurrently under WAL.
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
-
 use kendrix_core::sync::Record;
+use sqlx::migrate::Migrator;
+use sqlx::query::Query;
+use sqlx::query_builder::Separated;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Pool, QueryBuilder, Sqlite};
 
-use crate::group_commit::WriteQueue;
-use crate::sql::UPSERT_TAIL;
+use crate::batches::UPSERT_TAIL;
+use crate::dialect::{Decoded, Dialect, On, Param};
+use crate::sql_store::{Connections, SqlStore};
 use crate::sync::{stored_from_rows, RecordRow, StoredVersions};
-use crate::{Backend, StoreResult};
+use crate::{Backend, StoreError, StoreResult};
 
 /// The SQLite implementation of [`crate::Store`].
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    db: SqliteConnections,
-    queue: WriteQueue,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-/// The read pool and the single-connection write pool of one database file.
-#[derive(Debug, Clone)]
-struct SqliteConnections {
-    read: SqlitePool,
-    write: SqlitePool,
-}
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/server/sqlite");
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens `sqlite://path` (creating the file if missing) in WAL mode.
     pub async fn open(url: &str, max_readers: u32) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| crate::StoreError::BadUrl(e.to_string()))?
+            .map_err(|e| StoreError::BadUrl(e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -50,58 +49,94 @@ impl SqliteStore {
             .max_connections(max_readers.max(1))
             .connect_with(options)
             .await?;
-        let db = SqliteConnections { read, write };
-        let queue = db.start_writer();
-        Ok(Self { db, queue })
+        Ok(Self::new(Connections::new(read, write)))
     }
 }
 
-impl SqliteConnections {
-    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server/sqlite");
+impl Dialect for Sqlite {
+    const BACKEND: Backend = Backend::Sqlite;
+    const BEGIN: Option<&'static str> = Some("BEGIN IMMEDIATE");
     /// `BEGIN IMMEDIATE` already holds the write lock, so the head is read as is.
     const LOCK_CHAIN_HEAD: &'static str = "SELECT seq, head_hash FROM audit_chain WHERE id = 1";
 
-    fn reader(&self) -> &SqlitePool {
-        &self.read
+    fn bind<'q, T: Param<'q>>(
+        query: Query<'q, Sqlite, SqliteArguments<'q>>,
+        value: T,
+    ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+        query.bind(value)
     }
 
-    fn writer(&self) -> &SqlitePool {
-        &self.write
+    fn push_bind<'a, T: Param<'a>>(builder: &mut QueryBuilder<'a, Sqlite>, value: T) {
+        builder.push_bind(value);
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        crate::begin_detached(&self.write, Some("BEGIN IMMEDIATE")).await
+    fn push_separated_bind<'a, T: Param<'a>>(
+        list: &mut Separated<'_, 'a, Sqlite, &'static str>,
+        value: T,
+    ) {
+        list.push_bind(value);
     }
-}
 
-impl SqliteConnections {
-    /// The stored versions of a batch's records: the keys travel as one JSON array.
-    async fn stored_versions(
-        tx: &mut Transaction<'static, Sqlite>,
+    fn execute<'q, 'a: 'q>(
+        query: Query<'q, Sqlite, SqliteArguments<'a>>,
+        on: On<'_, Sqlite>,
+    ) -> impl Future<Output = sqlx::Result<u64>> + Send {
+        let query: Query<'q, Sqlite, SqliteArguments<'q>> = query;
+        async move {
+            let done = match on {
+                On::Tx(conn) => query.execute(conn).await?,
+                On::Pool(pool) => query.execute(pool).await?,
+            };
+            Ok(done.rows_affected())
+        }
+    }
+
+    fn fetch_all<'q, 'a: 'q, O: Decoded>(
+        query: Query<'q, Sqlite, SqliteArguments<'a>>,
+        on: On<'_, Sqlite>,
+    ) -> impl Future<Output = sqlx::Result<Vec<O>>> + Send {
+        let query: Query<'q, Sqlite, SqliteArguments<'q>> = query;
+        let query = query.try_map(|row| O::from_row(&row));
+        async move {
+            match on {
+                On::Tx(conn) => query.fetch_all(conn).await,
+                On::Pool(pool) => query.fetch_all(pool).await,
+            }
+        }
+    }
+
+    async fn migrate(pool: &Pool<Sqlite>) -> StoreResult<()> {
+        Ok(MIGRATOR.run(pool).await?)
+    }
+
+    /// The keys travel as one JSON array.
+    fn stored_versions(
+        conn: &mut SqliteConnection,
         tenant_id: i64,
         records: &[Record],
-    ) -> StoreResult<StoredVersions> {
+    ) -> impl Future<Output = StoreResult<StoredVersions>> + Send {
         let keys: Vec<(&str, &str)> = records
             .iter()
             .map(|r| (r.entity.as_str(), r.id.as_str()))
             .collect();
         let keys = serde_json::to_string(&keys).expect("keys serialize");
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT k.key, r.version, r.content_hash, r.batch_id \
-             FROM json_each($2) AS k CROSS JOIN records AS r \
-             ON r.tenant_id = $1 AND r.entity = k.value ->> 0 AND r.record_id = k.value ->> 1",
-        )
-        .bind(tenant_id)
-        .bind(keys)
-        .fetch_all(&mut **tx)
-        .await?;
-        Ok(stored_from_rows(rows))
+        async move {
+            let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+                "SELECT k.key, r.version, r.content_hash, r.batch_id \
+                 FROM json_each($2) AS k CROSS JOIN records AS r \
+                 ON r.tenant_id = $1 AND r.entity = k.value ->> 0 AND r.record_id = k.value ->> 1",
+            )
+            .bind(tenant_id)
+            .bind(keys)
+            .fetch_all(conn)
+            .await?;
+            Ok(stored_from_rows(rows))
+        }
     }
 
-    /// Upserts record rows (newer versions only) in multi-row statements; returns how many
-    /// were written.
+    /// Multi-row statements of 1000 rows (10 values a row; SQLite allows 32766 a statement).
     async fn upsert_records(
-        tx: &mut Transaction<'static, Sqlite>,
+        conn: &mut SqliteConnection,
         tenant_id: i64,
         client_pk: i64,
         batch_id: &str,
@@ -109,9 +144,8 @@ impl SqliteConnections {
         rows: &[RecordRow<'_>],
     ) -> StoreResult<u64> {
         let mut written = 0;
-        // 10 bound values a row; SQLite allows 32766 in one statement.
         for chunk in rows.chunks(1000) {
-            let mut upsert = sqlx::QueryBuilder::<Sqlite>::new(
+            let mut upsert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO records (tenant_id, entity, record_id, version, deleted, data, \
                  content_hash, client_pk, batch_id, updated_at) ",
             );
@@ -128,16 +162,14 @@ impl SqliteConnections {
                     .push_bind(at);
             });
             upsert.push(UPSERT_TAIL);
-            written += upsert.build().execute(&mut **tx).await?.rows_affected();
+            written += upsert.build().execute(&mut *conn).await?.rows_affected();
         }
         Ok(written)
     }
-}
 
-impl SqliteConnections {
     /// FTS5 over event, client id and details; the words are quoted, so the text is never
     /// read as FTS query syntax.
-    fn push_text_search(select: &mut sqlx::QueryBuilder<'_, Sqlite>, text: &str) {
+    fn push_text_search(select: &mut QueryBuilder<'_, Sqlite>, text: &str) {
         let phrase: Vec<String> = text
             .split_whitespace()
             .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
@@ -148,5 +180,3 @@ impl SqliteConnections {
             .push(")");
     }
 }
-
-crate::common::impl_store!(SqliteStore, SqliteConnections, Sqlite, Backend::Sqlite);

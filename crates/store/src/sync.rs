@@ -10,13 +10,13 @@ use kendrix_core::sync::{
 
 /// The server's copy of a record as applying needs it: its version, and the batch that
 /// wrote it (to tell our own writes from a concurrent batch's).
-pub(crate) struct Stored {
+pub struct Stored {
     pub version: StoredVersion,
     pub batch_id: String,
 }
 
 /// Stored copies of a batch's records, by position in the batch.
-pub(crate) type StoredVersions = HashMap<usize, Stored>;
+pub type StoredVersions = HashMap<usize, Stored>;
 
 /// One record's decision while a batch is applied.
 pub(crate) struct Decision {
@@ -27,7 +27,7 @@ pub(crate) struct Decision {
 }
 
 /// A record row to upsert.
-pub(crate) struct RecordRow<'a> {
+pub struct RecordRow<'a> {
     pub record: &'a Record,
     pub version: String,
     pub deleted: bool,

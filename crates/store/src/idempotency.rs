@@ -1,0 +1,130 @@
+//! Idempotency keys (`idempotency_keys`, per client): the whole life of a batch's key. A
+//! request claims it ([`claim`]: replay, mismatch, in flight, or a lease of its own); the
+//! batch's transaction completes it with the response body ([`complete`], from
+//! `batches::apply`); a claim whose batch will not be applied is given back ([`release`]);
+//! retention ends it (`PRUNE_KEYS`).
+
+use crate::dialect::{sql, Dialect, On, Statement};
+use crate::sql_store::Connections;
+use crate::{BatchToApply, IdempotencyClaim, NextAction, StoreResult};
+
+/// The stored response of a key completed with this very body, while it is retained.
+const STORED_RESPONSE: &str = "SELECT response FROM idempotency_keys \
+     WHERE client_pk = $1 AND key = $2 AND request_hash = $3 AND state = 'done' AND expires_at > $4";
+const CLAIM_KEY: &str = "INSERT INTO idempotency_keys \
+     (client_pk, key, request_hash, state, owner, locked_until, created_at, expires_at) \
+     VALUES ($1, $2, $3, 'in_flight', $4, $5, $6, $7) \
+     ON CONFLICT (client_pk, key) DO NOTHING RETURNING key";
+const READ_KEY: &str = "SELECT request_hash, state, locked_until, response, expires_at \
+     FROM idempotency_keys WHERE client_pk = $1 AND key = $2";
+/// Takes over a key whose retention ended, or whose in-flight claim was abandoned.
+const TAKE_OVER_KEY: &str = "UPDATE idempotency_keys SET request_hash = $3, \
+     state = 'in_flight', owner = $4, locked_until = $5, status_code = NULL, response = NULL, \
+     created_at = $6, expires_at = $7 \
+     WHERE client_pk = $1 AND key = $2 \
+     AND (expires_at <= $6 OR (state = 'in_flight' AND locked_until <= $6))";
+const RELEASE_KEY: &str = "DELETE FROM idempotency_keys \
+     WHERE client_pk = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'";
+const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET state = 'done', status_code = $4, \
+     response = $5, expires_at = $6 \
+     WHERE client_pk = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'";
+pub(crate) const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at < $1";
+
+/// What the request does next with its key. A key completed with this body is replayed from
+/// a read, without a write transaction; otherwise the key is claimed in a short transaction.
+pub(crate) async fn claim<D: Dialect>(
+    db: &Connections<D>,
+    claim: &IdempotencyClaim,
+) -> StoreResult<NextAction> {
+    let stored: Option<(Option<String>,)> = sql(STORED_RESPONSE)
+        .bind(claim.client_pk)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(claim.now)
+        .fetch_optional(db.read())
+        .await?;
+    if let Some((body,)) = stored {
+        return Ok(NextAction::Replay(body.unwrap_or_default()));
+    }
+    let mut write = db.begin_write().await?;
+    let inserted: Option<(String,)> = lease(sql(CLAIM_KEY), claim)
+        .fetch_optional(write.on())
+        .await?;
+    if inserted.is_some() {
+        write.commit(&[]).await?;
+        return Ok(NextAction::Claimed);
+    }
+    let (hash, state, held_until, body, expires): (String, String, i64, Option<String>, i64) =
+        sql(READ_KEY)
+            .bind(claim.client_pk)
+            .bind(&claim.key)
+            .fetch_one(write.on())
+            .await?;
+    let expired = expires <= claim.now;
+    let abandoned = state == "in_flight" && held_until <= claim.now;
+    let next = if expired || (abandoned && hash == claim.request_hash) {
+        lease(sql(TAKE_OVER_KEY), claim).execute(write.on()).await?;
+        NextAction::Claimed
+    } else if hash != claim.request_hash {
+        NextAction::Mismatch
+    } else if state == "done" {
+        NextAction::Replay(body.unwrap_or_default())
+    } else {
+        NextAction::InFlight {
+            retry_after_ms: held_until - claim.now,
+        }
+    };
+    write.commit(&[]).await?;
+    Ok(next)
+}
+
+/// Binds a claim's lease to `CLAIM_KEY` or `TAKE_OVER_KEY`: key, body hash, owner, how long
+/// the lease holds, and how long the key is retained.
+fn lease<'q, D: Dialect>(
+    statement: Statement<'q, 'q, D>,
+    claim: &'q IdempotencyClaim,
+) -> Statement<'q, 'q, D> {
+    statement
+        .bind(claim.client_pk)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(&claim.owner)
+        .bind(claim.now + claim.lease_ms)
+        .bind(claim.now)
+        .bind(claim.now + claim.retention_ms)
+}
+
+/// Gives back a claim whose batch will not be applied; only its owner can.
+pub(crate) async fn release<D: Dialect>(
+    db: &Connections<D>,
+    client_pk: i64,
+    key: &str,
+    owner: &str,
+) -> StoreResult<()> {
+    sql(RELEASE_KEY)
+        .bind(client_pk)
+        .bind(key)
+        .bind(owner)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Completes a batch's claimed key with its response body, inside the batch's transaction;
+/// false if the claim is no longer the batch's (another request took it over).
+pub(crate) async fn complete<D: Dialect>(
+    on: On<'_, D>,
+    batch: &BatchToApply,
+    body: &str,
+) -> StoreResult<bool> {
+    let completed = sql(COMPLETE_KEY)
+        .bind(batch.client_pk)
+        .bind(&batch.idempotency_key)
+        .bind(&batch.owner)
+        .bind(200_i32)
+        .bind(body)
+        .bind(batch.received_at + batch.retention_ms)
+        .execute(on)
+        .await?;
+    Ok(completed == 1)
+}
