@@ -8,6 +8,19 @@ pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> UnixMillis;
 }
 
+/// The operating system's wall clock: what binaries inject (rules never read it themselves).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> UnixMillis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as UnixMillis)
+            .unwrap_or(0)
+    }
+}
+
 /// A clock tests can set and advance.
 #[derive(Debug, Default)]
 pub struct ManualClock(std::sync::atomic::AtomicI64);
@@ -24,5 +37,23 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> UnixMillis {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_reads_the_present_and_a_manual_clock_moves_when_told() {
+        // 2024-01-01 and 2100-01-01: any machine running this is in between.
+        let now = SystemClock.now_ms();
+        assert!(
+            (1_704_067_200_000..4_102_444_800_000).contains(&now),
+            "{now}"
+        );
+        let manual = ManualClock::new(1_000);
+        manual.advance(500);
+        assert_eq!(manual.now_ms(), 1_500);
     }
 }

@@ -16,6 +16,6 @@ pub mod sync;
 pub mod version;
 
 pub use audit::{AuditDraft, AuditEvent, AuditOutcome};
-pub use clock::{Clock, UnixMillis};
+pub use clock::{Clock, SystemClock, UnixMillis};
 pub use scope::{Scope, ScopeSet};
 pub use version::{Hlc, Version};
