@@ -19,7 +19,6 @@ fn said(e: EngineError) -> String {
 
 /// How long Sync Now keeps retrying while the server is unreachable or busy.
 pub const SYNC_NOW_RETRY: Duration = Duration::from_secs(30);
-const NOTIFICATIONS_KEY: &str = "app.notifications";
 
 #[tauri::command]
 pub async fn status(engine: State<'_, Arc<Engine>>) -> Answer<Status> {
@@ -201,15 +200,9 @@ pub struct AppSettings {
     interval_seconds: Option<u64>,
 }
 
-/// Notifications are on unless staff turned them off.
+/// Notifications are on unless staff turned them off (or the setting cannot be read).
 pub async fn notifications_enabled(engine: &Engine) -> bool {
-    engine
-        .store()
-        .state(NOTIFICATIONS_KEY)
-        .await
-        .ok()
-        .flatten()
-        .is_none_or(|v| v != "off")
+    engine.notifications_enabled().await.unwrap_or(true)
 }
 
 #[tauri::command]
@@ -237,10 +230,8 @@ pub async fn save_settings(
         autostart.disable()
     };
     change.map_err(|e| format!("autostart could not be changed: {e}"))?;
-    let notifications = if settings.notifications { "on" } else { "off" };
     engine
-        .store()
-        .set_states(&[(NOTIFICATIONS_KEY, Some(notifications))])
+        .set_notifications(settings.notifications)
         .await
         .map_err(said)?;
     engine

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use kendrix_core::enrollment::Enrollment;
 use kendrix_core::sync::Op;
-use kendrix_engine::{Change, Engine, Trigger};
+use kendrix_core::SystemClock;
+use kendrix_engine::{Change, Engine, RunOutcome, Trigger};
 
 use crate::harness::Bench;
 use crate::ingest::Row;
@@ -31,7 +32,7 @@ fn changes(rows: &[Row], entity: &str) -> Vec<Change> {
 
 /// An agent in `dir`, enrolled against the bench server (the secret goes to the keychain).
 pub async fn enrolled_agent(dir: &Path, bench: &Bench) -> anyhow::Result<std::sync::Arc<Engine>> {
-    let engine = Engine::open(dir).await?;
+    let engine = Engine::open(dir, std::sync::Arc::new(SystemClock)).await?;
     engine
         .enroll(&Enrollment {
             server: bench.base.clone(),
@@ -60,7 +61,7 @@ pub async fn drain(engine: &Engine, expected: usize) -> anyhow::Result<(f64, boo
     let status = engine.status().await?;
     Ok((
         rate,
-        run.outcome.as_deref() == Some("synced")
+        run.outcome == Some(RunOutcome::Synced)
             && run.applied as usize == expected
             && status.all_synced,
     ))
@@ -73,7 +74,7 @@ pub fn drain_child(dir: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let engine = Engine::open(dir).await?;
+        let engine = Engine::open(dir, std::sync::Arc::new(SystemClock)).await?;
         let expected = engine.status().await?.queue_depth as usize;
         let (_, correct) = drain(&engine, expected).await?;
         anyhow::ensure!(correct, "the drain did not deliver everything");
