@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kendrix_core::enrollment::Enrollment;
-use kendrix_engine::{DeadLetter, Engine, Status, SyncRun, Trigger};
+use kendrix_engine::{DeadLetter, Engine, Problem, Status, SyncRun, Trigger};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tauri::State;
 use tauri_plugin_autostart::ManagerExt;
 
-use crate::error::{CommandError, ErrorCode};
+use crate::error::{CallError, CommandError};
 
 type Answer<T> = Result<T, CommandError>;
 
@@ -128,7 +128,7 @@ async fn server_json(engine: &Engine, path: &str) -> Answer<Value> {
     let body = engine.server_get(path).await?;
     serde_json::from_str(&body).map_err(|e| {
         CommandError::new(
-            ErrorCode::Unreadable,
+            CallError::Unreadable,
             format!("the server's answer could not be read: {e}"),
         )
     })
@@ -147,7 +147,7 @@ pub async fn audit_export(
 ) -> Answer<String> {
     if format != "csv" && format != "ndjson" {
         return Err(CommandError::new(
-            ErrorCode::Invalid,
+            CallError::Invalid,
             format!("unknown export format {format:?}: csv or ndjson"),
         ));
     }
@@ -172,7 +172,7 @@ pub async fn config_effective(
 ) -> Answer<EffectiveConfig> {
     if !matches!(format.as_str(), "json" | "xml" | "ini") {
         return Err(CommandError::new(
-            ErrorCode::Invalid,
+            CallError::Invalid,
             format!("unknown format {format:?}: json, xml or ini"),
         ));
     }
@@ -243,7 +243,7 @@ pub async fn save_settings(
     };
     change.map_err(|e| {
         CommandError::new(
-            ErrorCode::Local,
+            Problem::Local,
             format!("autostart could not be changed: {e}"),
         )
     })?;

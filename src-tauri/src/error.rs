@@ -6,22 +6,19 @@ use kendrix_core::enrollment::EnrollmentError;
 use kendrix_engine::{EngineError, Problem};
 use serde::Serialize;
 
-/// What kind of failure a command met. The words match `Status.problem` where they overlap.
+/// What kind of failure a command met: the engine's `Problem` (the words `Status.problem`
+/// uses: auth, permission, offline, refused, keychain, disk, local) or one of the call's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ErrorCode {
+    Problem(Problem),
+    Call(CallError),
+}
+
+/// Failures of the call itself rather than of the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The server refused the credentials (or they are missing): enroll again.
-    Auth,
-    /// This site's client lacks a permission (HTTP 403): an admin grants the scope.
-    Permission,
-    /// The server could not be reached or asked to wait.
-    Offline,
-    /// The server refused the request as a whole.
-    Refused,
-    Keychain,
-    Disk,
-    /// Any other local failure (the agent's database, a file, the autostart entry).
-    Local,
+pub enum CallError {
     /// The agent is not enrolled yet.
     NotEnrolled,
     /// The call's input cannot be used (an enrollment string, corrected data, a format).
@@ -34,15 +31,13 @@ pub enum ErrorCode {
 
 impl From<Problem> for ErrorCode {
     fn from(problem: Problem) -> Self {
-        match problem {
-            Problem::Auth => ErrorCode::Auth,
-            Problem::Permission => ErrorCode::Permission,
-            Problem::Offline => ErrorCode::Offline,
-            Problem::Refused => ErrorCode::Refused,
-            Problem::Keychain => ErrorCode::Keychain,
-            Problem::Disk => ErrorCode::Disk,
-            Problem::Local => ErrorCode::Local,
-        }
+        ErrorCode::Problem(problem)
+    }
+}
+
+impl From<CallError> for ErrorCode {
+    fn from(call: CallError) -> Self {
+        ErrorCode::Call(call)
     }
 }
 
@@ -54,9 +49,9 @@ pub struct CommandError {
 }
 
 impl CommandError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             message: message.into(),
         }
     }
@@ -64,11 +59,11 @@ impl CommandError {
 
 impl From<EngineError> for CommandError {
     fn from(e: EngineError) -> Self {
-        let code = match (e.problem(), &e) {
+        let code: ErrorCode = match (e.problem(), &e) {
             (Some(problem), _) => problem.into(),
-            (None, EngineError::NotEnrolled) => ErrorCode::NotEnrolled,
-            (None, EngineError::NoSuchDeadLetter(_)) => ErrorCode::NotFound,
-            (None, _) => ErrorCode::Invalid,
+            (None, EngineError::NotEnrolled) => CallError::NotEnrolled.into(),
+            (None, EngineError::NoSuchDeadLetter(_)) => CallError::NotFound.into(),
+            (None, _) => CallError::Invalid.into(),
         };
         Self::new(code, e.to_string())
     }
@@ -76,7 +71,7 @@ impl From<EngineError> for CommandError {
 
 impl From<EnrollmentError> for CommandError {
     fn from(e: EnrollmentError) -> Self {
-        Self::new(ErrorCode::Invalid, e.to_string())
+        Self::new(CallError::Invalid, e.to_string())
     }
 }
 
@@ -91,7 +86,7 @@ mod tests {
         let forbidden = CommandError::from(EngineError::Server(Failure::Forbidden(
             "insufficient scope: audit:read".into(),
         )));
-        assert_eq!(forbidden.code, ErrorCode::Permission);
+        assert_eq!(forbidden.code, ErrorCode::Problem(Problem::Permission));
         assert_eq!(
             forbidden.message,
             "the server: this agent lacks a permission it needs (403 forbidden): insufficient scope: audit:read"
@@ -104,18 +99,13 @@ mod tests {
             reason: "cannot reach the server".into(),
             retry_after: None,
         }));
-        assert_eq!(offline.code, ErrorCode::Offline);
+        assert_eq!(offline.code, ErrorCode::Problem(Problem::Offline));
+        let code = |e: EngineError| serde_json::to_value(CommandError::from(e).code).unwrap();
+        assert_eq!(code(EngineError::NotEnrolled), "not_enrolled");
+        assert_eq!(code(EngineError::NoSuchDeadLetter(vec![7])), "not_found");
         assert_eq!(
-            CommandError::from(EngineError::NotEnrolled).code,
-            ErrorCode::NotEnrolled
-        );
-        assert_eq!(
-            CommandError::from(EngineError::NoSuchDeadLetter(vec![7])).code,
-            ErrorCode::NotFound
-        );
-        assert_eq!(
-            CommandError::from(EngineError::DiskFull("database or disk is full".into())).code,
-            ErrorCode::Disk
+            code(EngineError::DiskFull("database or disk is full".into())),
+            "disk"
         );
         assert_eq!(
             serde_json::to_value(CommandError::from(EnrollmentError::NotBase64)).unwrap()["code"],

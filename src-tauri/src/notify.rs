@@ -180,31 +180,25 @@ mod tests {
 
     #[test]
     fn the_title_follows_the_kind_of_problem_never_the_words() {
-        let mut n = Notifier::default();
-        let _ = titles(&mut n, status(SyncState::Idle, 0, None));
-        assert_eq!(
-            titles(
-                &mut n,
-                problem(
-                    SyncState::Error,
-                    Problem::Permission,
-                    "this agent lacks a permission it needs (403 forbidden)"
-                )
+        for (kind, words, title) in [
+            (
+                Problem::Permission,
+                "this agent lacks a permission it needs (403 forbidden)",
+                "Kendrix Sync: credentials refused",
             ),
-            ["Kendrix Sync: credentials refused"]
-        );
-        let _ = titles(&mut n, status(SyncState::Idle, 0, None));
-        assert_eq!(
-            titles(
-                &mut n,
-                problem(
-                    SyncState::Error,
-                    Problem::Refused,
-                    "the server refused the request (413): the credentials field is too large"
-                )
+            (
+                Problem::Refused,
+                "the server refused the request (413): the credentials field is too large",
+                "Kendrix Sync needs attention",
             ),
-            ["Kendrix Sync needs attention"],
-            "a refused request that mentions credentials is not an auth problem"
-        );
+        ] {
+            let mut n = Notifier::default();
+            let _ = titles(&mut n, status(SyncState::Idle, 0, None));
+            assert_eq!(
+                titles(&mut n, problem(SyncState::Error, kind, words)),
+                [title],
+                "{kind:?}"
+            );
+        }
     }
 }

@@ -53,6 +53,17 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// Every kind, in declaration order.
+    pub const ALL: [Problem; 7] = [
+        Problem::Auth,
+        Problem::Permission,
+        Problem::Offline,
+        Problem::Refused,
+        Problem::Keychain,
+        Problem::Disk,
+        Problem::Local,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Problem::Auth => "auth",
@@ -67,17 +78,7 @@ impl Problem {
 
     /// The stored word back (`None` for a word this version does not know).
     pub fn parse(word: &str) -> Option<Self> {
-        [
-            Problem::Auth,
-            Problem::Permission,
-            Problem::Offline,
-            Problem::Refused,
-            Problem::Keychain,
-            Problem::Disk,
-            Problem::Local,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == word)
+        Self::ALL.into_iter().find(|p| p.as_str() == word)
     }
 
     /// How a run stopped by this problem ended.
@@ -107,6 +108,15 @@ pub enum RunOutcome {
 }
 
 impl RunOutcome {
+    /// Every outcome, in declaration order.
+    pub const ALL: [RunOutcome; 5] = [
+        RunOutcome::Synced,
+        RunOutcome::Partial,
+        RunOutcome::Offline,
+        RunOutcome::Auth,
+        RunOutcome::Error,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Synced => "synced",
@@ -119,15 +129,7 @@ impl RunOutcome {
 
     /// The stored word back (`None` for a word this version does not know).
     pub fn parse(word: &str) -> Option<Self> {
-        [
-            RunOutcome::Synced,
-            RunOutcome::Partial,
-            RunOutcome::Offline,
-            RunOutcome::Auth,
-            RunOutcome::Error,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == word)
+        Self::ALL.into_iter().find(|o| o.as_str() == word)
     }
 
     /// Whether the run delivered everything it had (some records may have been refused).
@@ -253,34 +255,23 @@ mod tests {
 
     #[test]
     fn the_words_of_a_run_read_back_as_they_were_written() {
-        for outcome in [
-            RunOutcome::Synced,
-            RunOutcome::Partial,
-            RunOutcome::Offline,
-            RunOutcome::Auth,
-            RunOutcome::Error,
-        ] {
-            assert_eq!(RunOutcome::parse(outcome.as_str()), Some(outcome));
-            assert_eq!(
-                serde_json::to_value(outcome).unwrap(),
-                serde_json::Value::from(outcome.as_str())
-            );
+        fn words_round_trip<T>(
+            all: &[T],
+            as_str: fn(&T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) where
+            T: Serialize + PartialEq + std::fmt::Debug,
+        {
+            for value in all {
+                assert_eq!(parse(as_str(value)).as_ref(), Some(value));
+                assert_eq!(
+                    serde_json::to_value(value).unwrap(),
+                    serde_json::Value::from(as_str(value))
+                );
+            }
         }
-        for problem in [
-            Problem::Auth,
-            Problem::Permission,
-            Problem::Offline,
-            Problem::Refused,
-            Problem::Keychain,
-            Problem::Disk,
-            Problem::Local,
-        ] {
-            assert_eq!(Problem::parse(problem.as_str()), Some(problem));
-            assert_eq!(
-                serde_json::to_value(problem).unwrap(),
-                serde_json::Value::from(problem.as_str())
-            );
-        }
+        words_round_trip(&RunOutcome::ALL, |o| o.as_str(), RunOutcome::parse);
+        words_round_trip(&Problem::ALL, |p| p.as_str(), Problem::parse);
         assert_eq!(Problem::Permission.outcome(), RunOutcome::Auth);
         assert_eq!(Problem::Disk.outcome(), RunOutcome::Error);
         assert_eq!(
