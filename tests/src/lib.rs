@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use kendrix_core::{Clock, ScopeSet};
-use kendrix_server::admin::{self, Registration};
+use kendrix_server::entropy::SystemEntropy;
+use kendrix_server::services::sites::{Registration, Sites};
 use kendrix_server::settings::RateLimits;
-use kendrix_server::{AppState, Settings, SystemClock};
+use kendrix_server::{App, RequestContext, Settings, SystemClock};
 use kendrix_store::Store;
 use sqlx::Connection;
 
@@ -178,8 +179,11 @@ pub fn test_settings(url: &str) -> Settings {
 /// A real server on 127.0.0.1:0 inside the test process.
 pub struct TestServer {
     pub url: String,
-    /// The server's state, for what only the command line does (the global configuration).
-    pub app: AppState,
+    /// The server's services, for what only the command line does (the global configuration).
+    pub app: App,
+    /// Tenants and clients, administered as from the command line: on the wall clock,
+    /// whatever clock the server runs on.
+    pub sites: Sites,
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
     pub db: TestDb,
@@ -206,15 +210,21 @@ impl TestServer {
         let mut settings = test_settings(&db.url);
         settings.public_url = Some(url.clone());
         adjust(&mut settings);
-        let state = AppState::new(store.clone(), settings, clock).with_keys(test_key_ring());
-        let app = state.clone();
+        let app = App::new(store.clone(), settings, clock).with_keys(test_key_ring());
+        let sites = Sites::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            Arc::new(SystemEntropy),
+            url.clone(),
+        );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(kendrix_server::app::serve(state, listener, async move {
+        tokio::spawn(app.clone().serve(listener, async move {
             let _ = rx.await;
         }));
         Self {
             url,
             app,
+            sites,
             store,
             http: reqwest::Client::new(),
             db,
@@ -223,7 +233,8 @@ impl TestServer {
     }
 
     pub async fn tenant(&self, name: &str) -> i64 {
-        admin::create_tenant(&*self.store, &SystemClock, &admin::cli_context(), name)
+        self.sites
+            .create_tenant(&RequestContext::cli(), name)
             .await
             .expect("create tenant")
             .id
@@ -232,17 +243,10 @@ impl TestServer {
     /// Registers a site with the given scopes, as an admin would with `client register`.
     pub async fn register(&self, tenant_id: i64, name: &str, scopes: &str) -> Registration {
         let scopes: ScopeSet = scopes.parse().expect("scopes");
-        admin::register_client(
-            &*self.store,
-            &SystemClock,
-            &admin::cli_context(),
-            tenant_id,
-            name,
-            &scopes,
-            &self.url,
-        )
-        .await
-        .expect("register client")
+        self.sites
+            .register_client(&RequestContext::cli(), tenant_id, name, &scopes)
+            .await
+            .expect("register client")
     }
 
     pub fn endpoint(&self, path: &str) -> String {

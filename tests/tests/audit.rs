@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use kendrix_core::clock::ManualClock;
-use kendrix_core::Clock;
 use kendrix_tests::{on_both_backends, Backend, TestServer};
 use serde_json::Value;
 use sqlx::Connection;
@@ -265,14 +264,10 @@ async fn edited_deleted_reordered_and_truncated_entries_are_each_detected(backen
                 )
                 .await;
         }
-        let before = kendrix_server::audit_log::verify(&*server.store)
-            .await
-            .unwrap();
+        let before = server.app.audit_log.verify().await.unwrap();
         assert!(before.ok);
         tamper(&server, sql).await;
-        let after = kendrix_server::audit_log::verify(&*server.store)
-            .await
-            .unwrap();
+        let after = server.app.audit_log.verify().await.unwrap();
         assert!(!after.ok, "{sql}");
         let broken = after.first_broken.unwrap();
         assert_eq!(broken.seq, first_bad, "{sql}: {}", broken.reason);
@@ -292,17 +287,13 @@ async fn pruning_past_retention_keeps_the_rest_verifiable(backend: Backend) {
     for _ in 0..3 {
         server.access_token(&site).await;
     }
-    let ctx = kendrix_server::admin::cli_context();
-    let deleted = kendrix_server::audit_log::prune(&*server.store, &ctx, clock.now_ms(), 30)
-        .await
-        .unwrap();
+    let ctx = kendrix_server::RequestContext::cli();
+    let deleted = server.app.audit_log.prune(&ctx, 30).await.unwrap();
     assert_eq!(
         deleted, 7,
         "tenant, client and five grants were older than 30 days"
     );
-    let verification = kendrix_server::audit_log::verify(&*server.store)
-        .await
-        .unwrap();
+    let verification = server.app.audit_log.verify().await.unwrap();
     assert!(verification.ok, "{:?}", verification.first_broken);
     assert_eq!(
         verification.entries_checked, 4,
@@ -313,7 +304,10 @@ async fn pruning_past_retention_keeps_the_rest_verifiable(backend: Backend) {
     // Tampering after the checkpoint is still caught.
     tamper(&server, "UPDATE audit_logs SET details = '{}' WHERE id = 9").await;
     assert_eq!(
-        kendrix_server::audit_log::verify(&*server.store)
+        server
+            .app
+            .audit_log
+            .verify()
             .await
             .unwrap()
             .first_broken

@@ -3,8 +3,8 @@
 //! and no tenant sees another's. Each story runs on SQLite and on PostgreSQL.
 
 use kendrix_core::config::ConfigValue;
-use kendrix_server::admin::Registration;
-use kendrix_server::configuration::{ChangedBy, Scope, GLOBAL};
+use kendrix_server::services::configurations::{ChangedBy, Scope, GLOBAL};
+use kendrix_server::services::sites::Registration;
 use kendrix_tests::{on_both_backends, Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -64,7 +64,7 @@ async fn a_site_reads_its_effective_configuration_as_json_xml_and_ini(backend: B
     let s = setup(backend).await;
     // The global configuration is the operators', set from the command line.
     let by = ChangedBy {
-        ctx: kendrix_server::admin::cli_context(),
+        ctx: kendrix_server::RequestContext::cli(),
         author: "ops",
         comment: "",
         client_id: None,
@@ -72,7 +72,8 @@ async fn a_site_reads_its_effective_configuration_as_json_xml_and_ini(backend: B
     for (key, value) in [("sync.batch_size", 500), ("sync.interval", 300)] {
         s.server
             .app
-            .set_config(
+            .configurations
+            .set(
                 GLOBAL,
                 &Scope::Global,
                 key,

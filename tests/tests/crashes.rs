@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kendrix_server::admin;
-use kendrix_server::SystemClock;
+use kendrix_server::entropy::SystemEntropy;
+use kendrix_server::services::{AuditLog, Sites};
+use kendrix_server::{RequestContext, SystemClock};
 use kendrix_tests::{
     abandon_after_steps, on_both_backends, server_cli, Backend, ServerProcess, TestDb,
 };
@@ -82,20 +83,30 @@ async fn writes_cut_off_at_any_moment_never_wedge_the_store(backend: Backend) {
     let db = TestDb::new(backend).await;
     server_cli(&db.url, &["migrate"]);
     let store = db.store().await;
-    let ctx = admin::cli_context();
+    let ctx = RequestContext::cli();
+    let sites = Sites::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        Arc::new(SystemEntropy),
+        String::new(),
+    );
     for i in 0..300usize {
         // Cut off after 1 to 12 steps: from before BEGIN to after COMMIT.
         let name = format!("Tenant {i}");
-        let write = admin::create_tenant(&*store, &SystemClock, &ctx, &name);
+        let write = sites.create_tenant(&ctx, &name);
         abandon_after_steps(write, i % 12 + 1).await;
     }
-    admin::create_tenant(&*store, &SystemClock, &ctx, "After")
+    sites
+        .create_tenant(&ctx, "After")
         .await
         .expect("the store still takes writes after 300 abandoned ones");
     let tenants = store.list_tenants().await.unwrap();
     assert!(tenants.iter().any(|t| t.name == "After"));
     // Each tenant that exists was written with its audit entry, in one unbroken chain.
-    let verification = kendrix_server::audit_log::verify(&*store).await.unwrap();
+    let verification = AuditLog::new(store.clone(), Arc::new(SystemClock))
+        .verify()
+        .await
+        .unwrap();
     assert!(verification.ok, "{:?}", verification.first_broken);
     assert_eq!(verification.entries_checked, tenants.len() as u64);
 }

@@ -213,15 +213,12 @@ async fn wrong_secret_unknown_client_and_revoked_client_are_invalid_client(backe
     .await;
 
     let token = server.access_token(&site).await;
-    let revoked = kendrix_server::admin::revoke_client(
-        &*server.store,
-        &kendrix_server::SystemClock,
-        &kendrix_server::admin::cli_context(),
-        &site.client_id,
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let revoked = server
+        .sites
+        .revoke_client(&kendrix_server::RequestContext::cli(), &site.client_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(revoked.tokens_revoked, 1);
     assert_invalid_client(
         server
@@ -339,7 +336,7 @@ async fn other_tenants_token_is_inactive_at_introspection(backend: Backend) {
         .register(server.tenant("Globex").await, "Globex site", "sync:write")
         .await;
     let acme_token = server.access_token(&acme).await;
-    let introspect = |reg: &kendrix_server::admin::Registration, token: &str| {
+    let introspect = |reg: &kendrix_server::services::sites::Registration, token: &str| {
         server
             .http
             .post(server.endpoint("/oauth/introspect"))
@@ -369,7 +366,10 @@ async fn other_tenants_token_is_inactive_at_introspection(backend: Backend) {
     assert_invalid_client(anonymous).await;
 }
 
-async fn acme_tenant(server: &TestServer, reg: &kendrix_server::admin::Registration) -> i64 {
+async fn acme_tenant(
+    server: &TestServer,
+    reg: &kendrix_server::services::sites::Registration,
+) -> i64 {
     server
         .store
         .client(&reg.client_id)

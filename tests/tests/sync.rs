@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kendrix_store::{ClaimOutcome, IdempotencyClaim};
+use kendrix_store::{IdempotencyClaim, NextAction};
 use kendrix_tests::{on_both_backends, Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -221,7 +221,7 @@ async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
     };
     assert_eq!(
         server.store.claim_idempotency_key(&claim).await.unwrap(),
-        ClaimOutcome::Claimed
+        NextAction::Claimed
     );
     let busy = server.post_batch(&token, "busy", &batch).await;
     assert_eq!(busy.status(), 409);

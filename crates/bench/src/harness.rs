@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kendrix_core::ScopeSet;
-use kendrix_server::admin::{self, Registration};
+use kendrix_server::services::sites::Registration;
 use kendrix_server::settings::RateLimits;
-use kendrix_server::{AppState, Settings, SystemClock};
+use kendrix_server::{App, RequestContext, Settings, SystemClock};
 use kendrix_store::Store;
 use serde::Serialize;
 
@@ -74,24 +74,14 @@ impl Bench {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
             settings.public_url = Some(base.clone());
-            let state = AppState::new(store.clone(), settings, Arc::new(SystemClock));
-            tokio::spawn(kendrix_server::app::serve(
-                state,
-                listener,
-                std::future::pending(),
-            ));
-            let ctx = admin::cli_context();
-            let tenant = admin::create_tenant(&*store, &SystemClock, &ctx, "Bench").await?;
-            let site = admin::register_client(
-                &*store,
-                &SystemClock,
-                &ctx,
-                tenant.id,
-                "Bench site",
-                &ScopeSet::all(),
-                &base,
-            )
-            .await?;
+            let app = App::new(store.clone(), settings, Arc::new(SystemClock));
+            tokio::spawn(app.clone().serve(listener, std::future::pending()));
+            let ctx = RequestContext::cli();
+            let tenant = app.sites.create_tenant(&ctx, "Bench").await?;
+            let site = app
+                .sites
+                .register_client(&ctx, tenant.id, "Bench site", &ScopeSet::all())
+                .await?;
             Ok(Self {
                 base,
                 store,

@@ -147,8 +147,8 @@ pub fn stored_rows(rows: &[Row]) -> Vec<StoredRow> {
     rows.iter()
         .map(|r| {
             let record = Record {
-                entity: "orders".into(),
-                id: r.id.clone(),
+                entity: "orders".parse().expect("entity"),
+                id: r.id.parse().expect("id"),
                 op: kendrix_core::sync::Op::Upsert,
                 version: r.version.parse().expect("version"),
                 data: r.data.as_object().cloned(),

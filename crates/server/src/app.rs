@@ -1,129 +1,189 @@
-//! The running server: shared state, the serve loop with graceful shutdown, and background
-//! housekeeping.
+//! The running server, wired: settings, store, clock and entropy go into the services once,
+//! here; [`App::serve`] runs the HTTP API beside the background housekeeping.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use kendrix_core::{Clock, UnixMillis};
+use kendrix_core::sealed::KeyRing;
+use kendrix_core::Clock;
 use kendrix_store::Store;
 use tokio::net::TcpListener;
 
+use crate::context::RequestContext;
+use crate::entropy::{Entropy, SystemEntropy};
+use crate::http::{self, AppState};
+use crate::keys::Keys;
 use crate::metrics::Metrics;
+use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Reports, Sites};
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 
-/// Everything a request handler may use. Cheap to clone.
+/// The services of one server, and what its housekeeping needs. Cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
+pub struct App {
+    pub authorizer: Arc<Authorizer>,
+    pub configurations: Arc<Configurations>,
+    pub audit_log: Arc<AuditLog>,
+    pub sites: Arc<Sites>,
+    pub reports: Arc<Reports>,
+    pub intake: Arc<BatchIntake>,
     pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    pub metrics: Arc<Metrics>,
-    pub throttle: Throttle,
-    pub started: Instant,
-    /// The OAuth issuer: this server's public URL.
-    pub issuer: String,
-    /// Master keys for secret configuration values.
-    pub keys: Arc<crate::keys::Keys>,
+    metrics: Arc<Metrics>,
+    throttle: Throttle,
+    entropy: Arc<dyn Entropy>,
+    started: Instant,
 }
 
-impl AppState {
-    /// State with no master keys loaded; see [`AppState::with_keys`].
+impl App {
+    /// A server with no master keys loaded (see [`App::with_keys`]) and the system's entropy.
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            keys: Arc::default(),
+        Self::wire(
             store,
-            throttle: Throttle::new(&settings.rate_limits),
-            issuer: settings.public_url(),
-            settings: Arc::new(settings),
+            Arc::new(settings),
             clock,
-            metrics: Arc::new(Metrics::default()),
+            Arc::new(SystemEntropy),
+            KeyRing::default(),
+        )
+    }
+
+    /// Uses these master keys for secret configuration values.
+    pub fn with_keys(self, ring: KeyRing) -> Self {
+        Self::wire(self.store, self.settings, self.clock, self.entropy, ring)
+    }
+
+    /// Draws ids, secrets and nonces from `entropy` (a test's, to make them reproducible).
+    pub fn with_entropy(self, entropy: Arc<dyn Entropy>) -> Self {
+        let ring = self.configurations.key_ring();
+        Self::wire(self.store, self.settings, self.clock, entropy, ring)
+    }
+
+    fn wire(
+        store: Arc<dyn Store>,
+        settings: Arc<Settings>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        ring: KeyRing,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let throttle = Throttle::new(&settings.rate_limits);
+        Self {
+            authorizer: Arc::new(Authorizer::new(
+                store.clone(),
+                clock.clone(),
+                entropy.clone(),
+                settings.clone(),
+                throttle.clone(),
+                metrics.clone(),
+            )),
+            configurations: Arc::new(Configurations::new(
+                store.clone(),
+                clock.clone(),
+                entropy.clone(),
+                settings.clone(),
+                Arc::new(Keys::new(ring)),
+            )),
+            audit_log: Arc::new(AuditLog::new(store.clone(), clock.clone())),
+            sites: Arc::new(Sites::new(
+                store.clone(),
+                clock.clone(),
+                entropy.clone(),
+                settings.public_url(),
+            )),
+            reports: Arc::new(Reports::new(store.clone(), clock.clone())),
+            intake: Arc::new(BatchIntake::new(
+                store.clone(),
+                clock.clone(),
+                entropy.clone(),
+                settings.sync.clone(),
+                metrics.clone(),
+            )),
+            settings,
+            store,
+            clock,
+            metrics,
+            throttle,
+            entropy,
             started: Instant::now(),
         }
     }
-}
 
-impl AppState {
-    /// Uses these master keys for secret configuration values.
-    pub fn with_keys(mut self, ring: kendrix_core::sealed::KeyRing) -> Self {
-        self.keys = Arc::new(crate::keys::Keys::new(ring));
-        self
-    }
-}
-
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> UnixMillis {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
-
-/// How long pruned rows are kept after they stop mattering (expired tokens, old windows).
-const PRUNE_GRACE_MS: i64 = 24 * 3600 * 1000;
-
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let housekeeping = tokio::spawn(prune_periodically(state.clone()));
-    let api_counts = tokio::spawn(flush_api_counts_periodically(state.clone()));
-    let app = crate::http::router(state.clone())
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    housekeeping.abort();
-    api_counts.abort();
-    // Hand the last API counts to the other instances.
-    let _ = state
-        .throttle
-        .flush_api_counts(&*state.store, state.clock.now_ms())
-        .await;
-    result
-}
-
-/// Prunes expired tokens, rate windows and idempotency keys every few minutes.
-async fn prune_periodically(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
-    loop {
-        tick.tick().await;
-        let now = state.clock.now_ms();
-        match state.store.prune(now - PRUNE_GRACE_MS, now).await {
-            Ok(counts) => tracing::debug!(?counts, "pruned expired rows"),
-            Err(err) => tracing::warn!(error = %err, "pruning failed; will retry"),
+    /// What the HTTP handlers reach.
+    pub fn http_state(&self) -> AppState {
+        AppState {
+            authorizer: self.authorizer.clone(),
+            configurations: self.configurations.clone(),
+            audit_log: self.audit_log.clone(),
+            reports: self.reports.clone(),
+            intake: self.intake.clone(),
+            metrics: self.metrics.clone(),
+            settings: self.settings.clone(),
+            started: self.started,
         }
-        if let Some(days) = state.settings.audit_retention_days {
-            let ctx = kendrix_core::audit::AuditContext {
-                request_id: Some(format!("retention-{now}")),
-                source: Some("server".into()),
-            };
-            match crate::audit_log::prune(&*state.store, &ctx, now, days).await {
-                Ok(0) => {}
-                Ok(deleted) => tracing::info!(deleted, days, "pruned audit entries past retention"),
-                Err(err) => tracing::warn!(error = %err, "audit retention failed; will retry"),
+    }
+
+    /// Serves the API until `shutdown` resolves, then finishes in-flight requests; prunes
+    /// and shares rate counts in the background meanwhile.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(self.clone().prune_periodically());
+        let api_counts = tokio::spawn(self.clone().flush_api_counts_periodically());
+        let result = http::serve(self.http_state(), listener, shutdown).await;
+        housekeeping.abort();
+        api_counts.abort();
+        // Hand the last API counts to the other instances.
+        let _ = self
+            .throttle
+            .flush_api_counts(&*self.store, self.clock.now_ms())
+            .await;
+        result
+    }
+
+    /// Prunes expired tokens, rate windows and idempotency keys every few minutes, and audit
+    /// entries past their retention.
+    async fn prune_periodically(self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let now = self.clock.now_ms();
+            match self.store.prune(now - PRUNE_GRACE_MS, now).await {
+                Ok(counts) => tracing::debug!(?counts, "pruned expired rows"),
+                Err(err) => tracing::warn!(error = %err, "pruning failed; will retry"),
+            }
+            if let Some(days) = self.settings.audit_retention_days {
+                let ctx = RequestContext {
+                    request_id: format!("retention-{now}"),
+                    source: "server".into(),
+                };
+                match self.audit_log.prune(&ctx, days).await {
+                    Ok(0) => {}
+                    Ok(deleted) => {
+                        tracing::info!(deleted, days, "pruned audit entries past retention")
+                    }
+                    Err(err) => tracing::warn!(error = %err, "audit retention failed; will retry"),
+                }
+            }
+        }
+    }
+
+    async fn flush_api_counts_periodically(self) {
+        let mut tick = tokio::time::interval(crate::throttle::API_FLUSH_INTERVAL);
+        loop {
+            tick.tick().await;
+            let now = self.clock.now_ms();
+            if let Err(err) = self.throttle.flush_api_counts(&*self.store, now).await {
+                tracing::warn!(error = %err, "sharing API rate counts failed; will retry");
             }
         }
     }
 }
 
-async fn flush_api_counts_periodically(state: AppState) {
-    let mut tick = tokio::time::interval(crate::throttle::API_FLUSH_INTERVAL);
-    loop {
-        tick.tick().await;
-        let now = state.clock.now_ms();
-        if let Err(err) = state.throttle.flush_api_counts(&*state.store, now).await {
-            tracing::warn!(error = %err, "sharing API rate counts failed; will retry");
-        }
-    }
-}
+/// How long pruned rows are kept after they stop mattering (expired tokens, old windows).
+const PRUNE_GRACE_MS: i64 = 24 * 3600 * 1000;
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

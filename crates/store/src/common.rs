@@ -504,7 +504,18 @@ macro_rules! impl_store {
             async fn claim_idempotency_key(
                 &self,
                 claim: &$crate::IdempotencyClaim,
-            ) -> $crate::StoreResult<$crate::ClaimOutcome> {
+            ) -> $crate::StoreResult<$crate::NextAction> {
+                // The fast path: a key completed with this very body replays from a read.
+                let stored: Option<Option<String>> = sqlx::query_scalar($crate::sql::STORED_RESPONSE)
+                    .bind(claim.client_pk)
+                    .bind(&claim.key)
+                    .bind(&claim.request_hash)
+                    .bind(claim.now)
+                    .fetch_optional(self.db.reader())
+                    .await?;
+                if let Some(body) = stored {
+                    return Ok($crate::NextAction::Replay(body.unwrap_or_default()));
+                }
                 let locked_until = claim.now + claim.lease_ms;
                 let expires_at = claim.now + claim.retention_ms;
                 let mut tx = self.db.begin().await?;
@@ -520,13 +531,12 @@ macro_rules! impl_store {
                     .await?;
                 if inserted.is_some() {
                     tx.commit().await?;
-                    return Ok($crate::ClaimOutcome::Claimed);
+                    return Ok($crate::NextAction::Claimed);
                 }
-                let (hash, state, held_until, status, body, expires): (
+                let (hash, state, held_until, body, expires): (
                     String,
                     String,
                     i64,
-                    Option<i32>,
                     Option<String>,
                     i64,
                 ) = sqlx::query_as($crate::sql::READ_KEY)
@@ -547,38 +557,18 @@ macro_rules! impl_store {
                         .bind(expires_at)
                         .execute(&mut *tx)
                         .await?;
-                    $crate::ClaimOutcome::Claimed
+                    $crate::NextAction::Claimed
                 } else if hash != claim.request_hash {
-                    $crate::ClaimOutcome::Mismatch
+                    $crate::NextAction::Mismatch
                 } else if state == "done" {
-                    $crate::ClaimOutcome::Replay {
-                        status: status.unwrap_or(200) as u16,
-                        body: body.unwrap_or_default(),
-                    }
+                    $crate::NextAction::Replay(body.unwrap_or_default())
                 } else {
-                    $crate::ClaimOutcome::InFlight {
+                    $crate::NextAction::InFlight {
                         retry_after_ms: held_until - claim.now,
                     }
                 };
                 tx.commit().await?;
                 Ok(outcome)
-            }
-
-            async fn stored_response(
-                &self,
-                client_pk: i64,
-                key: &str,
-                request_hash: &str,
-                now: kendrix_core::UnixMillis,
-            ) -> $crate::StoreResult<Option<String>> {
-                let body: Option<Option<String>> = sqlx::query_scalar($crate::sql::STORED_RESPONSE)
-                    .bind(client_pk)
-                    .bind(key)
-                    .bind(request_hash)
-                    .bind(now)
-                    .fetch_optional(self.db.reader())
-                    .await?;
-                Ok(body.flatten())
             }
 
             async fn release_idempotency_key(
@@ -599,132 +589,19 @@ macro_rules! impl_store {
             async fn apply_batch(
                 &self,
                 batch: $crate::BatchToApply,
+                render: $crate::RenderResponse<'_>,
             ) -> $crate::StoreResult<$crate::AppliedBatch> {
-                use $crate::sync as apply;
-                let records = &batch.records;
-                let (texts, hashes) = apply::texts_and_hashes(records);
-                let mut tx = self.db.begin().await?;
-                let stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
-                let mut decisions = apply::decide_all(records, &hashes, &stored);
-                let rows = apply::rows_to_write(records, &texts, &hashes, &decisions);
-                let written = <$conn>::upsert_records(
-                    &mut tx,
-                    batch.tenant_id,
-                    batch.client_pk,
-                    &batch.batch_id,
-                    batch.received_at,
-                    &rows,
-                )
-                .await?;
-                // Fewer rows written than decided: another batch wrote a newer version between
-                // our read and our write (PostgreSQL, several instances). Find those records
-                // and decide them again against what is stored now.
-                if written < rows.len() as u64 {
-                    let now_stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
-                    let lost = apply::lost_races(records, &decisions, &batch.batch_id, &now_stored);
-                    let again = apply::decide_all(records, &hashes, &now_stored);
-                    for (i, decision) in again.into_iter().enumerate() {
-                        if lost.contains(&i) {
-                            decisions[i] = decision;
-                        }
+                let (client_pk, key, owner) =
+                    (batch.client_pk, batch.idempotency_key.clone(), batch.owner.clone());
+                match self.apply_batch_in_one_transaction(batch, render).await {
+                    Err(err) if !matches!(err, $crate::StoreError::LeaseLost) => {
+                        // Give the key back so the client's retry is applied at once rather
+                        // than after the lease; a failure here only means waiting for it.
+                        let _ = self.release_idempotency_key(client_pk, &key, &owner).await;
+                        Err(err)
                     }
+                    applied => applied,
                 }
-                let tally = apply::tally(records, &decisions);
-
-                let mut marks = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO sync_versions (tenant_id, client_pk, entity, newest_version, \
-                     last_batch_id, applied, duplicate, stale, updated_at) ",
-                );
-                marks.push_values(&tally.per_entity, |mut row, (entity, counts)| {
-                    row.push_bind(batch.tenant_id)
-                        .push_bind(batch.client_pk)
-                        .push_bind(entity.clone())
-                        .push_bind(tally.newest.get(entity).cloned().unwrap_or_default())
-                        .push_bind(batch.batch_id.clone())
-                        .push_bind(counts.applied as i64)
-                        .push_bind(counts.duplicate as i64)
-                        .push_bind(counts.stale as i64)
-                        .push_bind(batch.received_at);
-                });
-                marks.push(
-                    " ON CONFLICT (tenant_id, client_pk, entity) DO UPDATE SET \
-                     newest_version = CASE WHEN excluded.newest_version > sync_versions.newest_version \
-                       THEN excluded.newest_version ELSE sync_versions.newest_version END, \
-                     last_batch_id = excluded.last_batch_id, \
-                     applied = sync_versions.applied + excluded.applied, \
-                     duplicate = sync_versions.duplicate + excluded.duplicate, \
-                     stale = sync_versions.stale + excluded.stale, \
-                     updated_at = excluded.updated_at",
-                );
-                marks.build().execute(&mut *tx).await?;
-
-                let duration_us = batch.started.elapsed().as_micros() as i64;
-                sqlx::query($crate::sql::INSERT_BATCH)
-                    .bind(&batch.batch_id)
-                    .bind(batch.tenant_id)
-                    .bind(batch.client_pk)
-                    .bind(Some(batch.idempotency_key.clone()))
-                    .bind(batch.received_at)
-                    .bind(records.len() as i64)
-                    .bind(tally.total.applied as i64)
-                    .bind(tally.total.duplicate as i64)
-                    .bind(tally.total.stale as i64)
-                    .bind(tally.total.rejected as i64)
-                    .bind(duration_us)
-                    .bind("applied")
-                    .execute(&mut *tx)
-                    .await?;
-                let mut entities = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO sync_batch_entities (batch_id, entity, applied, duplicate, stale, rejected) ",
-                );
-                entities.push_values(&tally.per_entity, |mut row, (entity, counts)| {
-                    row.push_bind(batch.batch_id.clone())
-                        .push_bind(entity.clone())
-                        .push_bind(counts.applied as i64)
-                        .push_bind(counts.duplicate as i64)
-                        .push_bind(counts.stale as i64)
-                        .push_bind(counts.rejected as i64);
-                });
-                entities.build().execute(&mut *tx).await?;
-
-                let response = apply::response(&batch.batch_id, records, &decisions, tally.total);
-                let body = serde_json::to_string(&response).expect("batch response serializes");
-                let audit = batch
-                    .audit
-                    .clone()
-                    .with_detail("batch_id", batch.batch_id.clone())
-                    .with_detail("records", records.len())
-                    .with_detail("applied", tally.total.applied)
-                    .with_detail("duplicate", tally.total.duplicate)
-                    .with_detail("stale", tally.total.stale)
-                    .with_detail("rejected", tally.total.rejected)
-                    .with_detail("duration_ms", duration_us as f64 / 1000.0)
-                    .with_detail("idempotency_key", batch.idempotency_key.clone());
-                <$conn>::append_audit_in(&mut tx, &[audit]).await?;
-                if let Some(hash) = &batch.config_hash {
-                    sqlx::query($crate::sql::REPORT_CONFIG)
-                        .bind(batch.client_pk)
-                        .bind(hash)
-                        .bind(batch.received_at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let completed = sqlx::query($crate::sql::COMPLETE_KEY)
-                    .bind(batch.client_pk)
-                    .bind(&batch.idempotency_key)
-                    .bind(&batch.owner)
-                    .bind(200_i32)
-                    .bind(&body)
-                    .bind(batch.received_at + batch.retention_ms)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if completed != 1 {
-                    // Dropping the transaction rolls every write of this batch back.
-                    return Err($crate::StoreError::LeaseLost);
-                }
-                tx.commit().await?;
-                Ok($crate::AppliedBatch { response, body })
             }
 
             async fn config_head(&self, tenant_id: i64) -> $crate::StoreResult<Option<$crate::ConfigVersionRow>> {
@@ -925,6 +802,140 @@ macro_rules! impl_store {
                     .bind(since)
                     .fetch_all(self.db.reader())
                     .await?)
+            }
+        }
+
+        impl $store {
+            async fn apply_batch_in_one_transaction(
+                &self,
+                batch: $crate::BatchToApply,
+                render: $crate::RenderResponse<'_>,
+            ) -> $crate::StoreResult<$crate::AppliedBatch> {
+                use $crate::sync as apply;
+                let records = &batch.records;
+                let (texts, hashes) = apply::texts_and_hashes(records);
+                let mut tx = self.db.begin().await?;
+                let stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
+                let mut decisions = apply::decide_all(records, &hashes, &stored);
+                let rows = apply::rows_to_write(records, &texts, &hashes, &decisions);
+                let written = <$conn>::upsert_records(
+                    &mut tx,
+                    batch.tenant_id,
+                    batch.client_pk,
+                    &batch.batch_id,
+                    batch.received_at,
+                    &rows,
+                )
+                .await?;
+                // Fewer rows written than decided: another batch wrote a newer version between
+                // our read and our write (PostgreSQL, several instances). Find those records
+                // and decide them again against what is stored now.
+                if written < rows.len() as u64 {
+                    let now_stored = <$conn>::stored_versions(&mut tx, batch.tenant_id, records).await?;
+                    let lost = apply::lost_races(records, &decisions, &batch.batch_id, &now_stored);
+                    let again = apply::decide_all(records, &hashes, &now_stored);
+                    for (i, decision) in again.into_iter().enumerate() {
+                        if lost.contains(&i) {
+                            decisions[i] = decision;
+                        }
+                    }
+                }
+                let tally = apply::tally(records, &decisions);
+
+                let mut marks = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO sync_versions (tenant_id, client_pk, entity, newest_version, \
+                     last_batch_id, applied, duplicate, stale, updated_at) ",
+                );
+                marks.push_values(&tally.per_entity, |mut row, (entity, counts)| {
+                    row.push_bind(batch.tenant_id)
+                        .push_bind(batch.client_pk)
+                        .push_bind(entity.clone())
+                        .push_bind(tally.newest.get(entity).cloned().unwrap_or_default())
+                        .push_bind(batch.batch_id.clone())
+                        .push_bind(counts.applied as i64)
+                        .push_bind(counts.duplicate as i64)
+                        .push_bind(counts.stale as i64)
+                        .push_bind(batch.received_at);
+                });
+                marks.push(
+                    " ON CONFLICT (tenant_id, client_pk, entity) DO UPDATE SET \
+                     newest_version = CASE WHEN excluded.newest_version > sync_versions.newest_version \
+                       THEN excluded.newest_version ELSE sync_versions.newest_version END, \
+                     last_batch_id = excluded.last_batch_id, \
+                     applied = sync_versions.applied + excluded.applied, \
+                     duplicate = sync_versions.duplicate + excluded.duplicate, \
+                     stale = sync_versions.stale + excluded.stale, \
+                     updated_at = excluded.updated_at",
+                );
+                marks.build().execute(&mut *tx).await?;
+
+                let duration_us = batch.started.elapsed().as_micros() as i64;
+                sqlx::query($crate::sql::INSERT_BATCH)
+                    .bind(&batch.batch_id)
+                    .bind(batch.tenant_id)
+                    .bind(batch.client_pk)
+                    .bind(Some(batch.idempotency_key.clone()))
+                    .bind(batch.received_at)
+                    .bind(records.len() as i64)
+                    .bind(tally.total.applied as i64)
+                    .bind(tally.total.duplicate as i64)
+                    .bind(tally.total.stale as i64)
+                    .bind(tally.total.rejected as i64)
+                    .bind(duration_us)
+                    .bind("applied")
+                    .execute(&mut *tx)
+                    .await?;
+                let mut entities = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO sync_batch_entities (batch_id, entity, applied, duplicate, stale, rejected) ",
+                );
+                entities.push_values(&tally.per_entity, |mut row, (entity, counts)| {
+                    row.push_bind(batch.batch_id.clone())
+                        .push_bind(entity.clone())
+                        .push_bind(counts.applied as i64)
+                        .push_bind(counts.duplicate as i64)
+                        .push_bind(counts.stale as i64)
+                        .push_bind(counts.rejected as i64);
+                });
+                entities.build().execute(&mut *tx).await?;
+
+                let response = apply::response(&batch.batch_id, records, &decisions, tally.total);
+                let body = render(&response);
+                let audit = batch
+                    .audit
+                    .clone()
+                    .with_detail("batch_id", batch.batch_id.clone())
+                    .with_detail("records", records.len())
+                    .with_detail("applied", tally.total.applied)
+                    .with_detail("duplicate", tally.total.duplicate)
+                    .with_detail("stale", tally.total.stale)
+                    .with_detail("rejected", tally.total.rejected)
+                    .with_detail("duration_ms", duration_us as f64 / 1000.0)
+                    .with_detail("idempotency_key", batch.idempotency_key.clone());
+                <$conn>::append_audit_in(&mut tx, &[audit]).await?;
+                if let Some(hash) = &batch.config_hash {
+                    sqlx::query($crate::sql::REPORT_CONFIG)
+                        .bind(batch.client_pk)
+                        .bind(hash)
+                        .bind(batch.received_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let completed = sqlx::query($crate::sql::COMPLETE_KEY)
+                    .bind(batch.client_pk)
+                    .bind(&batch.idempotency_key)
+                    .bind(&batch.owner)
+                    .bind(200_i32)
+                    .bind(&body)
+                    .bind(batch.received_at + batch.retention_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if completed != 1 {
+                    // Dropping the transaction rolls every write of this batch back.
+                    return Err($crate::StoreError::LeaseLost);
+                }
+                tx.commit().await?;
+                Ok($crate::AppliedBatch { response, body })
             }
         }
     };

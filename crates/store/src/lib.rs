@@ -192,18 +192,16 @@ pub trait Store: Send + Sync + 'static {
     /// The caller's high-water marks per entity.
     async fn sync_versions(&self, tenant_id: i64, client_pk: i64) -> StoreResult<Vec<SyncVersion>>;
 
-    /// Claims an Idempotency-Key for a batch, or says why not (see [`ClaimOutcome`]).
-    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome>;
-    /// The stored response for a key already completed with this very body (a read only:
-    /// replays skip parsing and claiming). `None` in every other case.
-    async fn stored_response(
-        &self,
-        client_pk: i64,
-        key: &str,
-        request_hash: &str,
-        now: UnixMillis,
-    ) -> StoreResult<Option<String>>;
-    /// Gives up a claim whose batch could not be applied, so a retry can proceed at once.
+    /// The whole decision on a batch's Idempotency-Key, in one call (see [`NextAction`]).
+    /// A key completed with this very body is found by a read and replayed: no write
+    /// transaction, so a retry after a lost response stays cheap. Otherwise the key is
+    /// claimed in a short transaction of its own with a lease (`in_flight`, owner,
+    /// `locked_until`): a new key, or one whose retention ended, or one whose holder let its
+    /// lease run out with this same body (it died), is taken; another body is a
+    /// [`NextAction::Mismatch`], a live lease [`NextAction::InFlight`].
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<NextAction>;
+    /// Gives back a claim whose batch will not be applied (it was refused), so a retry or a
+    /// corrected batch can use the key at once. Only the claim's owner can give it back.
     async fn release_idempotency_key(
         &self,
         client_pk: i64,
@@ -211,10 +209,15 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
     ) -> StoreResult<()>;
     /// Applies a batch in one transaction: record upserts (last writer wins), the caller's
-    /// high-water marks, batch statistics, the audit entry, and the stored response under
-    /// the claimed Idempotency-Key — all or nothing. Fails with
-    /// [`StoreError::LeaseLost`] if the claim was taken over meanwhile.
-    async fn apply_batch(&self, batch: BatchToApply) -> StoreResult<AppliedBatch>;
+    /// high-water marks, batch statistics, the audit entry, and under the claimed
+    /// Idempotency-Key the response body that `render` makes of the outcome — all or
+    /// nothing. Fails with [`StoreError::LeaseLost`] if the claim was taken over meanwhile;
+    /// on any other failure the claim is given back, so the retry is applied at once.
+    async fn apply_batch(
+        &self,
+        batch: BatchToApply,
+        render: RenderResponse<'_>,
+    ) -> StoreResult<AppliedBatch>;
     /// Records a batch refused as a whole, with its audit entry.
     async fn record_refused_batch(&self, batch: RefusedBatch) -> StoreResult<()>;
     /// A tenant's records of one entity with ids after `after`, in id order.

@@ -214,16 +214,18 @@ pub struct IdempotencyClaim {
     pub retention_ms: i64,
 }
 
-/// What a claim found.
+/// What a request does next with its Idempotency-Key, as [`crate::Store::claim_idempotency_key`]
+/// answers it (zero-to-production's `NextAction`, with this project's lease).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimOutcome {
-    /// The caller now holds the key and must apply the batch (or release the key).
+pub enum NextAction {
+    /// The caller now holds the key's lease and must apply the batch, or give the key back
+    /// ([`crate::Store::release_idempotency_key`]) if it will not.
     Claimed,
-    /// The key was used with this very body: here is the stored response.
-    Replay { status: u16, body: String },
+    /// The key was completed with this very body: the stored response, byte for byte.
+    Replay(String),
     /// The key was used with a different body.
     Mismatch,
-    /// Another request holds the key right now.
+    /// Another request holds the key's lease right now.
     InFlight { retry_after_ms: i64 },
 }
 
@@ -246,13 +248,19 @@ pub struct BatchToApply {
     pub config_hash: Option<String>,
 }
 
-/// An applied batch: the response as stored for replays.
+/// An applied batch: its outcome, and the body stored for replays.
 #[derive(Debug, Clone)]
 pub struct AppliedBatch {
     pub response: kendrix_core::sync::BatchResponse,
-    /// The response body exactly as stored.
+    /// The response body exactly as the caller's renderer made it and the key stored it.
     pub body: String,
 }
+
+/// Renders a batch's outcome as the response body its Idempotency-Key keeps for replays.
+/// The store calls it inside the batch's transaction, as soon as the outcome is known, so the
+/// body commits with the batch; the wire format stays the caller's business.
+pub type RenderResponse<'a> =
+    &'a (dyn Fn(&kendrix_core::sync::BatchResponse) -> String + Send + Sync);
 
 /// A batch refused as a whole (invalid records), recorded for statistics and audit.
 #[derive(Debug, Clone)]

@@ -58,8 +58,8 @@ pub const CLAIM_KEY: &str = "INSERT INTO idempotency_keys \
      (client_pk, key, request_hash, state, owner, locked_until, created_at, expires_at) \
      VALUES ($1, $2, $3, 'in_flight', $4, $5, $6, $7) \
      ON CONFLICT (client_pk, key) DO NOTHING RETURNING key";
-pub const READ_KEY: &str = "SELECT request_hash, state, locked_until, status_code, response, \
-     expires_at FROM idempotency_keys WHERE client_pk = $1 AND key = $2";
+pub const READ_KEY: &str = "SELECT request_hash, state, locked_until, response, expires_at \
+     FROM idempotency_keys WHERE client_pk = $1 AND key = $2";
 /// Takes over a key whose retention ended, or whose in-flight claim was abandoned.
 pub const TAKE_OVER_KEY: &str = "UPDATE idempotency_keys SET request_hash = $3, \
      state = 'in_flight', owner = $4, locked_until = $5, status_code = NULL, response = NULL, \

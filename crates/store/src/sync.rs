@@ -134,10 +134,10 @@ pub(crate) fn tally(records: &[Record], decisions: &[Decision]) -> Tally {
         tally.total.add(decision.status);
         tally
             .per_entity
-            .entry(record.entity.clone())
+            .entry(record.entity.to_string())
             .or_default()
             .add(decision.status);
-        let newest = tally.newest.entry(record.entity.clone()).or_default();
+        let newest = tally.newest.entry(record.entity.to_string()).or_default();
         if matches!(
             decision.status,
             RecordStatus::Applied | RecordStatus::Duplicate
@@ -163,8 +163,8 @@ pub(crate) fn response(
             .iter()
             .zip(decisions)
             .map(|(record, d)| RecordResult {
-                entity: record.entity.clone(),
-                id: record.id.clone(),
+                entity: record.entity.to_string(),
+                id: record.id.to_string(),
                 status: d.status,
                 version: d.version.clone(),
                 reason: d.reason.map(str::to_owned),
@@ -196,8 +196,8 @@ mod tests {
 
     fn record(id: &str, version: &str) -> Record {
         Record {
-            entity: "orders".into(),
-            id: id.into(),
+            entity: "orders".parse().unwrap(),
+            id: id.parse().unwrap(),
             op: Op::Upsert,
             version: version.parse().unwrap(),
             data: Some(Default::default()),

@@ -1,7 +1,7 @@
 //! The outbox: changes queued in one transaction, coalesced per record to the newest, each
 //! given its HLC version at enqueue.
 
-use kendrix_core::sync::{canonical_json, valid_entity, Op, MAX_ID_BYTES};
+use kendrix_core::sync::{canonical_json, EntityName, Op, RecordId};
 use kendrix_core::{Hlc, UnixMillis, Version};
 use serde_json::{Map, Value};
 use sqlx::{Sqlite, Transaction};
@@ -24,11 +24,8 @@ fn check(index: usize, change: &Change) -> EngineResult<()> {
         index,
         reason: reason.to_owned(),
     };
-    if !valid_entity(&change.entity) {
-        return Err(invalid("the entity must match [a-z][a-z0-9_]{0,63}"));
-    }
-    if change.id.is_empty() || change.id.len() > MAX_ID_BYTES {
-        return Err(invalid("the id must be 1 to 256 bytes"));
+    if let Err(e) = EntityName::check(&change.entity).and(RecordId::check(&change.id)) {
+        return Err(invalid(&e.to_string()));
     }
     match (change.op, &change.data) {
         (Op::Upsert, None) => Err(invalid("an upsert needs data (a JSON object)")),

@@ -1,6 +1,6 @@
 //! The audit endpoints: filtered, keyset-paged entries of the caller's tenant, streaming
 //! exports, chain verification, and the chain head for agents to keep as a witness.
-//! Reading, exporting and verifying are themselves audited.
+//! Reading, exporting and verifying are themselves audited (by `services::AuditLog`).
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -10,16 +10,16 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures::StreamExt;
-use kendrix_core::{AuditEvent, AuditOutcome};
+use kendrix_core::AuditEvent;
 use kendrix_store::AuditQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::audit_log::{self, EntryView, ExportFormat, Verification};
-use crate::http::bearer::{AuditRead, Bearer, Caller, SyncWrite};
-use crate::http::problem::{internal, ApiError, Problem};
+use super::bearer::{AuditRead, Bearer, SyncWrite};
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::services::audit_log::{ChainHead, EntryView, ExportFormat, Reader, Verification};
 
 /// Filters shared by listing and export.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -107,24 +107,6 @@ impl AuditFilter {
     }
 }
 
-async fn audit_access(
-    app: &AppState,
-    caller: &Caller,
-    event: AuditEvent,
-    details: serde_json::Value,
-) -> Result<(), ApiError> {
-    let draft = caller
-        .ctx
-        .audit()
-        .draft(app.clock.now_ms(), event, AuditOutcome::Success, details)
-        .tenant(caller.tenant_id)
-        .client(caller.client_id.clone());
-    app.store
-        .append_audit(&[draft])
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     pub entries: Vec<EntryView>,
@@ -158,30 +140,12 @@ pub async fn logs(
     filter: Result<Query<AuditFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let filter = parse_filter(filter)?;
-    let mut query = filter.query(caller.tenant_id)?;
-    let limit = query.limit;
-    query.limit = limit + 1;
-    let mut entries = app
-        .store
-        .query_audit(&query)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    let more = entries.len() as i64 > limit;
-    entries.truncate(limit as usize);
+    let query = filter.query(caller.tenant_id)?;
+    let (entries, more) = app.audit_log.page(&caller, query, filter.details()).await?;
     let next = more
         .then(|| entries.last().map(|e| encode_cursor(e.seq)))
         .flatten();
-    audit_access(
-        &app,
-        &caller,
-        AuditEvent::AuditRead,
-        json!({"entries": entries.len(), "filter": filter.details()}),
-    )
-    .await?;
-    Ok(Json(AuditPage {
-        entries: entries.into_iter().map(EntryView::from).collect(),
-        next,
-    }))
+    Ok(Json(AuditPage { entries, next }))
 }
 
 /// Streams every entry the filters select, as CSV or NDJSON, without holding them in memory.
@@ -208,16 +172,14 @@ pub async fn export(
         .parse()
         .map_err(ApiError::BadRequest)?;
     let query = filter.query(caller.tenant_id)?;
-    audit_access(
-        &app,
-        &caller,
-        AuditEvent::AuditExported,
-        json!({"format": filter.format.as_deref().unwrap_or("csv"),
-        "filter": filter.details()}),
-    )
-    .await?;
+    let details = json!({"format": filter.format.as_deref().unwrap_or("csv"),
+        "filter": filter.details()});
+    let chunks = app
+        .audit_log
+        .export_for(Reader::Client(&caller), query, format, details)
+        .await?;
     let request_id = caller.ctx.request_id.clone();
-    let body = audit_log::export(app.store.clone(), query, format).map(move |chunk| {
+    let body = chunks.map(move |chunk| {
         chunk.map_err(|err| {
             tracing::error!(request_id, error = %err, "audit export stopped");
             std::io::Error::other("audit export failed")
@@ -240,36 +202,8 @@ pub async fn verify(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<AuditRead>,
 ) -> Result<Json<Verification>, ApiError> {
-    let result = audit_log::verify(&*app.store)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    audit_access(
-        &app,
-        &caller,
-        AuditEvent::AuditVerified,
-        json!({"ok": result.ok, "entries_checked": result.entries_checked,
-        "first_broken": result.first_broken.as_ref().map(|b| b.seq)}),
-    )
-    .await?;
+    let result = app.audit_log.verify_for(Reader::Client(&caller)).await?;
     Ok(Json(result))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChainHead {
-    pub seq: i64,
-    pub hash: String,
-    /// The entry asked for with `?witness=<seq>`, as the chain holds it now.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub witness: Option<WitnessedEntry>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WitnessedEntry {
-    pub seq: i64,
-    /// The entry's hash now; `null` when no entry has that number (see `pruned`).
-    pub hash: Option<String>,
-    /// True when retention pruned the entry: it can no longer be compared.
-    pub pruned: bool,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -291,40 +225,5 @@ pub async fn head(
     Bearer(caller, ..): Bearer<SyncWrite>,
     Query(query): Query<HeadQuery>,
 ) -> Result<Json<ChainHead>, ApiError> {
-    let failed = |e| internal(&caller.ctx.request_id, e);
-    let (seq, hash) = app.store.audit_head().await.map_err(failed)?;
-    let witness = match query.witness.filter(|w| *w > 0) {
-        None => None,
-        Some(witness) => {
-            let (pruned_seq, pruned_hash) = app.store.audit_checkpoint().await.map_err(failed)?;
-            let stored = app
-                .store
-                .audit_entries(witness - 1, 1)
-                .await
-                .map_err(failed)?
-                .into_iter()
-                .find(|e| e.seq == witness)
-                .map(|e| e.hash);
-            Some(if witness == pruned_seq {
-                WitnessedEntry {
-                    seq: witness,
-                    hash: Some(pruned_hash),
-                    pruned: false,
-                }
-            } else if witness < pruned_seq {
-                WitnessedEntry {
-                    seq: witness,
-                    hash: None,
-                    pruned: true,
-                }
-            } else {
-                WitnessedEntry {
-                    seq: witness,
-                    hash: stored,
-                    pruned: false,
-                }
-            })
-        }
-    };
-    Ok(Json(ChainHead { seq, hash, witness }))
+    Ok(Json(app.audit_log.head(&caller.ctx, query.witness).await?))
 }

@@ -1,20 +1,20 @@
 //! Bearer-token authentication for the API (RFC 6750): `Bearer<S>` is an extractor that
 //! admits a request only with a valid token carrying scope `S`, inside its client's rate
-//! limit. Every refusal is audited and counted towards the failed-authentication throttle.
+//! limit. It reads the `Authorization` header; `Authorizer::admit_bearer` decides.
 
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use kendrix_core::credentials;
-use kendrix_core::{AuditEvent, AuditOutcome, Scope, ScopeSet};
-use serde_json::json;
+use kendrix_core::Scope;
 
-use crate::app::AppState;
+use super::problem::ApiError;
+use super::AppState;
 use crate::context::RequestContext;
-use crate::http::problem::{internal, ApiError};
-use crate::throttle::Verdict;
+use crate::services::authorizer::Presented;
+
+pub use crate::services::authorizer::Caller;
 
 /// Names the scope an endpoint requires, at the type level.
 pub trait RequiredScope: Send + Sync + 'static {
@@ -41,29 +41,8 @@ scope_markers! {
     StatsRead => Scope::StatsRead,
 }
 
-/// The authenticated caller of an API request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub client_pk: i64,
-    pub client_id: String,
-    pub tenant_id: i64,
-    pub scopes: ScopeSet,
-    /// The family of the token used (also in its `token.issued` audit entry), so an admin
-    /// can follow a sync from the token to the batch it carried.
-    pub token_family: String,
-    pub ctx: RequestContext,
-}
-
 /// Extracts the caller of a request that needs scope `S`.
 pub struct Bearer<S: RequiredScope>(pub Caller, pub PhantomData<S>);
-
-/// Why a presented token was refused, for the audit entry and the response.
-enum Refusal {
-    Missing,
-    Malformed,
-    Invalid(&'static str),
-    Scope(Caller),
-}
 
 impl<S: RequiredScope> FromRequestParts<AppState> for Bearer<S> {
     type Rejection = ApiError;
@@ -72,33 +51,19 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Bearer<S> {
         let ctx = RequestContext::from_request_parts(parts, app)
             .await
             .unwrap_or_else(|never| match never {});
-        let now = app.clock.now_ms();
-        let outcome = authenticate(parts, app, &ctx, S::SCOPE, now).await?;
-        let caller = match outcome {
-            Ok(caller) => caller,
-            Err(refusal) => return Err(refuse(app, &ctx, refusal, S::SCOPE, now).await),
-        };
-        let verdict = app.throttle.api_request(caller.client_pk, now);
-        if let Verdict::Limited {
-            retry_after_secs, ..
-        } = verdict
-        {
-            return Err(ApiError::RateLimited(retry_after_secs));
-        }
+        let caller = app
+            .authorizer
+            .admit_bearer(&ctx, presented(parts), S::SCOPE)
+            .await?;
         tracing::Span::current().record("client_id", caller.client_id.as_str());
         Ok(Bearer(caller, PhantomData))
     }
 }
 
-async fn authenticate(
-    parts: &Parts,
-    app: &AppState,
-    ctx: &RequestContext,
-    scope: Scope,
-    now: i64,
-) -> Result<Result<Caller, Refusal>, ApiError> {
+/// The credential in the `Authorization` header.
+fn presented(parts: &Parts) -> Presented<'_> {
     let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
-        return Ok(Err(Refusal::Missing));
+        return Presented::Missing;
     };
     let token = header
         .to_str()
@@ -109,105 +74,8 @@ async fn authenticate(
         })
         .map(str::trim)
         .filter(|t| !t.is_empty() && !t.contains(' '));
-    let Some(token) = token else {
-        return Ok(Err(Refusal::Malformed));
-    };
-    let state = app
-        .store
-        .token(&credentials::hash(token))
-        .await
-        .map_err(|e| internal(&ctx.request_id, e))?;
-    let state = match state {
-        None => return Ok(Err(Refusal::Invalid("unknown"))),
-        Some(s) if s.kind != kendrix_store::TokenKind::Access => {
-            return Ok(Err(Refusal::Invalid("not an access token")))
-        }
-        Some(s) if s.client_revoked_at.is_some() => {
-            return Ok(Err(Refusal::Invalid("revoked (its client was revoked)")))
-        }
-        Some(s) if s.revoked_at.is_some() => return Ok(Err(Refusal::Invalid("revoked"))),
-        Some(s) if now >= s.expires_at => return Ok(Err(Refusal::Invalid("expired"))),
-        Some(s) => s,
-    };
-    let caller = Caller {
-        client_pk: state.client_pk,
-        client_id: state.client_id,
-        tenant_id: state.tenant_id,
-        scopes: state.scopes.parse().unwrap_or_default(),
-        token_family: state.family,
-        ctx: ctx.clone(),
-    };
-    if !caller.scopes.contains(scope) {
-        return Ok(Err(Refusal::Scope(caller)));
-    }
-    Ok(Ok(caller))
-}
-
-/// Audits a refusal, counts it against the source address, and picks the response.
-async fn refuse(
-    app: &AppState,
-    ctx: &RequestContext,
-    refusal: Refusal,
-    scope: Scope,
-    now: i64,
-) -> ApiError {
-    let (reason, error, caller) = match refusal {
-        Refusal::Missing => ("missing token", ApiError::MissingToken, None),
-        Refusal::Malformed => (
-            "malformed Authorization header",
-            ApiError::MalformedToken,
-            None,
-        ),
-        Refusal::Invalid(why) => (why, ApiError::InvalidToken(why), None),
-        Refusal::Scope(caller) => (
-            "insufficient scope",
-            ApiError::InsufficientScope(scope),
-            Some(caller),
-        ),
-    };
-    let mut draft = ctx.audit().draft(
-        now,
-        AuditEvent::BearerRejected,
-        AuditOutcome::Failure,
-        json!({"reason": reason, "required_scope": scope.as_str()}),
-    );
-    if let Some(caller) = &caller {
-        draft = draft
-            .tenant(caller.tenant_id)
-            .client(caller.client_id.clone());
-    }
-    // An under-scoped token is a valid identity: it does not count as a failed login.
-    let throttled = if caller.is_none() {
-        match app
-            .throttle
-            .failed_auth(&*app.store, &ctx.source, None, now)
-            .await
-        {
-            Ok((
-                Verdict::Limited {
-                    retry_after_secs, ..
-                },
-                crossed,
-            )) => Some((retry_after_secs, crossed)),
-            Ok(_) => None,
-            Err(e) => return internal(&ctx.request_id, e),
-        }
-    } else {
-        None
-    };
-    // Once an address is blocked, only the crossing is audited, so a flood cannot grow the log.
-    let audit = match throttled {
-        Some((_, false)) => None,
-        _ => Some(draft),
-    };
-    if let Some(draft) = audit {
-        if let Err(e) = app.store.append_audit(&[draft]).await {
-            return internal(&ctx.request_id, e);
-        }
-    }
-    tracing::info!(request_id = %ctx.request_id, reason, "bearer token refused");
-    match throttled {
-        Some((secs, _)) => ApiError::RateLimited(secs),
-        None => error,
+    match token {
+        Some(token) => Presented::Token(token),
+        None => Presented::Malformed,
     }
 }

@@ -9,10 +9,10 @@ use kendrix_core::config::{ConfigFormat, ConfigValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::configuration::{ChangedBy, ConfigError, DiffLine, DriftLine, EntryView, Scope};
-use crate::http::bearer::{Bearer, Caller, ConfigRead, ConfigWrite};
-use crate::http::problem::{internal, ApiError, Problem};
+use super::bearer::{Bearer, Caller, ConfigRead, ConfigWrite};
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::services::configurations::{ChangedBy, DiffLine, DriftLine, EntryView, Scope};
 
 /// The response header naming the configuration version served.
 pub const CONFIG_VERSION: &str = "x-config-version";
@@ -20,25 +20,10 @@ pub const CONFIG_VERSION: &str = "x-config-version";
 /// Changes through the API are made by the calling client.
 fn changed_by<'a>(caller: &'a Caller, comment: &'a str) -> ChangedBy<'a> {
     ChangedBy {
-        ctx: caller.ctx.audit(),
+        ctx: caller.ctx.clone(),
         author: &caller.client_id,
         comment,
         client_id: Some(&caller.client_id),
-    }
-}
-
-fn map_error(caller: &Caller, err: ConfigError) -> ApiError {
-    match err {
-        ConfigError::Invalid(why) => ApiError::BadRequest(why),
-        ConfigError::NotFound(what) => ApiError::NotFoundThing(what),
-        ConfigError::Conflict => ApiError::Conflict(
-            "the configuration changed at the same moment; read it again and retry".into(),
-        ),
-        ConfigError::NoMasterKey => ApiError::Conflict(
-            "secret values need a master key on the server (KENDRIX_MASTER_KEY or master_key_file)"
-                .into(),
-        ),
-        other => internal(&caller.ctx.request_id, other),
     }
 }
 
@@ -74,32 +59,27 @@ pub async fn effective(
         .unwrap_or("json")
         .parse()
         .map_err(ApiError::BadRequest)?;
-    let effective = app
-        .effective_config(caller.tenant_id, &caller.client_id)
-        .await
-        .map_err(|e| map_error(&caller, e))?;
-    let hash = effective.config.content_hash();
-    let etag = format!("\"{hash}\"");
-    let unchanged = headers
+    let if_none_match = headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
+        .and_then(|v| v.to_str().ok());
+    let held = |hash: &str| {
+        let etag = etag_of(hash);
+        if_none_match.is_some_and(|v| {
             v.split(',').any(|t| {
                 let t = t.trim();
                 t == "*" || t.trim_start_matches("W/") == etag
             })
-        });
-    let mut response = if unchanged {
+        })
+    };
+    let answer = app
+        .configurations
+        .for_client(&caller.ctx, caller.tenant_id, &caller.client_id, held)
+        .await?;
+    let effective = answer.effective;
+    let etag = etag_of(&answer.hash);
+    let mut response = if answer.unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        app.audit_secret_read(
-            &caller.ctx.audit(),
-            caller.tenant_id,
-            &caller.client_id,
-            &effective.revealed,
-        )
-        .await
-        .map_err(|e| map_error(&caller, e))?;
         (
             [(header::CONTENT_TYPE, format.content_type())],
             effective.config.render(format),
@@ -115,6 +95,11 @@ pub async fn effective(
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// The `ETag` of a configuration with this content hash.
+fn etag_of(hash: &str) -> String {
+    format!("\"{hash}\"")
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -153,10 +138,9 @@ pub async fn versions(
     Bearer(caller, ..): Bearer<ConfigRead>,
 ) -> Result<Json<Vec<VersionView>>, ApiError> {
     let versions = app
-        .store
-        .config_versions(caller.tenant_id)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
+        .configurations
+        .versions(&caller.ctx, caller.tenant_id)
+        .await?;
     Ok(Json(versions.into_iter().map(VersionView::from).collect()))
 }
 
@@ -184,9 +168,9 @@ pub async fn version(
     Path(version): Path<i64>,
 ) -> Result<Json<VersionDetail>, ApiError> {
     let (meta, entries) = app
-        .config_version(caller.tenant_id, version)
-        .await
-        .map_err(|e| map_error(&caller, e))?;
+        .configurations
+        .version(&caller.ctx, caller.tenant_id, version)
+        .await?;
     Ok(Json(VersionDetail {
         version: meta.into(),
         entries,
@@ -217,9 +201,9 @@ pub async fn diff(
 ) -> Result<Json<Vec<DiffLine>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let lines = app
-        .config_diff(caller.tenant_id, query.from, query.to)
-        .await
-        .map_err(|e| map_error(&caller, e))?;
+        .configurations
+        .diff(&caller.ctx, caller.tenant_id, query.from, query.to)
+        .await?;
     Ok(Json(lines))
 }
 
@@ -262,11 +246,12 @@ pub async fn set(
     body: Result<Json<SetEntry>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<VersionView>, ApiError> {
     let Json(entry) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let scope = Scope::parse(&entry.scope).map_err(|e| map_error(&caller, e))?;
+    let scope = Scope::parse(&entry.scope)?;
     let value = ConfigValue::from_json(entry.value, entry.value_type.as_deref())
         .map_err(ApiError::BadRequest)?;
     let version = app
-        .set_config(
+        .configurations
+        .set(
             caller.tenant_id,
             &scope,
             &entry.key,
@@ -275,8 +260,7 @@ pub async fn set(
             entry.reveal,
             &changed_by(&caller, &entry.comment),
         )
-        .await
-        .map_err(|e| map_error(&caller, e))?;
+        .await?;
     Ok(Json(version.into()))
 }
 
@@ -305,16 +289,16 @@ pub async fn unset(
     query: Result<Query<UnsetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<VersionView>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let scope = Scope::parse(&query.scope).map_err(|e| map_error(&caller, e))?;
+    let scope = Scope::parse(&query.scope)?;
     let version = app
-        .unset_config(
+        .configurations
+        .unset(
             caller.tenant_id,
             &scope,
             &query.key,
             &changed_by(&caller, &query.comment),
         )
-        .await
-        .map_err(|e| map_error(&caller, e))?;
+        .await?;
     Ok(Json(version.into()))
 }
 
@@ -343,13 +327,13 @@ pub async fn rollback(
 ) -> Result<Json<VersionView>, ApiError> {
     let Json(rollback) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let version = app
-        .rollback_config(
+        .configurations
+        .rollback(
             caller.tenant_id,
             rollback.to,
             &changed_by(&caller, &rollback.comment),
         )
-        .await
-        .map_err(|e| map_error(&caller, e))?;
+        .await?;
     Ok(Json(version.into()))
 }
 
@@ -365,8 +349,8 @@ pub async fn drift(
     Bearer(caller, ..): Bearer<ConfigWrite>,
 ) -> Result<Json<Vec<DriftLine>>, ApiError> {
     let lines = app
-        .config_drift(caller.tenant_id)
-        .await
-        .map_err(|e| map_error(&caller, e))?;
+        .configurations
+        .drift(&caller.ctx, caller.tenant_id)
+        .await?;
     Ok(Json(lines))
 }

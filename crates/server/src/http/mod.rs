@@ -1,13 +1,19 @@
-//! The HTTP API: routes, middleware and the OpenAPI document. Only this module knows axum.
+//! The HTTP API: the state handlers share, routes, middleware, the serve loop and the
+//! OpenAPI document. Only this module knows axum; handlers extract, make one service call and
+//! map its answer.
 
 pub mod audit;
 pub mod bearer;
 pub mod config;
+pub mod context;
 pub mod oauth;
 pub mod ops;
 pub mod problem;
 pub mod sync;
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -16,6 +22,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -23,8 +30,24 @@ use tracing::Instrument;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::app::AppState;
-use crate::context::REQUEST_ID_HEADER;
+use crate::metrics::Metrics;
+use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Failure, Reports};
+use crate::settings::Settings;
+use context::REQUEST_ID_HEADER;
+
+/// Everything a request handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub authorizer: Arc<Authorizer>,
+    pub configurations: Arc<Configurations>,
+    pub audit_log: Arc<AuditLog>,
+    pub reports: Arc<Reports>,
+    pub intake: Arc<BatchIntake>,
+    pub metrics: Arc<Metrics>,
+    /// Body limits and the sync settings.
+    pub settings: Arc<Settings>,
+    pub started: Instant,
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,14 +83,20 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// The time windows statistics endpoints report: label and length in milliseconds.
-pub const STATS_WINDOWS: [(&str, i64); 3] = [
-    ("1h", 3_600_000),
-    ("24h", 86_400_000),
-    ("7d", 7 * 86_400_000),
-];
+/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
 
-/// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
+/// The whole API as a router, ready for [`serve`] or `oneshot` in tests.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     Router::new()
@@ -132,7 +161,11 @@ async fn run_to_completion(request: Request, next: Next) -> Response {
     let handled = next.run(request).instrument(tracing::Span::current());
     match tokio::spawn(handled).await {
         Ok(response) => response,
-        Err(err) => problem::internal(&request_id, err).into_response(),
+        Err(err) => problem::ApiError::from(Failure {
+            request_id,
+            error: err.into(),
+        })
+        .into_response(),
     }
 }
 

@@ -14,9 +14,12 @@ use base64::Engine;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use super::AppState;
 use crate::context::RequestContext;
-use crate::oauth::{AuthMethod, ClientCredentials, Introspection, OAuthError, TokenResponse};
+use crate::services::authorizer::{
+    AuthMethod, ClientCredentials, Introspection, OAuthError, ServerMetadata, TokenQuestion,
+    TokenRequest, TokenResponse,
+};
 
 /// An RFC 6749 §5.2 error body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,73 +181,34 @@ pub async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = async {
-        let read = async {
-            let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
-            form.require("grant_type")?;
-            let creds = client_credentials(&headers, &form)?;
-            Ok((form, creds))
-        };
-        let (form, creds) = match read.await {
-            Ok(parsed) => parsed,
-            Err(err) => return Err(app.refuse_malformed(&ctx, "token", err).await),
-        };
-        let grant_type = form.get("grant_type").unwrap_or_default();
-        let client = app.authenticate_client(&ctx, &creds, "token").await?;
-        match grant_type {
-            "client_credentials" => {
-                app.grant_client_credentials(&ctx, &client, creds.method, form.get("scope"))
-                    .await
-            }
-            "refresh_token" if app.settings.refresh_tokens => {
-                let refresh = match form.require("refresh_token") {
-                    Ok(refresh) => refresh,
-                    Err(err) => return Err(app.deny(&ctx, &client, err).await),
-                };
-                app.grant_refresh_token(&ctx, &client, refresh, form.get("scope"))
-                    .await
-            }
-            other => {
-                let err = OAuthError::UnsupportedGrantType(format!(
-                    "grant_type {other:?} is not supported; use client_credentials{}",
-                    if app.settings.refresh_tokens {
-                        " or refresh_token"
-                    } else {
-                        ""
-                    }
-                ));
-                Err(app.deny(&ctx, &client, err).await)
-            }
-        }
-    }
-    .await;
-    match result {
+    let read = async {
+        let form = Form::read(&headers, body, app.settings.max_form_bytes).await?;
+        let grant_type = form.require("grant_type")?.to_owned();
+        let credentials = client_credentials(&headers, &form)?;
+        Ok(TokenRequest {
+            credentials,
+            grant_type,
+            scope: form.get("scope").map(str::to_owned),
+            refresh_token: form.get("refresh_token").map(str::to_owned),
+        })
+    };
+    match app.authorizer.token(&ctx, read.await).await {
         Ok(token) => no_store(Json(token).into_response()),
         Err(err) => err.into_response(),
     }
 }
 
-/// Reads a revocation or introspection request: the `token` parameter and the calling
-/// client, authenticated.
-async fn token_request(
+/// Reads a revocation or introspection request: the `token` parameter and the client's
+/// credentials.
+async fn token_question(
     app: &AppState,
-    ctx: &RequestContext,
     headers: &HeaderMap,
     body: Body,
-    endpoint: &'static str,
-) -> Result<(kendrix_store::Client, String), OAuthError> {
-    let read = async {
-        let form = Form::read(headers, body, app.settings.max_form_bytes).await?;
-        let token = form.require("token")?.to_owned();
-        let creds = client_credentials(headers, &form)?;
-        Ok((token, creds))
-    };
-    let (token, creds) = match read.await {
-        Ok(parsed) => parsed,
-        Err(err) => return Err(app.refuse_malformed(ctx, endpoint, err).await),
-    };
-    let client = app.authenticate_client(ctx, &creds, endpoint).await?;
-    Ok((client, token))
+) -> Result<TokenQuestion, OAuthError> {
+    let form = Form::read(headers, body, app.settings.max_form_bytes).await?;
+    let token = form.require("token")?.to_owned();
+    let credentials = client_credentials(headers, &form)?;
+    Ok(TokenQuestion { credentials, token })
 }
 
 /// Revokes an access or refresh token (RFC 7009).
@@ -264,12 +228,8 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = async {
-        let (client, token) = token_request(&app, &ctx, &headers, body, "revoke").await?;
-        app.revoke(&ctx, &client, &token).await
-    }
-    .await;
-    match result {
+    let question = token_question(&app, &headers, body).await;
+    match app.authorizer.revoke(&ctx, question).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(err) => err.into_response(),
     }
@@ -292,31 +252,11 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = async {
-        let (client, token) = token_request(&app, &ctx, &headers, body, "introspect").await?;
-        app.introspect(&ctx, &client, &token).await
-    }
-    .await;
-    match result {
+    let question = token_question(&app, &headers, body).await;
+    match app.authorizer.introspect(&ctx, question).await {
         Ok(answer) => no_store(Json(answer).into_response()),
         Err(err) => err.into_response(),
     }
-}
-
-/// Authorization server metadata (RFC 8414).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServerMetadata {
-    pub issuer: String,
-    pub token_endpoint: String,
-    pub revocation_endpoint: String,
-    pub introspection_endpoint: String,
-    pub grant_types_supported: Vec<&'static str>,
-    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub scopes_supported: Vec<&'static str>,
-    pub response_types_supported: Vec<&'static str>,
-    pub service_documentation: String,
 }
 
 #[utoipa::path(
@@ -324,26 +264,5 @@ pub struct ServerMetadata {
     responses((status = 200, description = "Server metadata", body = ServerMetadata))
 )]
 pub async fn metadata(State(app): State<AppState>) -> Json<ServerMetadata> {
-    let base = &app.issuer;
-    let auth_methods = vec!["client_secret_basic", "client_secret_post"];
-    let mut grants = vec!["client_credentials"];
-    if app.settings.refresh_tokens {
-        grants.push("refresh_token");
-    }
-    Json(ServerMetadata {
-        issuer: base.clone(),
-        token_endpoint: format!("{base}/oauth/token"),
-        revocation_endpoint: format!("{base}/oauth/revoke"),
-        introspection_endpoint: format!("{base}/oauth/introspect"),
-        grant_types_supported: grants,
-        token_endpoint_auth_methods_supported: auth_methods.clone(),
-        revocation_endpoint_auth_methods_supported: auth_methods.clone(),
-        introspection_endpoint_auth_methods_supported: auth_methods,
-        scopes_supported: kendrix_core::Scope::ALL
-            .iter()
-            .map(|s| s.as_str())
-            .collect(),
-        response_types_supported: vec![],
-        service_documentation: format!("{base}/openapi.json"),
-    })
+    Json(app.authorizer.metadata())
 }

@@ -1,8 +1,5 @@
 //! Operations endpoints: `GET /health`, `GET /metrics`, `GET /auth/stats`.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -10,9 +7,10 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::http::bearer::{Bearer, StatsRead};
-use crate::http::problem::{internal, ApiError, Problem};
+use super::bearer::{Bearer, StatsRead};
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::services::reports::{AuthStats, DatabaseHealth};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -21,12 +19,6 @@ pub struct Health {
     pub version: &'static str,
     pub uptime_secs: u64,
     pub database: DatabaseHealth,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DatabaseHealth {
-    pub backend: &'static str,
-    pub reachable: bool,
 }
 
 /// Liveness and readiness: the database answers within two seconds.
@@ -38,10 +30,8 @@ pub struct DatabaseHealth {
     )
 )]
 pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
-    let reachable = matches!(
-        tokio::time::timeout(Duration::from_secs(2), app.store.ping()).await,
-        Ok(Ok(()))
-    );
+    let database = app.reports.database().await;
+    let reachable = database.reachable;
     let status = if reachable {
         StatusCode::OK
     } else {
@@ -51,10 +41,7 @@ pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
         status: if reachable { "ok" } else { "unavailable" },
         version: env!("CARGO_PKG_VERSION"),
         uptime_secs: app.started.elapsed().as_secs(),
-        database: DatabaseHealth {
-            backend: app.store.backend().as_str(),
-            reachable,
-        },
+        database,
     };
     (status, Json(body))
 }
@@ -74,54 +61,6 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Authentication counts for one time window.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct AuthCounts {
-    pub issued: i64,
-    pub refreshed: i64,
-    pub failed: i64,
-    pub revoked: i64,
-    pub refresh_reuse: i64,
-    pub rate_limited: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClientAuthCounts {
-    pub client_id: Option<String>,
-    #[serde(flatten)]
-    pub counts: AuthCounts,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuthWindow {
-    /// `1h`, `24h` or `7d`.
-    pub window: &'static str,
-    /// Start of the window, Unix milliseconds.
-    pub since: i64,
-    pub total: AuthCounts,
-    pub per_client: Vec<ClientAuthCounts>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuthStats {
-    pub tenant_id: i64,
-    pub windows: Vec<AuthWindow>,
-}
-
-impl AuthCounts {
-    fn add(&mut self, event: &str, count: i64) {
-        match event {
-            "token.issued" => self.issued += count,
-            "token.refreshed" => self.refreshed += count,
-            "auth.client.failure" | "auth.bearer.failure" => self.failed += count,
-            "token.revoked" => self.revoked += count,
-            "token.refresh_reuse" => self.refresh_reuse += count,
-            "rate_limit.exceeded" => self.rate_limited += count,
-            _ => {}
-        }
-    }
-}
-
 /// Tokens issued, refreshed and revoked, and failed authentications, for the caller's
 /// tenant, per client, over the last hour, day and week.
 #[utoipa::path(
@@ -138,36 +77,9 @@ pub async fn auth_stats(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<StatsRead>,
 ) -> Result<Json<AuthStats>, ApiError> {
-    let now = app.clock.now_ms();
-    let mut windows = Vec::new();
-    for (window, ms) in super::STATS_WINDOWS {
-        let since = now - ms;
-        let rows = app
-            .store
-            .auth_event_counts(caller.tenant_id, since)
-            .await
-            .map_err(|e| internal(&caller.ctx.request_id, e))?;
-        let mut total = AuthCounts::default();
-        let mut per_client: BTreeMap<Option<String>, AuthCounts> = BTreeMap::new();
-        for row in rows {
-            total.add(&row.event, row.count);
-            per_client
-                .entry(row.client_id)
-                .or_default()
-                .add(&row.event, row.count);
-        }
-        windows.push(AuthWindow {
-            window,
-            since,
-            total,
-            per_client: per_client
-                .into_iter()
-                .map(|(client_id, counts)| ClientAuthCounts { client_id, counts })
-                .collect(),
-        });
-    }
-    Ok(Json(AuthStats {
-        tenant_id: caller.tenant_id,
-        windows,
-    }))
+    Ok(Json(
+        app.reports
+            .auth_stats(&caller.ctx, caller.tenant_id)
+            .await?,
+    ))
 }

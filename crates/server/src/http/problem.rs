@@ -8,6 +8,11 @@ use kendrix_core::Scope;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::services::authorizer::BearerRefusal;
+use crate::services::configurations::ConfigError;
+use crate::services::intake::IntakeError;
+use crate::services::Failure;
+
 /// An RFC 9457 problem details body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -167,8 +172,53 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Logs a storage failure with the request id and turns it into a safe 500.
-pub fn internal(request_id: &str, err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(request_id, error = %err, "request failed");
-    ApiError::Internal(request_id.to_owned())
+/// A failure is logged with its request id and answered with a 500 that names only the id.
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        tracing::error!(request_id = %failure.request_id, error = %failure, "request failed");
+        ApiError::Internal(failure.request_id)
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(err: IntakeError) -> Self {
+        match err {
+            IntakeError::MalformedJson(why) => ApiError::MalformedJson(why),
+            IntakeError::BadConfigHash => ApiError::BadRequest(err.to_string()),
+            IntakeError::Invalid(err) => ApiError::InvalidBatch(err),
+            IntakeError::Mismatch => ApiError::IdempotencyMismatch,
+            IntakeError::InFlight { retry_after_secs } => ApiError::InFlight(retry_after_secs),
+            IntakeError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(err: ConfigError) -> Self {
+        match err {
+            ConfigError::Invalid(why) => ApiError::BadRequest(why),
+            ConfigError::NotFound(what) => ApiError::NotFoundThing(what),
+            ConfigError::Conflict => ApiError::Conflict(
+                "the configuration changed at the same moment; read it again and retry".into(),
+            ),
+            ConfigError::NoMasterKey => ApiError::Conflict(
+                "secret values need a master key on the server (KENDRIX_MASTER_KEY or master_key_file)"
+                    .into(),
+            ),
+            ConfigError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<BearerRefusal> for ApiError {
+    fn from(refusal: BearerRefusal) -> Self {
+        match refusal {
+            BearerRefusal::Missing => ApiError::MissingToken,
+            BearerRefusal::Malformed => ApiError::MalformedToken,
+            BearerRefusal::Invalid(why) => ApiError::InvalidToken(why),
+            BearerRefusal::InsufficientScope(scope) => ApiError::InsufficientScope(scope),
+            BearerRefusal::RateLimited(secs) => ApiError::RateLimited(secs),
+            BearerRefusal::Failed(failure) => failure.into(),
+        }
+    }
 }

@@ -1,7 +1,6 @@
 //! The sync endpoints: `POST /sync/batches` (idempotent, atomic), the caller's high-water
 //! marks, the records a tenant holds, and sync statistics.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -9,17 +8,13 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kendrix_core::credentials;
-use kendrix_core::sync::{validate_batch, BatchError, BatchLimits};
-use kendrix_core::{AuditEvent, AuditOutcome};
-use kendrix_store::{BatchToApply, ClaimOutcome, IdempotencyClaim, RefusedBatch, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::http::bearer::{Bearer, Caller, StatsRead, SyncWrite};
-use crate::http::problem::{internal, ApiError, Problem};
+use super::AppState;
+use crate::http::bearer::{Bearer, StatsRead, SyncWrite};
+use crate::http::problem::{ApiError, Problem};
+use crate::services::reports::{RecordsPage, SyncStats, SyncVersions};
 
 /// Header naming the batch's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -37,29 +32,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         return Err(ApiError::BadIdempotencyKey);
     }
     Ok(key.to_owned())
-}
-
-/// Answers from a stored response, and audits the hit. The audit entry is written in the
-/// background: a replay changes nothing, so the answer need not wait for the audit commit
-/// (which would triple the latency of the retry path, see bench S3).
-async fn replay(
-    app: &AppState,
-    caller: &Caller,
-    body: String,
-    entry: kendrix_core::AuditDraft,
-) -> Result<Response, ApiError> {
-    app.metrics.count("idempotency_hit");
-    let (store, request_id) = (app.store.clone(), caller.ctx.request_id.clone());
-    tokio::spawn(async move {
-        if let Err(err) = store.append_audit(&[entry]).await {
-            tracing::error!(request_id, error = %err, "auditing an idempotent replay failed");
-        }
-    });
-    Ok(batch_response(
-        body,
-        true,
-        app.settings.sync.idempotency_retention_secs,
-    ))
 }
 
 /// Reads a JSON body up to `limit` bytes, refusing other content types before reading.
@@ -125,215 +97,14 @@ pub async fn post_batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let settings = &app.settings.sync;
     let key = idempotency_key(&headers)?;
-    let bytes = read_body(&headers, body, settings.max_batch_bytes).await?;
-    let request_hash = credentials::hash_bytes(&bytes);
-    let now = app.clock.now_ms();
-    let audit = |event, outcome, details| {
-        caller
-            .ctx
-            .audit()
-            .draft(now, event, outcome, details)
-            .tenant(caller.tenant_id)
-            .client(caller.client_id.clone())
-    };
-    // A retry of a batch already applied is answered from its stored response before the
-    // body is even parsed: the common case after a lost response, and cheap.
-    let stored = app
-        .store
-        .stored_response(caller.client_pk, &key, &request_hash, now)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    if let Some(body) = stored {
-        return replay(
-            &app,
-            &caller,
-            body,
-            audit(
-                AuditEvent::IdempotencyReplayed,
-                AuditOutcome::Success,
-                json!({"idempotency_key": key}),
-            ),
-        )
-        .await;
-    }
-    let mut value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let limits = BatchLimits {
-        max_records: settings.max_batch_records,
-        max_data_bytes: settings.max_record_data_bytes,
-        max_data_depth: settings.max_record_data_depth,
-    };
-    // The hash of the configuration the client runs (the ETag of GET /config), for drift.
-    let config_hash = match value.get("config_hash") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(h))
-            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
-            Some(h.to_ascii_lowercase())
-        }
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "config_hash must be the 64-hex-digit ETag of GET /config".into(),
-            ))
-        }
-    };
-    let records = match validate_batch(&mut value, &limits) {
-        Ok(records) => records,
-        Err(err) => return Err(refuse(&app, &caller, &key, err, &value, now, started).await),
-    };
-
-    let retention_ms = settings.idempotency_retention_secs * 1000;
-    let owner = credentials::generate_id(&mut rand::thread_rng());
-    let claim = IdempotencyClaim {
-        client_pk: caller.client_pk,
-        key: key.clone(),
-        request_hash,
-        owner: owner.clone(),
-        now,
-        lease_ms: settings.idempotency_lease_secs * 1000,
-        retention_ms,
-    };
-    let outcome = app
-        .store
-        .claim_idempotency_key(&claim)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    match outcome {
-        ClaimOutcome::Claimed => {}
-        ClaimOutcome::Replay { body, .. } => {
-            app.metrics.count("idempotency_hit");
-            let entry = audit(
-                AuditEvent::IdempotencyReplayed,
-                AuditOutcome::Success,
-                json!({"idempotency_key": key}),
-            );
-            app.store
-                .append_audit(&[entry])
-                .await
-                .map_err(|e| internal(&caller.ctx.request_id, e))?;
-            return Ok(batch_response(
-                body,
-                true,
-                settings.idempotency_retention_secs,
-            ));
-        }
-        ClaimOutcome::Mismatch => {
-            app.metrics.count("idempotency_mismatch");
-            let entry = audit(
-                AuditEvent::IdempotencyMismatch,
-                AuditOutcome::Failure,
-                json!({"idempotency_key": key}),
-            );
-            app.store
-                .append_audit(&[entry])
-                .await
-                .map_err(|e| internal(&caller.ctx.request_id, e))?;
-            return Err(ApiError::IdempotencyMismatch);
-        }
-        ClaimOutcome::InFlight { retry_after_ms } => {
-            app.metrics.count("idempotency_in_flight");
-            let entry = audit(
-                AuditEvent::IdempotencyInFlight,
-                AuditOutcome::Failure,
-                json!({"idempotency_key": key}),
-            );
-            app.store
-                .append_audit(&[entry])
-                .await
-                .map_err(|e| internal(&caller.ctx.request_id, e))?;
-            return Err(ApiError::InFlight(
-                ((retry_after_ms + 999) / 1000).clamp(1, 60) as u64,
-            ));
-        }
-    }
-
-    app.metrics.count("idempotency_miss");
-    let batch = BatchToApply {
-        batch_id: credentials::generate_id(&mut rand::thread_rng()),
-        tenant_id: caller.tenant_id,
-        client_pk: caller.client_pk,
-        idempotency_key: key.clone(),
-        owner: owner.clone(),
-        retention_ms,
-        records,
-        received_at: now,
-        started,
-        config_hash,
-        audit: audit(
-            AuditEvent::SyncBatchApplied,
-            AuditOutcome::Success,
-            json!({"idempotency": "miss", "token_family": caller.token_family}),
-        ),
-    };
-    match app.store.apply_batch(batch).await {
-        Ok(applied) => {
-            app.metrics.count("sync_batch_applied");
-            tracing::info!(batch_id = %applied.response.batch_id, applied = applied.response.counts.applied,
-                duplicate = applied.response.counts.duplicate, stale = applied.response.counts.stale, "batch applied");
-            Ok(batch_response(
-                applied.body,
-                false,
-                settings.idempotency_retention_secs,
-            ))
-        }
-        Err(StoreError::LeaseLost) => Err(ApiError::InFlight(1)),
-        Err(err) => {
-            // Free the key so the agent's retry is applied at once rather than after the lease.
-            let _ = app
-                .store
-                .release_idempotency_key(caller.client_pk, &key, &owner)
-                .await;
-            Err(internal(&caller.ctx.request_id, err))
-        }
-    }
-}
-
-/// Records and audits a batch refused as a whole, and builds the 422.
-async fn refuse(
-    app: &AppState,
-    caller: &Caller,
-    key: &str,
-    err: BatchError,
-    body: &serde_json::Value,
-    now: i64,
-    started: Instant,
-) -> ApiError {
-    let records = body
-        .get("records")
-        .and_then(|r| r.as_array())
-        .map_or(0, |r| r.len() as i64);
-    let problems = match &err {
-        BatchError::InvalidRecords(p) => p.len(),
-        _ => 0,
-    };
-    let audit = caller
-        .ctx
-        .audit()
-        .draft(
-            now,
-            AuditEvent::SyncBatchRefused,
-            AuditOutcome::Failure,
-            json!({"reason": err.to_string(), "records": records, "invalid_records": problems, "idempotency_key": key}),
-        )
-        .tenant(caller.tenant_id)
-        .client(caller.client_id.clone());
-    let refused = RefusedBatch {
-        batch_id: credentials::generate_id(&mut rand::thread_rng()),
-        tenant_id: caller.tenant_id,
-        client_pk: caller.client_pk,
-        idempotency_key: Some(key.to_owned()),
-        records,
-        received_at: now,
-        duration_us: started.elapsed().as_micros() as i64,
-        audit,
-    };
-    if let Err(e) = app.store.record_refused_batch(refused).await {
-        return internal(&caller.ctx.request_id, e);
-    }
-    app.metrics.count("sync_batch_refused");
-    ApiError::InvalidBatch(err)
+    let bytes = read_body(&headers, body, app.settings.sync.max_batch_bytes).await?;
+    let answer = app.intake.receive(&caller, &key, &bytes, started).await?;
+    Ok(batch_response(
+        answer.body,
+        answer.replayed,
+        app.settings.sync.idempotency_retention_secs,
+    ))
 }
 
 /// The documented shape of a batch response; the body is a `kendrix_core::sync::BatchResponse`.
@@ -346,25 +117,6 @@ pub struct BatchResponseDoc {
     /// `{applied, duplicate, stale, rejected}`
     #[schema(value_type = Object)]
     pub counts: serde_json::Value,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EntityVersion {
-    pub entity: String,
-    /// The newest version the server holds from this client, as an HLC string (absent
-    /// while every record of the entity so far was stale).
-    pub newest_version: Option<String>,
-    pub last_batch_id: Option<String>,
-    pub applied: i64,
-    pub duplicate: i64,
-    pub stale: i64,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncVersions {
-    pub client_id: String,
-    pub entities: Vec<EntityVersion>,
 }
 
 /// The newest version the server holds per entity from the calling client.
@@ -383,26 +135,7 @@ pub async fn versions(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<SyncWrite>,
 ) -> Result<Json<SyncVersions>, ApiError> {
-    let rows = app
-        .store
-        .sync_versions(caller.tenant_id, caller.client_pk)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    Ok(Json(SyncVersions {
-        client_id: caller.client_id,
-        entities: rows
-            .into_iter()
-            .map(|v| EntityVersion {
-                entity: v.entity,
-                newest_version: Some(v.newest_version).filter(|v| !v.is_empty()),
-                last_batch_id: v.last_batch_id,
-                applied: v.applied,
-                duplicate: v.duplicate,
-                stale: v.stale,
-                updated_at: v.updated_at,
-            })
-            .collect(),
-    }))
+    Ok(Json(app.reports.versions(&caller).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -414,27 +147,6 @@ pub struct RecordsQuery {
     pub after: String,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StoredRecordView {
-    pub id: String,
-    pub version: String,
-    pub deleted: bool,
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<serde_json::Value>,
-    /// The client whose batch wrote this version.
-    pub client_id: String,
-    pub batch_id: String,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordsPage {
-    pub entity: String,
-    pub records: Vec<StoredRecordView>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next: Option<String>,
 }
 
 /// The records of the caller's tenant, one entity at a time, in id order (keyset paging).
@@ -455,7 +167,7 @@ pub async fn records(
     query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RecordsPage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if !kendrix_core::sync::valid_entity(&query.entity) {
+    if kendrix_core::sync::EntityName::check(&query.entity).is_err() {
         return Err(ApiError::BadRequest(
             "entity must match [a-z][a-z0-9_]{0,63}".into(),
         ));
@@ -466,110 +178,17 @@ pub async fn records(
             "limit must be between 1 and 1000".into(),
         ));
     }
-    let rows = app
-        .store
-        .records_page(caller.tenant_id, &query.entity, &query.after, limit + 1)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    let more = rows.len() as i64 > limit;
-    let records: Vec<StoredRecordView> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(|r| StoredRecordView {
-            id: r.record_id,
-            version: r.version,
-            deleted: r.deleted,
-            data: r.data.and_then(|d| serde_json::from_str(&d).ok()),
-            client_id: r.client_id,
-            batch_id: r.batch_id,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    let next = more.then(|| records.last().map(|r| r.id.clone())).flatten();
-    Ok(Json(RecordsPage {
-        entity: query.entity,
-        records,
-        next,
-    }))
-}
-
-/// Sync figures over one window.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct SyncFigures {
-    pub batches: i64,
-    /// Batches refused as a whole (invalid records).
-    pub refused_batches: i64,
-    pub records: i64,
-    pub applied: i64,
-    pub duplicate: i64,
-    pub stale: i64,
-    pub rejected: i64,
-    /// Median time to apply a batch, in milliseconds.
-    pub p50_batch_ms: f64,
-    pub p95_batch_ms: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClientSyncFigures {
-    pub client_id: String,
-    #[serde(flatten)]
-    pub figures: SyncFigures,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EntitySyncFigures {
-    pub client_id: String,
-    pub entity: String,
-    pub applied: i64,
-    pub duplicate: i64,
-    pub stale: i64,
-    pub rejected: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncWindow {
-    /// `1h`, `24h` or `7d`.
-    pub window: &'static str,
-    pub since: i64,
-    pub total: SyncFigures,
-    pub per_client: Vec<ClientSyncFigures>,
-    pub per_entity: Vec<EntitySyncFigures>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncStats {
-    pub tenant_id: i64,
-    pub windows: Vec<SyncWindow>,
-}
-
-fn percentile(sorted: &[i64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1] as f64 / 1000.0
-}
-
-fn figures<'a>(batches: impl Iterator<Item = &'a kendrix_store::BatchFigures>) -> SyncFigures {
-    let mut f = SyncFigures::default();
-    let mut durations = Vec::new();
-    for b in batches {
-        if b.outcome == "refused" {
-            f.refused_batches += 1;
-        } else {
-            f.batches += 1;
-            durations.push(b.duration_us);
-        }
-        f.records += b.records;
-        f.applied += b.applied;
-        f.duplicate += b.duplicate;
-        f.stale += b.stale;
-        f.rejected += b.rejected;
-    }
-    durations.sort_unstable();
-    f.p50_batch_ms = percentile(&durations, 0.50);
-    f.p95_batch_ms = percentile(&durations, 0.95);
-    f
+    let page = app
+        .reports
+        .records(
+            &caller.ctx,
+            caller.tenant_id,
+            query.entity,
+            &query.after,
+            limit,
+        )
+        .await?;
+    Ok(Json(page))
 }
 
 /// Batches, records by outcome and batch times for the caller's tenant, per client and
@@ -587,59 +206,9 @@ pub async fn stats(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<StatsRead>,
 ) -> Result<Json<SyncStats>, ApiError> {
-    let now = app.clock.now_ms();
-    // One read of the widest window; the narrower ones are subsets of it.
-    let widest = super::STATS_WINDOWS
-        .iter()
-        .map(|(_, ms)| *ms)
-        .max()
-        .unwrap_or(0);
-    let week = now - widest;
-    let batches = app
-        .store
-        .batch_figures(caller.tenant_id, week)
-        .await
-        .map_err(|e| internal(&caller.ctx.request_id, e))?;
-    let mut windows = Vec::new();
-    for (window, ms) in super::STATS_WINDOWS {
-        let since = now - ms;
-        let in_window: Vec<&kendrix_store::BatchFigures> =
-            batches.iter().filter(|b| b.received_at >= since).collect();
-        let mut per_client: BTreeMap<&str, Vec<&kendrix_store::BatchFigures>> = BTreeMap::new();
-        for b in &in_window {
-            per_client.entry(b.client_id.as_str()).or_default().push(b);
-        }
-        let entities = app
-            .store
-            .entity_figures(caller.tenant_id, since)
-            .await
-            .map_err(|e| internal(&caller.ctx.request_id, e))?;
-        windows.push(SyncWindow {
-            window,
-            since,
-            total: figures(in_window.iter().copied()),
-            per_client: per_client
-                .into_iter()
-                .map(|(client_id, list)| ClientSyncFigures {
-                    client_id: client_id.to_owned(),
-                    figures: figures(list.into_iter()),
-                })
-                .collect(),
-            per_entity: entities
-                .into_iter()
-                .map(|e| EntitySyncFigures {
-                    client_id: e.client_id,
-                    entity: e.entity,
-                    applied: e.applied,
-                    duplicate: e.duplicate,
-                    stale: e.stale,
-                    rejected: e.rejected,
-                })
-                .collect(),
-        });
-    }
-    Ok(Json(SyncStats {
-        tenant_id: caller.tenant_id,
-        windows,
-    }))
+    Ok(Json(
+        app.reports
+            .sync_stats(&caller.ctx, caller.tenant_id)
+            .await?,
+    ))
 }

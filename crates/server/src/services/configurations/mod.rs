@@ -1,21 +1,27 @@
 //! The configuration service: effective configuration per client, changes as new versions,
 //! history, diffs, drift, and master-key rotation. Shared by the HTTP API and the CLI.
 
-use std::collections::BTreeMap;
+mod history;
 
-use kendrix_core::audit::AuditContext;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use kendrix_core::config::{check_key, check_value, ConfigValue, EffectiveConfig, MASKED};
 use kendrix_core::sealed::key_id_of;
-use kendrix_core::{AuditEvent, AuditOutcome};
+use kendrix_core::{AuditEvent, AuditOutcome, Clock};
 use kendrix_store::{
-    ConfigChange, ConfigRow, ConfigVersionRow, NewConfigVersion, Reseal, StoreError,
+    ConfigChange, ConfigRow, ConfigVersionRow, NewConfigVersion, Reseal, Store, StoreError,
 };
-use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::keys::seal_context;
+use history::view_scope;
+pub use history::{DiffLine, DriftLine, EntryView};
+
+use super::{Failure, Within};
+use crate::context::RequestContext;
+use crate::entropy::Entropy;
+use crate::keys::{seal_context, Keys};
+use crate::settings::Settings;
 
 /// The global configuration is kept as tenant 0's.
 pub const GLOBAL: i64 = 0;
@@ -31,21 +37,33 @@ pub enum ConfigError {
     Conflict,
     #[error("secret values need a master key: set KENDRIX_MASTER_KEY or master_key_file")]
     NoMasterKey,
-    #[error("a secret value cannot be opened: {0}")]
-    Sealed(kendrix_core::sealed::SealError),
+    /// The database failed, or a stored secret cannot be opened.
     #[error(transparent)]
-    Store(StoreError),
+    Failed(Failure),
 }
 
-impl From<StoreError> for ConfigError {
-    fn from(err: StoreError) -> Self {
+impl From<Failure> for ConfigError {
+    fn from(failure: Failure) -> Self {
+        ConfigError::Failed(failure)
+    }
+}
+
+impl ConfigError {
+    /// A failed write: a version written at the same moment, or a missing setting or
+    /// version, are the caller's to act on; anything else is a failure.
+    fn of_write(ctx: &RequestContext, err: StoreError) -> Self {
         match err {
             StoreError::AlreadyExists(_) => ConfigError::Conflict,
             StoreError::MissingReference(what) => ConfigError::NotFound(what),
-            other => ConfigError::Store(other),
+            other => ConfigError::Failed(ctx.failure(other)),
         }
     }
 }
+
+/// A stored secret that no master key opens.
+#[derive(Debug, thiserror::Error)]
+#[error("a secret value cannot be opened: {0}")]
+struct Unopenable(kendrix_core::sealed::SealError);
 
 /// Where a setting applies, as callers name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +90,7 @@ impl Scope {
         }
     }
 
-    fn stored(&self) -> &str {
+    pub(super) fn stored(&self) -> &str {
         match self {
             Scope::Global => "global",
             Scope::Tenant => "tenant",
@@ -81,48 +99,10 @@ impl Scope {
     }
 }
 
-/// One entry of a version as admins see it: secrets masked.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct EntryView {
-    /// `global`, `tenant` or `client:<client id>`.
-    pub scope: String,
-    pub key: String,
-    #[serde(rename = "type")]
-    pub value_type: String,
-    #[schema(value_type = Object)]
-    pub value: serde_json::Value,
-    pub secret: bool,
-    /// Whether clients may read this secret in clear.
-    pub reveal: bool,
-}
-
-/// A difference between two versions.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct DiffLine {
-    pub scope: String,
-    pub key: String,
-    /// `added`, `removed` or `changed`.
-    pub change: &'static str,
-    #[schema(value_type = Option<Object>)]
-    pub from: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
-    pub to: Option<serde_json::Value>,
-}
-
-/// A client and whether it runs its current configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct DriftLine {
-    pub client_id: String,
-    pub name: String,
-    pub expected_hash: String,
-    pub reported_hash: Option<String>,
-    pub reported_at: Option<i64>,
-}
-
-/// Who makes a configuration change and why: the audit context, the author, the comment,
-/// and the calling client (for changes made through the API).
+/// Who makes a configuration change and why: the request, the author, the comment, and the
+/// calling client (for changes made through the API).
 pub struct ChangedBy<'a> {
-    pub ctx: AuditContext,
+    pub ctx: RequestContext,
     pub author: &'a str,
     pub comment: &'a str,
     pub client_id: Option<&'a str>,
@@ -137,34 +117,60 @@ pub struct Effective {
     pub revealed: Vec<String>,
 }
 
-fn view_scope(scope: &str) -> String {
-    match scope {
-        "global" | "tenant" => scope.to_owned(),
-        client => format!("client:{client}"),
-    }
+/// What a client receives when it asks for its configuration.
+pub struct ClientConfig {
+    pub effective: Effective,
+    /// The content hash of the configuration (its ETag).
+    pub hash: String,
+    /// The client already holds this configuration: nothing was sent, no secret was read.
+    pub unchanged: bool,
 }
 
-fn masked_view(row: &ConfigRow) -> EntryView {
-    EntryView {
-        scope: view_scope(&row.scope),
-        key: row.key.clone(),
-        value_type: row.value_type.clone(),
-        value: if row.secret {
-            serde_json::Value::String(MASKED.into())
-        } else {
-            serde_json::from_str(&row.value).unwrap_or(serde_json::Value::Null)
-        },
-        secret: row.secret,
-        reveal: row.reveal,
-    }
+/// Keeps the configuration: reads it layered for a client, changes it as new versions, and
+/// seals secret values with the master keys.
+pub struct Configurations {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    /// Where the master keys are re-read from when an unknown key turns up.
+    settings: Arc<Settings>,
+    keys: Arc<Keys>,
 }
 
-impl AppState {
-    async fn latest_entries(&self, tenant_id: i64) -> Result<(i64, Vec<ConfigRow>), ConfigError> {
-        match self.store.config_head(tenant_id).await? {
+impl Configurations {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        settings: Arc<Settings>,
+        keys: Arc<Keys>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            entropy,
+            settings,
+            keys,
+        }
+    }
+
+    /// The master keys in use now.
+    pub fn key_ring(&self) -> kendrix_core::sealed::KeyRing {
+        self.keys.ring()
+    }
+
+    async fn latest_entries(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: i64,
+    ) -> Result<(i64, Vec<ConfigRow>), ConfigError> {
+        match self.store.config_head(tenant_id).await.within(ctx)? {
             Some(head) => Ok((
                 head.version,
-                self.store.config_entries(tenant_id, head.version).await?,
+                self.store
+                    .config_entries(tenant_id, head.version)
+                    .await
+                    .within(ctx)?,
             )),
             None => Ok((0, Vec::new())),
         }
@@ -173,6 +179,7 @@ impl AppState {
     /// A stored value as the client receives it: opened if it may read it, masked if not.
     fn client_value(
         &self,
+        ctx: &RequestContext,
         tenant_id: i64,
         row: &ConfigRow,
     ) -> Result<(ConfigValue, bool), ConfigError> {
@@ -186,7 +193,8 @@ impl AppState {
                     &row.value,
                     &seal_context(tenant_id, &row.scope, &row.key),
                 )
-                .map_err(ConfigError::Sealed)?
+                .map_err(Unopenable)
+                .within(ctx)?
         } else {
             row.value.clone()
         };
@@ -198,13 +206,14 @@ impl AppState {
     }
 
     /// The configuration a client runs: global, then its tenant's, then its own settings.
-    pub async fn effective_config(
+    pub async fn effective(
         &self,
+        ctx: &RequestContext,
         tenant_id: i64,
         client_id: &str,
     ) -> Result<Effective, ConfigError> {
-        let (global_version, global) = self.latest_entries(GLOBAL).await?;
-        let (tenant_version, tenant) = self.latest_entries(tenant_id).await?;
+        let (global_version, global) = self.latest_entries(ctx, GLOBAL).await?;
+        let (tenant_version, tenant) = self.latest_entries(ctx, tenant_id).await?;
         let mut layers = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
         let mut revealed = Vec::new();
         for (owner, rows) in [(GLOBAL, &global), (tenant_id, &tenant)] {
@@ -215,7 +224,7 @@ impl AppState {
                     scope if owner != GLOBAL && scope == client_id => 2,
                     _ => continue,
                 };
-                let (value, secret_read) = self.client_value(owner, row)?;
+                let (value, secret_read) = self.client_value(ctx, owner, row)?;
                 if secret_read {
                     revealed.push(row.key.clone());
                 }
@@ -230,10 +239,34 @@ impl AppState {
         })
     }
 
-    /// Audits a client's clear-text read of secret settings.
-    pub async fn audit_secret_read(
+    /// A client's effective configuration as it asks for it: `held` tells whether it already
+    /// holds the configuration with a given content hash. Secrets it reads in clear are
+    /// audited, unless it already held them.
+    pub async fn for_client(
         &self,
-        ctx: &AuditContext,
+        ctx: &RequestContext,
+        tenant_id: i64,
+        client_id: &str,
+        held: impl FnOnce(&str) -> bool,
+    ) -> Result<ClientConfig, ConfigError> {
+        let effective = self.effective(ctx, tenant_id, client_id).await?;
+        let hash = effective.config.content_hash();
+        let unchanged = held(&hash);
+        if !unchanged {
+            self.audit_secret_read(ctx, tenant_id, client_id, &effective.revealed)
+                .await?;
+        }
+        Ok(ClientConfig {
+            effective,
+            hash,
+            unchanged,
+        })
+    }
+
+    /// Audits a client's clear-text read of secret settings.
+    async fn audit_secret_read(
+        &self,
+        ctx: &RequestContext,
         tenant_id: i64,
         client_id: &str,
         keys: &[String],
@@ -242,6 +275,7 @@ impl AppState {
             return Ok(());
         }
         let draft = ctx
+            .audit()
             .draft(
                 self.clock.now_ms(),
                 AuditEvent::ConfigSecretRead,
@@ -250,7 +284,7 @@ impl AppState {
             )
             .tenant(tenant_id)
             .client(client_id.to_owned());
-        Ok(self.store.append_audit(&[draft]).await?)
+        Ok(self.store.append_audit(&[draft]).await.within(ctx)?)
     }
 
     async fn change(
@@ -263,6 +297,7 @@ impl AppState {
         let now = self.clock.now_ms();
         let mut audit = by
             .ctx
+            .audit()
             .draft(
                 now,
                 AuditEvent::ConfigChanged,
@@ -277,8 +312,7 @@ impl AppState {
         if let Some(client_id) = by.client_id {
             audit = audit.client(client_id.to_owned());
         }
-        Ok(self
-            .store
+        self.store
             .change_config(NewConfigVersion {
                 tenant_id,
                 change,
@@ -287,11 +321,17 @@ impl AppState {
                 at: now,
                 audit,
             })
-            .await?)
+            .await
+            .map_err(|e| ConfigError::of_write(&by.ctx, e))
     }
 
     /// Checks that a client scope names a client of this tenant.
-    async fn check_scope(&self, tenant_id: i64, scope: &Scope) -> Result<(), ConfigError> {
+    async fn check_scope(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: i64,
+        scope: &Scope,
+    ) -> Result<(), ConfigError> {
         match scope {
             Scope::Global if tenant_id != GLOBAL => Err(ConfigError::Invalid(
                 "the global configuration is changed from the command line only".into(),
@@ -299,7 +339,7 @@ impl AppState {
             Scope::Tenant | Scope::Client(_) if tenant_id == GLOBAL => Err(ConfigError::Invalid(
                 "a tenant is needed for this scope".into(),
             )),
-            Scope::Client(id) => match self.store.client(id).await? {
+            Scope::Client(id) => match self.store.client(id).await.within(ctx)? {
                 Some(client) if client.tenant_id == tenant_id => Ok(()),
                 _ => Err(ConfigError::NotFound(
                     "a client with this id in this tenant",
@@ -311,7 +351,7 @@ impl AppState {
 
     /// Sets a value (sealed if secret) as a new version of the configuration.
     #[allow(clippy::too_many_arguments)]
-    pub async fn set_config(
+    pub async fn set(
         &self,
         tenant_id: i64,
         scope: &Scope,
@@ -323,7 +363,7 @@ impl AppState {
     ) -> Result<ConfigVersionRow, ConfigError> {
         check_key(key).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         check_value(&value).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        self.check_scope(tenant_id, scope).await?;
+        self.check_scope(&by.ctx, tenant_id, scope).await?;
         let json = value.as_json().to_string();
         let stored = if secret {
             let ring = self.keys.ring();
@@ -331,7 +371,7 @@ impl AppState {
             key_now.seal(
                 &json,
                 &seal_context(tenant_id, scope.stored(), key),
-                &mut rand::thread_rng(),
+                &mut self.entropy.rng(),
             )
         } else {
             json
@@ -349,14 +389,14 @@ impl AppState {
             .await
     }
 
-    pub async fn unset_config(
+    pub async fn unset(
         &self,
         tenant_id: i64,
         scope: &Scope,
         key: &str,
         by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
-        self.check_scope(tenant_id, scope).await?;
+        self.check_scope(&by.ctx, tenant_id, scope).await?;
         let change = ConfigChange::Unset {
             scope: scope.stored().to_owned(),
             key: key.to_owned(),
@@ -365,7 +405,7 @@ impl AppState {
         self.change(tenant_id, change, details, by).await
     }
 
-    pub async fn rollback_config(
+    pub async fn rollback(
         &self,
         tenant_id: i64,
         to: i64,
@@ -376,113 +416,12 @@ impl AppState {
             .await
     }
 
-    /// One version's entries, secrets masked.
-    pub async fn config_version(
-        &self,
-        tenant_id: i64,
-        version: i64,
-    ) -> Result<(ConfigVersionRow, Vec<EntryView>), ConfigError> {
-        let versions = self.store.config_versions(tenant_id).await?;
-        let meta = versions
-            .into_iter()
-            .find(|v| v.version == version)
-            .ok_or(ConfigError::NotFound("this configuration version"))?;
-        let rows = self.store.config_entries(tenant_id, version).await?;
-        Ok((meta, rows.iter().map(masked_view).collect()))
-    }
-
-    /// What changed from one version to another (secret values are never shown).
-    pub async fn config_diff(
-        &self,
-        tenant_id: i64,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<DiffLine>, ConfigError> {
-        let (_, old) = self.config_version(tenant_id, from).await?;
-        let (_, new) = self.config_version(tenant_id, to).await?;
-        let index = |entries: Vec<EntryView>| -> BTreeMap<(String, String), EntryView> {
-            entries
-                .into_iter()
-                .map(|e| ((e.scope.clone(), e.key.clone()), e))
-                .collect()
-        };
-        let (old, new) = (index(old), index(new));
-        let old_rows = self.store.config_entries(tenant_id, from).await?;
-        let new_rows = self.store.config_entries(tenant_id, to).await?;
-        let stored = |rows: &[ConfigRow], scope: &str, key: &str| {
-            rows.iter()
-                .find(|r| view_scope(&r.scope) == scope && r.key == key)
-                .map(|r| (r.value.clone(), r.value_type.clone(), r.reveal))
-        };
-        let mut lines = Vec::new();
-        for ((scope, key), entry) in &new {
-            match old.get(&(scope.clone(), key.clone())) {
-                None => lines.push(DiffLine {
-                    scope: scope.clone(),
-                    key: key.clone(),
-                    change: "added",
-                    from: None,
-                    to: Some(entry.value.clone()),
-                }),
-                Some(before) => {
-                    // Secrets compare by their stored (sealed) text: a re-set secret shows as changed.
-                    if stored(&old_rows, scope, key) != stored(&new_rows, scope, key)
-                        || before.secret != entry.secret
-                    {
-                        lines.push(DiffLine {
-                            scope: scope.clone(),
-                            key: key.clone(),
-                            change: "changed",
-                            from: Some(before.value.clone()),
-                            to: Some(entry.value.clone()),
-                        });
-                    }
-                }
-            }
-        }
-        for ((scope, key), entry) in &old {
-            if !new.contains_key(&(scope.clone(), key.clone())) {
-                lines.push(DiffLine {
-                    scope: scope.clone(),
-                    key: key.clone(),
-                    change: "removed",
-                    from: Some(entry.value.clone()),
-                    to: None,
-                });
-            }
-        }
-        lines.sort_by(|a, b| (&a.scope, &a.key).cmp(&(&b.scope, &b.key)));
-        Ok(lines)
-    }
-
-    /// The clients of a tenant not running their current configuration.
-    pub async fn config_drift(&self, tenant_id: i64) -> Result<Vec<DriftLine>, ConfigError> {
-        let mut drift = Vec::new();
-        for report in self.store.config_reports(tenant_id).await? {
-            let expected = self
-                .effective_config(tenant_id, &report.client_id)
-                .await?
-                .config
-                .content_hash();
-            if report.config_hash.as_deref() != Some(expected.as_str()) {
-                drift.push(DriftLine {
-                    client_id: report.client_id,
-                    name: report.name,
-                    expected_hash: expected,
-                    reported_hash: report.config_hash,
-                    reported_at: report.reported_at,
-                });
-            }
-        }
-        Ok(drift)
-    }
-
     /// Re-seals every secret value under the current master key (the first of the ring).
-    pub async fn rotate_master_key(&self, ctx: &AuditContext) -> Result<u64, ConfigError> {
+    pub async fn rotate_master_key(&self, ctx: &RequestContext) -> Result<u64, ConfigError> {
         let ring = self.keys.ring();
         let current = ring.current().ok_or(ConfigError::NoMasterKey)?.clone();
         let mut updates: Vec<Reseal> = Vec::new();
-        for entry in self.store.sealed_entries().await? {
+        for entry in self.store.sealed_entries().await.within(ctx)? {
             if key_id_of(&entry.value).ok() == Some(current.id()) {
                 continue;
             }
@@ -490,19 +429,20 @@ impl AppState {
             let plain = self
                 .keys
                 .open(&self.settings, &entry.value, &context)
-                .map_err(ConfigError::Sealed)?;
+                .map_err(Unopenable)
+                .within(ctx)?;
             updates.push(Reseal {
-                value: current.seal(&plain, &context, &mut rand::thread_rng()),
+                value: current.seal(&plain, &context, &mut self.entropy.rng()),
                 ..entry
             });
         }
-        let audit = ctx.draft(
+        let audit = ctx.audit().draft(
             self.clock.now_ms(),
             AuditEvent::ConfigKeyRotated,
             AuditOutcome::Success,
             json!({"key_id": current.id()}),
         );
-        Ok(self.store.reseal(&updates, audit).await?)
+        Ok(self.store.reseal(&updates, audit).await.within(ctx)?)
     }
 
     /// Refuses to serve when stored secrets were sealed with keys this server lacks.

@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 
 use crate::version::Version;
 
-/// Longest record id, in bytes.
-pub const MAX_ID_BYTES: usize = 256;
+mod names;
+pub use names::{EntityName, NameError, RecordId, MAX_ENTITY_BYTES, MAX_ID_BYTES};
 
 /// What a record asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,12 +27,71 @@ impl Op {
     }
 }
 
+/// One change a source hands to the agent: what happens to which record. Without a
+/// version, the agent's clock gives one at enqueue, making it a [`Record`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub entity: EntityName,
+    pub id: RecordId,
+    pub op: Op,
+    pub version: Option<Version>,
+    pub data: Option<Map<String, Value>>,
+}
+
+/// Why a change is not one the server would accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("an upsert needs data (a JSON object)")]
+    UpsertWithoutData,
+    #[error("a delete carries no data")]
+    DeleteWithData,
+}
+
+impl Change {
+    /// A change whose names and op/data pairing are what the server accepts.
+    pub fn new(
+        entity: &str,
+        id: impl Into<String>,
+        op: Op,
+        version: Option<Version>,
+        data: Option<Map<String, Value>>,
+    ) -> Result<Self, ChangeError> {
+        let entity = EntityName::parse(entity)?;
+        let id = RecordId::parse(id)?;
+        match (op, &data) {
+            (Op::Upsert, None) => return Err(ChangeError::UpsertWithoutData),
+            (Op::Delete, Some(_)) => return Err(ChangeError::DeleteWithData),
+            _ => {}
+        }
+        Ok(Self {
+            entity,
+            id,
+            op,
+            version,
+            data,
+        })
+    }
+
+    /// The record this change becomes with its version.
+    pub fn versioned(self, version: Version) -> Record {
+        Record {
+            entity: self.entity,
+            id: self.id,
+            op: self.op,
+            version,
+            data: self.data,
+        }
+    }
+}
+
 /// One change to one record, as it travels from agent to server. `data` is present for
 /// upserts and absent for deletes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    pub entity: String,
-    pub id: String,
+    pub entity: EntityName,
+    pub id: RecordId,
     pub op: Op,
     pub version: Version,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,17 +175,6 @@ pub enum BatchError {
     InvalidRecords(Vec<RecordProblem>),
 }
 
-/// `[a-z][a-z0-9_]{0,63}`
-pub fn valid_entity(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 64
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-}
-
 fn depth(value: &Value) -> usize {
     match value {
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
@@ -156,20 +204,15 @@ fn check_record(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
-    match entity.as_deref() {
+    match entity.as_deref().map(EntityName::check) {
         None => errors.push("\"entity\" must be a string".into()),
-        Some(e) if !valid_entity(e) => {
-            errors.push("\"entity\" must match [a-z][a-z0-9_]{0,63}".into())
-        }
-        Some(_) => {}
+        Some(Err(e)) => errors.push(e.to_string()),
+        Some(Ok(())) => {}
     }
-    match id.as_deref() {
+    match id.as_deref().map(RecordId::check) {
         None => errors.push("\"id\" must be a string".into()),
-        Some("") => errors.push("\"id\" must not be empty".into()),
-        Some(i) if i.len() > MAX_ID_BYTES => {
-            errors.push(format!("\"id\" is longer than {MAX_ID_BYTES} bytes"))
-        }
-        Some(_) => {}
+        Some(Err(e)) => errors.push(e.to_string()),
+        Some(Ok(())) => {}
     }
     let op = match object.get("op").and_then(Value::as_str) {
         Some("upsert") => Some(Op::Upsert),
@@ -228,8 +271,8 @@ fn check_record(
     };
     match (entity, id, op, version) {
         (Some(entity), Some(id), Some(op), Some(version)) if errors.is_empty() => Ok(Record {
-            entity,
-            id,
+            entity: EntityName::checked(entity),
+            id: RecordId::checked(id),
             op,
             version,
             data,
@@ -268,8 +311,8 @@ pub fn validate_batch(body: &mut Value, limits: &BatchLimits) -> Result<Vec<Reco
                 if !seen.insert((record.entity.clone(), record.id.clone())) {
                     problems.push(RecordProblem {
                         index,
-                        entity: Some(record.entity),
-                        id: Some(record.id),
+                        entity: Some(record.entity.into()),
+                        id: Some(record.id.into()),
                         errors: vec![
                             "the same record appears earlier in this batch; send one change per record".into(),
                         ],
@@ -374,8 +417,8 @@ mod tests {
 
     fn record(version: &str, data: Value) -> Record {
         Record {
-            entity: "orders".into(),
-            id: "A-1".into(),
+            entity: "orders".parse().unwrap(),
+            id: "A-1".parse().unwrap(),
             op: Op::Upsert,
             version: version.parse().unwrap(),
             data: data.as_object().cloned(),
@@ -444,6 +487,42 @@ mod tests {
         assert_eq!(problems[0].errors.len(), 4, "{:?}", problems[0].errors);
         assert!(problems[2].errors[0].contains("needs \"data\""));
         assert!(problems[3].errors[0].contains("appears earlier"));
+    }
+
+    #[test]
+    fn a_control_character_in_an_id_is_named_and_refused() {
+        let body = json!({"records": [
+            {"entity": "orders", "id": "A\u{0}1", "op": "upsert", "version": "1732838400123-0000-s", "data": {}},
+        ]});
+        let BatchError::InvalidRecords(problems) =
+            validate_batch(&mut body.clone(), &BatchLimits::default()).unwrap_err()
+        else {
+            panic!("expected invalid records");
+        };
+        assert_eq!(problems[0].id.as_deref(), Some("A\u{0}1"));
+        assert!(problems[0].errors[0].contains("\"id\" contains the control character U+0000"));
+    }
+
+    #[test]
+    fn a_change_is_checked_as_the_server_would() {
+        let data = json!({"total": 1}).as_object().cloned();
+        assert!(Change::new("orders", "A-1", Op::Upsert, None, data.clone()).is_ok());
+        assert_eq!(
+            Change::new("orders", "A\u{0}1", Op::Delete, None, None),
+            Err(ChangeError::Name(NameError::ControlInId(0)))
+        );
+        assert_eq!(
+            Change::new("Orders", "A-1", Op::Delete, None, None),
+            Err(ChangeError::Name(NameError::BadEntity))
+        );
+        assert_eq!(
+            Change::new("orders", "A-1", Op::Upsert, None, None),
+            Err(ChangeError::UpsertWithoutData)
+        );
+        assert_eq!(
+            Change::new("orders", "A-1", Op::Delete, None, data),
+            Err(ChangeError::DeleteWithData)
+        );
     }
 
     #[test]

@@ -1,74 +1,14 @@
-//! Reading the audit log: verification of the hash chain, pages of entries, and exports
-//! that stream any number of entries in constant memory. Shared by the API and the CLI.
+//! Audit entries as listed and exported: the entry view, and exports in CSV or NDJSON that
+//! stream any number of entries in constant memory, a page at a time.
+
+use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
-use kendrix_core::audit::{BrokenLink, ChainVerifier};
 use kendrix_store::{AuditQuery, Store, StoreError, StoredAuditEntry};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Entries read per round trip when verifying or exporting.
-const PAGE: i64 = 5000;
-
-/// The outcome of verifying the whole chain.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Verification {
-    pub ok: bool,
-    pub entries_checked: u64,
-    pub head_seq: i64,
-    pub head_hash: String,
-    /// The first entry that does not fit, and why.
-    #[schema(value_type = Option<Object>)]
-    pub first_broken: Option<BrokenLink>,
-}
-
-/// Verifies the chain from its start (or the retention checkpoint) to its recorded head,
-/// one page at a time.
-pub async fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
-    let (head_seq, head_hash) = store.audit_head().await?;
-    let (pruned_seq, pruned_hash) = store.audit_checkpoint().await?;
-    let mut verifier = ChainVerifier::starting_after(pruned_seq, &pruned_hash);
-    let mut after = pruned_seq;
-    let mut broken = None;
-    'pages: loop {
-        let page = store.audit_entries(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for entry in &page {
-            if let Err(link) = verifier.check(&entry.chained(), &entry.hash) {
-                broken = Some(link);
-                break 'pages;
-            }
-        }
-    }
-    if broken.is_none() {
-        broken = verifier.finish(head_seq, &head_hash).err();
-    }
-    Ok(Verification {
-        ok: broken.is_none(),
-        entries_checked: verifier.checked(),
-        head_seq,
-        head_hash,
-        first_broken: broken,
-    })
-}
-
-/// Deletes entries older than the retention, keeping a checkpoint; audited.
-pub async fn prune(
-    store: &dyn Store,
-    ctx: &kendrix_core::audit::AuditContext,
-    now: i64,
-    retention_days: u32,
-) -> Result<u64, StoreError> {
-    let before = now - i64::from(retention_days) * 86_400_000;
-    let audit = ctx.draft(
-        now,
-        kendrix_core::AuditEvent::AuditPruned,
-        kendrix_core::AuditOutcome::Success,
-        serde_json::json!({"retention_days": retention_days}),
-    );
-    store.prune_audit(before, audit).await
-}
+use super::PAGE;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,8 +110,8 @@ fn render(format: ExportFormat, entry: StoredAuditEntry) -> String {
 }
 
 /// Streams every entry the query selects, newest first, a page at a time.
-pub fn export(
-    store: std::sync::Arc<dyn Store>,
+pub(super) fn export(
+    store: Arc<dyn Store>,
     mut query: AuditQuery,
     format: ExportFormat,
 ) -> impl Stream<Item = Result<String, StoreError>> + Send {

@@ -1,0 +1,64 @@
+//! `serve` and `migrate`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use super::clients::print_registration;
+use super::open_store;
+use crate::app::{shutdown_signal, App};
+use crate::clock::SystemClock;
+use crate::context::RequestContext;
+use crate::settings::Settings;
+
+/// Runs the server until Ctrl-C or SIGTERM, first registering a demo site if asked.
+pub(super) async fn serve(
+    mut settings: Settings,
+    bind: Option<SocketAddr>,
+    demo: bool,
+) -> anyhow::Result<()> {
+    if let Some(bind) = bind {
+        settings.bind = bind;
+    }
+    let store = open_store(&settings).await?;
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("listening on {}", settings.bind))?;
+    let local = listener.local_addr()?;
+    if settings.public_url.is_none() {
+        settings.public_url = Some(format!("http://{local}"));
+    }
+    let app = App::new(store, settings, Arc::new(SystemClock));
+    if demo {
+        let registration = app.sites.register_demo_site(&RequestContext::cli()).await?;
+        print_registration(&registration, false);
+    }
+    tracing::info!(
+        address = %local,
+        database = %kendrix_store::redact_url(&app.settings.database_url),
+        "kendrix-server listening"
+    );
+    // A line for scripts and tests that start the server on port 0.
+    println!("listening on http://{local}");
+    let ring = crate::keys::load(&app.settings)?;
+    let app = app.with_keys(ring);
+    app.configurations
+        .check_master_keys()
+        .await
+        .map_err(anyhow::Error::msg)?;
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Opens the database, which creates or upgrades its schema.
+pub(super) async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    println!(
+        "database {} is up to date ({})",
+        kendrix_store::redact_url(&settings.database_url),
+        store.backend().as_str()
+    );
+    Ok(())
+}

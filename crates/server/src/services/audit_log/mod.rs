@@ -1,0 +1,261 @@
+//! The audit log as its readers see it: verification of the hash chain, pages of a tenant's
+//! entries, the chain head an agent keeps as a witness, retention pruning, and exports that
+//! stream any number of entries in constant memory. Reading, exporting and verifying are
+//! themselves audited.
+
+mod export;
+
+use std::sync::Arc;
+
+use futures::stream::Stream;
+use kendrix_core::audit::{BrokenLink, ChainVerifier};
+use kendrix_core::{AuditEvent, AuditOutcome, Clock};
+use kendrix_store::{AuditQuery, Store, StoreError};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+pub use export::{EntryView, ExportFormat};
+
+use super::authorizer::Caller;
+use super::{Failure, Within};
+use crate::context::RequestContext;
+
+/// Entries read per round trip when verifying or exporting.
+const PAGE: i64 = 5000;
+
+/// The outcome of verifying the whole chain.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Verification {
+    pub ok: bool,
+    pub entries_checked: u64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    /// The first entry that does not fit, and why.
+    #[schema(value_type = Option<Object>)]
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// The head of the chain, and optionally what it holds at a witnessed position.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+    /// The entry asked for with `?witness=<seq>`, as the chain holds it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<WitnessedEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WitnessedEntry {
+    pub seq: i64,
+    /// The entry's hash now; `null` when no entry has that number (see `pruned`).
+    pub hash: Option<String>,
+    /// True when retention pruned the entry: it can no longer be compared.
+    pub pruned: bool,
+}
+
+/// Who reads the log; the audit entry their read leaves names them.
+#[derive(Debug, Clone, Copy)]
+pub enum Reader<'a> {
+    /// A client through the API: its own tenant's entries.
+    Client(&'a Caller),
+    /// An operator at the command line.
+    Operator(&'a RequestContext),
+}
+
+/// Reads, verifies, exports and prunes the audit log.
+pub struct AuditLog {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuditLog {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// Verifies the chain from its start (or the retention checkpoint) to its recorded head,
+    /// one page at a time. Leaves no audit entry; see [`Self::verify_for`].
+    pub async fn verify(&self) -> Result<Verification, StoreError> {
+        let store = &*self.store;
+        let (head_seq, head_hash) = store.audit_head().await?;
+        let (pruned_seq, pruned_hash) = store.audit_checkpoint().await?;
+        let mut verifier = ChainVerifier::starting_after(pruned_seq, &pruned_hash);
+        let mut after = pruned_seq;
+        let mut broken = None;
+        'pages: loop {
+            let page = store.audit_entries(after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for entry in &page {
+                if let Err(link) = verifier.check(&entry.chained(), &entry.hash) {
+                    broken = Some(link);
+                    break 'pages;
+                }
+            }
+        }
+        if broken.is_none() {
+            broken = verifier.finish(head_seq, &head_hash).err();
+        }
+        Ok(Verification {
+            ok: broken.is_none(),
+            entries_checked: verifier.checked(),
+            head_seq,
+            head_hash,
+            first_broken: broken,
+        })
+    }
+
+    /// Verifies the chain for a reader, and audits that they did.
+    pub async fn verify_for(&self, reader: Reader<'_>) -> Result<Verification, Failure> {
+        let ctx = reader.ctx();
+        let result = self.verify().await.within(ctx)?;
+        let details = match reader {
+            Reader::Client(_) => json!({"ok": result.ok, "entries_checked": result.entries_checked,
+                "first_broken": result.first_broken.as_ref().map(|b| b.seq)}),
+            Reader::Operator(_) => {
+                json!({"ok": result.ok, "entries_checked": result.entries_checked})
+            }
+        };
+        self.record(reader, None, AuditEvent::AuditVerified, details)
+            .await?;
+        Ok(result)
+    }
+
+    /// One page of the caller's tenant's entries, newest first (`query.limit` of them), and
+    /// whether older ones follow; the read is audited with the filter that selected it.
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        mut query: AuditQuery,
+        filter: serde_json::Value,
+    ) -> Result<(Vec<EntryView>, bool), Failure> {
+        let limit = query.limit;
+        query.limit = limit + 1;
+        let mut entries = self.store.query_audit(&query).await.within(&caller.ctx)?;
+        let more = entries.len() as i64 > limit;
+        entries.truncate(limit as usize);
+        self.record(
+            Reader::Client(caller),
+            None,
+            AuditEvent::AuditRead,
+            json!({"entries": entries.len(), "filter": filter}),
+        )
+        .await?;
+        Ok((entries.into_iter().map(EntryView::from).collect(), more))
+    }
+
+    /// Audits an export by this reader (`details` say what was asked for), then streams
+    /// every entry the query selects, newest first, a page at a time.
+    pub async fn export_for(
+        &self,
+        reader: Reader<'_>,
+        query: AuditQuery,
+        format: ExportFormat,
+        details: serde_json::Value,
+    ) -> Result<impl Stream<Item = Result<String, StoreError>> + Send, Failure> {
+        self.record(
+            reader,
+            Some(query.tenant_id),
+            AuditEvent::AuditExported,
+            details,
+        )
+        .await?;
+        Ok(export::export(self.store.clone(), query, format))
+    }
+
+    /// The current head of the chain and, for an agent's witness, what the chain holds at
+    /// that position now.
+    pub async fn head(
+        &self,
+        ctx: &RequestContext,
+        witness: Option<i64>,
+    ) -> Result<ChainHead, Failure> {
+        let (seq, hash) = self.store.audit_head().await.within(ctx)?;
+        let witness = match witness.filter(|w| *w > 0) {
+            None => None,
+            Some(witness) => {
+                let (pruned_seq, pruned_hash) = self.store.audit_checkpoint().await.within(ctx)?;
+                let stored = self
+                    .store
+                    .audit_entries(witness - 1, 1)
+                    .await
+                    .within(ctx)?
+                    .into_iter()
+                    .find(|e| e.seq == witness)
+                    .map(|e| e.hash);
+                Some(if witness == pruned_seq {
+                    WitnessedEntry {
+                        seq: witness,
+                        hash: Some(pruned_hash),
+                        pruned: false,
+                    }
+                } else if witness < pruned_seq {
+                    WitnessedEntry {
+                        seq: witness,
+                        hash: None,
+                        pruned: true,
+                    }
+                } else {
+                    WitnessedEntry {
+                        seq: witness,
+                        hash: stored,
+                        pruned: false,
+                    }
+                })
+            }
+        };
+        Ok(ChainHead { seq, hash, witness })
+    }
+
+    /// Deletes entries older than the retention, keeping a checkpoint; audited.
+    pub async fn prune(&self, ctx: &RequestContext, retention_days: u32) -> Result<u64, Failure> {
+        let now = self.clock.now_ms();
+        let before = now - i64::from(retention_days) * 86_400_000;
+        let audit = ctx.audit().draft(
+            now,
+            AuditEvent::AuditPruned,
+            AuditOutcome::Success,
+            json!({"retention_days": retention_days}),
+        );
+        self.store.prune_audit(before, audit).await.within(ctx)
+    }
+
+    /// Appends the entry describing a read: the client's tenant and id for API readers,
+    /// `tenant` (if any) for operators.
+    async fn record(
+        &self,
+        reader: Reader<'_>,
+        tenant: Option<i64>,
+        event: AuditEvent,
+        details: serde_json::Value,
+    ) -> Result<(), Failure> {
+        let ctx = reader.ctx();
+        let mut draft =
+            ctx.audit()
+                .draft(self.clock.now_ms(), event, AuditOutcome::Success, details);
+        match reader {
+            Reader::Client(caller) => {
+                draft = draft
+                    .tenant(caller.tenant_id)
+                    .client(caller.client_id.clone());
+            }
+            Reader::Operator(_) => {
+                if let Some(tenant) = tenant {
+                    draft = draft.tenant(tenant);
+                }
+            }
+        }
+        self.store.append_audit(&[draft]).await.within(ctx)
+    }
+}
+
+impl Reader<'_> {
+    fn ctx(&self) -> &RequestContext {
+        match self {
+            Reader::Client(caller) => &caller.ctx,
+            Reader::Operator(ctx) => ctx,
+        }
+    }
+}

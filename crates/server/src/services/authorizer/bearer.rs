@@ -1,0 +1,202 @@
+//! The bearer tokens of API requests (RFC 6750): a request is admitted only with a valid
+//! access token carrying the endpoint's scope, inside its client's rate limit. Every refusal
+//! is audited and counted towards the failed-authentication throttle.
+
+use kendrix_core::credentials;
+use kendrix_core::{AuditEvent, AuditOutcome, Scope, ScopeSet, UnixMillis};
+use serde_json::json;
+
+use super::Authorizer;
+use crate::context::RequestContext;
+use crate::services::{Failure, Within};
+use crate::throttle::Verdict;
+
+/// What an API request presented as its credential.
+#[derive(Debug, Clone, Copy)]
+pub enum Presented<'a> {
+    /// No credential at all.
+    Missing,
+    /// Something that is not a well-formed bearer token.
+    Malformed,
+    /// A bearer token.
+    Token(&'a str),
+}
+
+/// The authenticated caller of an API request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client_pk: i64,
+    pub client_id: String,
+    pub tenant_id: i64,
+    pub scopes: ScopeSet,
+    /// The family of the token used (also in its `token.issued` audit entry), so an admin
+    /// can follow a sync from the token to the batch it carried.
+    pub token_family: String,
+    pub ctx: RequestContext,
+}
+
+/// Why an API request was not admitted.
+#[derive(Debug)]
+pub enum BearerRefusal {
+    /// No token was sent.
+    Missing,
+    /// The credential is not a well-formed bearer token.
+    Malformed,
+    /// The token is unknown, not an access token, revoked or expired (says which).
+    Invalid(&'static str),
+    /// The token does not carry this scope.
+    InsufficientScope(Scope),
+    /// Too many requests (or failed authentications); retry after this many seconds.
+    RateLimited(u64),
+    Failed(Failure),
+}
+
+impl From<Failure> for BearerRefusal {
+    fn from(failure: Failure) -> Self {
+        BearerRefusal::Failed(failure)
+    }
+}
+
+/// Why a presented token was refused, for the audit entry and the answer.
+enum Refusal {
+    Missing,
+    Malformed,
+    Invalid(&'static str),
+    Scope(Caller),
+}
+
+impl Authorizer {
+    /// Admits an API request that needs `scope`: the caller it comes from, or why not.
+    pub async fn admit_bearer(
+        &self,
+        ctx: &RequestContext,
+        presented: Presented<'_>,
+        scope: Scope,
+    ) -> Result<Caller, BearerRefusal> {
+        let now = self.clock.now_ms();
+        let caller = match self.check_bearer(ctx, presented, scope, now).await? {
+            Ok(caller) => caller,
+            Err(refusal) => return Err(self.refuse_bearer(ctx, refusal, scope, now).await),
+        };
+        let verdict = self.throttle.api_request(caller.client_pk, now);
+        if let Verdict::Limited {
+            retry_after_secs, ..
+        } = verdict
+        {
+            return Err(BearerRefusal::RateLimited(retry_after_secs));
+        }
+        Ok(caller)
+    }
+
+    async fn check_bearer(
+        &self,
+        ctx: &RequestContext,
+        presented: Presented<'_>,
+        scope: Scope,
+        now: UnixMillis,
+    ) -> Result<Result<Caller, Refusal>, Failure> {
+        let token = match presented {
+            Presented::Missing => return Ok(Err(Refusal::Missing)),
+            Presented::Malformed => return Ok(Err(Refusal::Malformed)),
+            Presented::Token(token) => token,
+        };
+        let state = self
+            .store
+            .token(&credentials::hash(token))
+            .await
+            .within(ctx)?;
+        let state = match state {
+            None => return Ok(Err(Refusal::Invalid("unknown"))),
+            Some(s) if s.kind != kendrix_store::TokenKind::Access => {
+                return Ok(Err(Refusal::Invalid("not an access token")))
+            }
+            Some(s) if s.client_revoked_at.is_some() => {
+                return Ok(Err(Refusal::Invalid("revoked (its client was revoked)")))
+            }
+            Some(s) if s.revoked_at.is_some() => return Ok(Err(Refusal::Invalid("revoked"))),
+            Some(s) if now >= s.expires_at => return Ok(Err(Refusal::Invalid("expired"))),
+            Some(s) => s,
+        };
+        let caller = Caller {
+            client_pk: state.client_pk,
+            client_id: state.client_id,
+            tenant_id: state.tenant_id,
+            scopes: state.scopes.parse().unwrap_or_default(),
+            token_family: state.family,
+            ctx: ctx.clone(),
+        };
+        if !caller.scopes.contains(scope) {
+            return Ok(Err(Refusal::Scope(caller)));
+        }
+        Ok(Ok(caller))
+    }
+
+    /// Audits a refusal, counts it against the source address, and picks the answer.
+    async fn refuse_bearer(
+        &self,
+        ctx: &RequestContext,
+        refusal: Refusal,
+        scope: Scope,
+        now: UnixMillis,
+    ) -> BearerRefusal {
+        let (reason, error, caller) = match refusal {
+            Refusal::Missing => ("missing token", BearerRefusal::Missing, None),
+            Refusal::Malformed => (
+                "malformed Authorization header",
+                BearerRefusal::Malformed,
+                None,
+            ),
+            Refusal::Invalid(why) => (why, BearerRefusal::Invalid(why), None),
+            Refusal::Scope(caller) => (
+                "insufficient scope",
+                BearerRefusal::InsufficientScope(scope),
+                Some(caller),
+            ),
+        };
+        let mut draft = ctx.audit().draft(
+            now,
+            AuditEvent::BearerRejected,
+            AuditOutcome::Failure,
+            json!({"reason": reason, "required_scope": scope.as_str()}),
+        );
+        if let Some(caller) = &caller {
+            draft = draft
+                .tenant(caller.tenant_id)
+                .client(caller.client_id.clone());
+        }
+        // An under-scoped token is a valid identity: it does not count as a failed login.
+        let throttled = if caller.is_none() {
+            match self
+                .throttle
+                .failed_auth(&*self.store, &ctx.source, None, now)
+                .await
+            {
+                Ok((
+                    Verdict::Limited {
+                        retry_after_secs, ..
+                    },
+                    crossed,
+                )) => Some((retry_after_secs, crossed)),
+                Ok(_) => None,
+                Err(e) => return BearerRefusal::Failed(ctx.failure(e)),
+            }
+        } else {
+            None
+        };
+        // Once an address is blocked, only the crossing is audited, so a flood cannot grow the log.
+        let audit = match throttled {
+            Some((_, false)) => None,
+            _ => Some(draft),
+        };
+        if let Some(draft) = audit {
+            if let Err(e) = self.store.append_audit(&[draft]).await {
+                return BearerRefusal::Failed(ctx.failure(e));
+            }
+        }
+        tracing::info!(request_id = %ctx.request_id, reason, "bearer token refused");
+        match throttled {
+            Some((secs, _)) => BearerRefusal::RateLimited(secs),
+            None => error,
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Batch intake: a site's batch applied exactly once, all or nothing. The whole story of its
+//! Idempotency-Key is here — the store's one claim (replay, mismatch, in flight, or ours),
+//! what each answer audits, giving back a claim whose batch is refused — and the wire body
+//! of the answer is made here too, so the store only keeps the bytes it is handed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kendrix_core::credentials;
+use kendrix_core::sync::{validate_batch, BatchError, BatchLimits, BatchResponse, Record};
+use kendrix_core::{AuditDraft, AuditEvent, AuditOutcome, Clock, UnixMillis};
+use kendrix_store::{BatchToApply, IdempotencyClaim, NextAction, RefusedBatch, Store, StoreError};
+use serde_json::{json, Value};
+
+use super::authorizer::Caller;
+use super::{Failure, Within};
+use crate::entropy::Entropy;
+use crate::metrics::Metrics;
+use crate::settings::SyncSettings;
+
+/// Receives batches: validates, claims the key, applies, and answers.
+pub struct BatchIntake {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    settings: SyncSettings,
+    metrics: Arc<Metrics>,
+}
+
+/// The answer to a batch: its body as sent the first time (and kept for replays).
+#[derive(Debug)]
+pub struct BatchAnswer {
+    pub body: String,
+    /// True when the body is the stored answer to an earlier delivery of this batch.
+    pub replayed: bool,
+}
+
+/// Why a batch was not applied, each a different answer for the site.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("config_hash must be the 64-hex-digit ETag of GET /config")]
+    BadConfigHash,
+    /// Refused as a whole (recorded and audited); nothing was applied.
+    #[error("{0}")]
+    Invalid(BatchError),
+    /// The key was used with another body.
+    #[error("this Idempotency-Key was already used with a different body")]
+    Mismatch,
+    /// Another request holds the key: retry after this many seconds.
+    #[error("a request with this Idempotency-Key is still being processed")]
+    InFlight { retry_after_secs: u64 },
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+impl BatchIntake {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        settings: SyncSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            entropy,
+            settings,
+            metrics,
+        }
+    }
+
+    /// Applies the batch `bytes` sent by `caller` under `key`, or answers from the key's
+    /// stored response. `started` is when the request arrived (for the batch's time).
+    pub async fn receive(
+        &self,
+        caller: &Caller,
+        key: &str,
+        bytes: &[u8],
+        started: Instant,
+    ) -> Result<BatchAnswer, IntakeError> {
+        let now = self.clock.now_ms();
+        let ctx = &caller.ctx;
+        let retention_ms = self.settings.idempotency_retention_secs * 1000;
+        let owner = credentials::generate_id(&mut self.entropy.rng());
+        let claim = IdempotencyClaim {
+            client_pk: caller.client_pk,
+            key: key.to_owned(),
+            request_hash: credentials::hash_bytes(bytes),
+            owner: owner.clone(),
+            now,
+            lease_ms: self.settings.idempotency_lease_secs * 1000,
+            retention_ms,
+        };
+        // A retry of a batch already applied is answered from its stored response before the
+        // body is even parsed: the common case after a lost response, and cheap (a read).
+        let next = self.store.claim_idempotency_key(&claim).await.within(ctx)?;
+        if let NextAction::Replay(body) = next {
+            self.replayed(caller, key, now);
+            return Ok(BatchAnswer {
+                body,
+                replayed: true,
+            });
+        }
+        // The body is checked before the key's state is acted on: an invalid batch is refused
+        // as such whatever its key holds, and gives back a claim it took, as if it never had.
+        let (records, config_hash) = match self.check(caller, key, bytes, now, started).await {
+            Ok(batch) => batch,
+            Err(err) => {
+                if next == NextAction::Claimed {
+                    // Failing to give it back only means waiting for the lease to run out.
+                    let _ = self
+                        .store
+                        .release_idempotency_key(caller.client_pk, key, &owner)
+                        .await;
+                }
+                return Err(err);
+            }
+        };
+        match next {
+            NextAction::Claimed | NextAction::Replay(_) => {}
+            NextAction::Mismatch => {
+                self.metrics.count("idempotency_mismatch");
+                let entry = audit(caller, now, AuditEvent::IdempotencyMismatch, key);
+                self.store.append_audit(&[entry]).await.within(ctx)?;
+                return Err(IntakeError::Mismatch);
+            }
+            NextAction::InFlight { retry_after_ms } => {
+                self.metrics.count("idempotency_in_flight");
+                let entry = audit(caller, now, AuditEvent::IdempotencyInFlight, key);
+                self.store.append_audit(&[entry]).await.within(ctx)?;
+                return Err(IntakeError::InFlight {
+                    retry_after_secs: ((retry_after_ms + 999) / 1000).clamp(1, 60) as u64,
+                });
+            }
+        }
+        self.metrics.count("idempotency_miss");
+        let batch = BatchToApply {
+            batch_id: credentials::generate_id(&mut self.entropy.rng()),
+            tenant_id: caller.tenant_id,
+            client_pk: caller.client_pk,
+            idempotency_key: key.to_owned(),
+            owner,
+            retention_ms,
+            records,
+            received_at: now,
+            started,
+            config_hash,
+            audit: caller
+                .ctx
+                .audit()
+                .draft(
+                    now,
+                    AuditEvent::SyncBatchApplied,
+                    AuditOutcome::Success,
+                    json!({"idempotency": "miss", "token_family": caller.token_family}),
+                )
+                .tenant(caller.tenant_id)
+                .client(caller.client_id.clone()),
+        };
+        match self.store.apply_batch(batch, &render_response).await {
+            Ok(applied) => {
+                self.metrics.count("sync_batch_applied");
+                let counts = applied.response.counts;
+                tracing::info!(batch_id = %applied.response.batch_id, applied = counts.applied,
+                    duplicate = counts.duplicate, stale = counts.stale, "batch applied");
+                Ok(BatchAnswer {
+                    body: applied.body,
+                    replayed: false,
+                })
+            }
+            Err(StoreError::LeaseLost) => Err(IntakeError::InFlight {
+                retry_after_secs: 1,
+            }),
+            Err(err) => Err(ctx.failure(err).into()),
+        }
+    }
+
+    /// Counts and audits a replay. The audit entry is written in the background: a replay
+    /// changes nothing, so the answer need not wait for the audit commit (which would triple
+    /// the latency of the retry path, see bench S3).
+    fn replayed(&self, caller: &Caller, key: &str, now: UnixMillis) {
+        self.metrics.count("idempotency_hit");
+        let entry = audit(caller, now, AuditEvent::IdempotencyReplayed, key);
+        let (store, request_id) = (self.store.clone(), caller.ctx.request_id.clone());
+        tokio::spawn(async move {
+            if let Err(err) = store.append_audit(&[entry]).await {
+                tracing::error!(request_id, error = %err, "auditing an idempotent replay failed");
+            }
+        });
+    }
+
+    /// Parses and validates a batch body: its records and the configuration hash it reports.
+    /// A batch refused as a whole is recorded and audited before the refusal is returned.
+    async fn check(
+        &self,
+        caller: &Caller,
+        key: &str,
+        bytes: &[u8],
+        now: UnixMillis,
+        started: Instant,
+    ) -> Result<(Vec<Record>, Option<String>), IntakeError> {
+        let mut value: Value =
+            serde_json::from_slice(bytes).map_err(|e| IntakeError::MalformedJson(e.to_string()))?;
+        let limits = BatchLimits {
+            max_records: self.settings.max_batch_records,
+            max_data_bytes: self.settings.max_record_data_bytes,
+            max_data_depth: self.settings.max_record_data_depth,
+        };
+        // The hash of the configuration the client runs (the ETag of GET /config), for drift.
+        let config_hash = match value.get("config_hash") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(h)) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(h.to_ascii_lowercase())
+            }
+            Some(_) => return Err(IntakeError::BadConfigHash),
+        };
+        match validate_batch(&mut value, &limits) {
+            Ok(records) => Ok((records, config_hash)),
+            Err(err) => Err(self.refuse(caller, key, err, &value, now, started).await),
+        }
+    }
+
+    /// Records and audits a batch refused as a whole.
+    async fn refuse(
+        &self,
+        caller: &Caller,
+        key: &str,
+        err: BatchError,
+        body: &Value,
+        now: UnixMillis,
+        started: Instant,
+    ) -> IntakeError {
+        let records = body
+            .get("records")
+            .and_then(Value::as_array)
+            .map_or(0, |r| r.len() as i64);
+        let problems = match &err {
+            BatchError::InvalidRecords(p) => p.len(),
+            _ => 0,
+        };
+        let audit = caller
+            .ctx
+            .audit()
+            .draft(
+                now,
+                AuditEvent::SyncBatchRefused,
+                AuditOutcome::Failure,
+                json!({"reason": err.to_string(), "records": records, "invalid_records": problems, "idempotency_key": key}),
+            )
+            .tenant(caller.tenant_id)
+            .client(caller.client_id.clone());
+        let refused = RefusedBatch {
+            batch_id: credentials::generate_id(&mut self.entropy.rng()),
+            tenant_id: caller.tenant_id,
+            client_pk: caller.client_pk,
+            idempotency_key: Some(key.to_owned()),
+            records,
+            received_at: now,
+            duration_us: started.elapsed().as_micros() as i64,
+            audit,
+        };
+        if let Err(e) = self.store.record_refused_batch(refused).await {
+            return caller.ctx.failure(e).into();
+        }
+        self.metrics.count("sync_batch_refused");
+        IntakeError::Invalid(err)
+    }
+}
+
+/// The audit entry of an answer about the batch's key.
+fn audit(caller: &Caller, now: UnixMillis, event: AuditEvent, key: &str) -> AuditDraft {
+    let outcome = match event {
+        AuditEvent::IdempotencyReplayed => AuditOutcome::Success,
+        _ => AuditOutcome::Failure,
+    };
+    caller
+        .ctx
+        .audit()
+        .draft(now, event, outcome, json!({"idempotency_key": key}))
+        .tenant(caller.tenant_id)
+        .client(caller.client_id.clone())
+}
+
+/// The body of a batch's answer, as sent and as kept for replays.
+fn render_response(response: &BatchResponse) -> String {
+    serde_json::to_string(response).expect("a batch response serializes")
+}
