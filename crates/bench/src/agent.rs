@@ -8,9 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kendrix_core::enrollment::Enrollment;
-use kendrix_core::sync::Op;
+use kendrix_core::sync::{Change, EntityName, Op};
 use kendrix_core::SystemClock;
-use kendrix_engine::{Change, Engine, RunOutcome, Trigger};
+use kendrix_engine::{Engine, RunOutcome, Trigger};
 
 use crate::harness::Bench;
 use crate::ingest::Row;
@@ -19,10 +19,11 @@ use crate::ingest::Row;
 pub const DRAIN_COMMAND: &str = "agent-drain";
 
 fn changes(rows: &[Row], entity: &str) -> Vec<Change> {
+    let entity: EntityName = entity.parse().expect("entity");
     rows.iter()
         .map(|r| Change {
-            entity: entity.to_owned(),
-            id: r.id.clone(),
+            entity: entity.clone(),
+            id: r.id.parse().expect("id"),
             op: Op::Upsert,
             version: Some(r.version.parse().expect("version")),
             data: r.data.as_object().cloned(),

@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use kendrix_core::clock::ManualClock;
-use kendrix_core::sync::{Op, RecordProblem, RecordResult, RecordStatus};
+use kendrix_core::sync::{Change, Op, RecordProblem, RecordResult, RecordStatus};
 use kendrix_core::Hlc;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::local_store::Change;
 
 /// Answers batches as scripted (then accepts everything), each after a short delay so
 /// batches overlap, counting how many are on their way at once.
@@ -111,12 +110,9 @@ async fn setup(records: usize, batch_size: i64) -> Setup {
         .await
         .unwrap();
     let changes: Vec<Change> = (0..records)
-        .map(|n| Change {
-            entity: "orders".into(),
-            id: format!("o{n}"),
-            op: Op::Upsert,
-            version: None,
-            data: json!({ "n": n }).as_object().cloned(),
+        .map(|n| {
+            let data = json!({ "n": n }).as_object().cloned();
+            Change::new("orders", format!("o{n}"), Op::Upsert, None, data).unwrap()
         })
         .collect();
     let clock = ManualClock::new(1_800_000_000_000);

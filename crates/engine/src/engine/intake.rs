@@ -1,10 +1,11 @@
 //! Intake: changes into the outbox from calls, sources and the inbox folder, and dead
 //! letters sent again, fixed or discarded.
 
+use kendrix_core::sync::Change;
 use serde_json::{Map, Value};
 
 use super::Engine;
-use crate::local_store::{Change, DeadLetter};
+use crate::local_store::DeadLetter;
 use crate::sources::{move_into, read_rows, Format, Inbox, InboxOutcome, RowShape};
 use crate::{EngineError, EngineResult};
 

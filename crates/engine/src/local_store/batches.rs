@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 
-use kendrix_core::sync::{BatchResponse, RecordProblem, RecordStatus};
+use kendrix_core::sync::{BatchResponse, Op, RecordProblem, RecordStatus};
 use kendrix_core::UnixMillis;
 use rand::RngCore;
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::Sqlite;
 
@@ -21,6 +22,32 @@ pub struct FormedBatch {
     pub body: String,
     pub records: i64,
     pub attempts: i64,
+}
+
+/// A batch body as this agent stored it (SQLite wrote it: every field is present).
+#[derive(Deserialize)]
+struct StoredBody {
+    records: Vec<StoredRecord>,
+}
+
+/// One record of a stored batch body, read back when the server's answer sends it to dead
+/// letters or back to the outbox. Its names and version stay the text that was stored (not
+/// `EntityName`/`RecordId`): a batch formed by an older agent may hold a name the types now
+/// refuse, and that record must still become a dead letter rather than vanish.
+#[derive(Deserialize)]
+struct StoredRecord {
+    entity: String,
+    id: String,
+    op: Op,
+    version: String,
+    /// `None` for a delete, and for data that was not JSON.
+    data: Option<Value>,
+}
+
+impl StoredRecord {
+    fn data_text(&self) -> Option<String> {
+        self.data.as_ref().map(Value::to_string)
+    }
 }
 
 /// The condition naming the `$1` oldest waiting records: the one definition the batch's
@@ -165,14 +192,14 @@ impl LocalStore {
             return self.finish(batch.id, &[], &[], now).await;
         }
         let records = records_of(batch);
-        let dead: Vec<(&Value, String)> = response
+        let dead: Vec<(&StoredRecord, String)> = response
             .results
             .iter()
             .filter(|r| r.status == RecordStatus::Rejected)
             .filter_map(|r| {
                 let record = records
                     .iter()
-                    .find(|v| v["entity"] == r.entity.as_str() && v["id"] == r.id.as_str())?;
+                    .find(|s| s.entity == r.entity && s.id == r.id)?;
                 Some((
                     record,
                     r.reason
@@ -194,12 +221,12 @@ impl LocalStore {
         now: UnixMillis,
     ) -> EngineResult<bool> {
         let records = records_of(batch);
-        let dead: Vec<(&Value, String)> = problems
+        let dead: Vec<(&StoredRecord, String)> = problems
             .iter()
             .filter_map(|p| records.get(p.index).map(|r| (r, p.errors.join("; "))))
             .collect();
         let named: HashSet<usize> = problems.iter().map(|p| p.index).collect();
-        let back: Vec<&Value> = records
+        let back: Vec<&StoredRecord> = records
             .iter()
             .enumerate()
             .filter(|(i, _)| !named.contains(i))
@@ -211,12 +238,10 @@ impl LocalStore {
     async fn finish(
         &self,
         batch_id: i64,
-        dead: &[(&Value, String)],
-        back: &[&Value],
+        dead: &[(&StoredRecord, String)],
+        back: &[&StoredRecord],
         now: UnixMillis,
     ) -> EngineResult<bool> {
-        let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
-        let data = |v: &Value| v.get("data").filter(|d| !d.is_null()).map(Value::to_string);
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM batches WHERE id = $1")
             .bind(batch_id)
@@ -230,12 +255,12 @@ impl LocalStore {
                 "INSERT INTO dead_letters (entity, record_id, op, version, data, reason, at) ",
             );
             insert.push_values(chunk, |mut row, (record, reason)| {
-                row.push_bind(text(record, "entity"))
-                    .push_bind(text(record, "id"))
-                    .push_bind(text(record, "op"))
-                    .push_bind(text(record, "version"))
-                    .push_bind(data(record))
-                    .push_bind(reason.clone())
+                row.push_bind(record.entity.as_str())
+                    .push_bind(record.id.as_str())
+                    .push_bind(record.op.as_str())
+                    .push_bind(record.version.as_str())
+                    .push_bind(record.data_text())
+                    .push_bind(reason.as_str())
                     .push_bind(now);
             });
             insert.build().execute(&mut *tx).await?;
@@ -245,11 +270,11 @@ impl LocalStore {
                 "INSERT INTO outbox (entity, record_id, op, version, data, enqueued_at) ",
             );
             insert.push_values(chunk, |mut row, record| {
-                row.push_bind(text(record, "entity"))
-                    .push_bind(text(record, "id"))
-                    .push_bind(text(record, "op"))
-                    .push_bind(text(record, "version"))
-                    .push_bind(data(record))
+                row.push_bind(record.entity.as_str())
+                    .push_bind(record.id.as_str())
+                    .push_bind(record.op.as_str())
+                    .push_bind(record.version.as_str())
+                    .push_bind(record.data_text())
                     .push_bind(now);
             });
             insert.push(" ON CONFLICT (entity, record_id) DO NOTHING");
@@ -260,10 +285,9 @@ impl LocalStore {
     }
 }
 
-fn records_of(batch: &FormedBatch) -> Vec<Value> {
-    serde_json::from_str::<Value>(&batch.body)
-        .ok()
-        .and_then(|b| b.get("records").and_then(Value::as_array).cloned())
+fn records_of(batch: &FormedBatch) -> Vec<StoredRecord> {
+    serde_json::from_str::<StoredBody>(&batch.body)
+        .map(|body| body.records)
         .unwrap_or_default()
 }
 

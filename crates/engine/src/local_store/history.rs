@@ -1,12 +1,12 @@
 //! Dead letters (records the server refused, kept for staff) and the sync history.
 
-use kendrix_core::sync::{Op, StatusCounts};
+use kendrix_core::sync::{Change, Op, StatusCounts};
 use kendrix_core::{Hlc, UnixMillis};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{Sqlite, Transaction};
 
-use super::{Change, LocalStore, CHUNK};
+use super::{LocalStore, CHUNK};
 use crate::status::{RunOutcome, Trigger};
 use crate::{EngineError, EngineResult};
 
@@ -121,7 +121,8 @@ impl LocalStore {
         }
         let changes = letters
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(index, d)| {
                 let op = if d.op == "delete" {
                     Op::Delete
                 } else {
@@ -135,15 +136,15 @@ impl LocalStore {
                         .as_deref()
                         .and_then(|t| serde_json::from_str::<Map<String, Value>>(t).ok()),
                 };
-                Change {
-                    entity: d.entity.clone(),
-                    id: d.record_id.clone(),
-                    op,
-                    version: None,
-                    data,
-                }
+                // Kept as the server refused it, which may be a name no longer accepted.
+                Change::new(&d.entity, d.record_id.as_str(), op, None, data).map_err(|e| {
+                    EngineError::InvalidChange {
+                        index,
+                        reason: format!("dead letter #{}: {e}", d.id),
+                    }
+                })
             })
-            .collect::<Vec<_>>();
+            .collect::<EngineResult<Vec<_>>>()?;
         let mut enqueue = self.begin_enqueue(hlc, now).await?;
         enqueue.add(&changes).await?;
         delete_dead_letters(&mut enqueue.tx, ids).await?;

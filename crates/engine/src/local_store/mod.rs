@@ -19,7 +19,7 @@ use crate::{EngineError, EngineResult};
 pub use agent_state::{AgentState, Witness};
 pub use batches::FormedBatch;
 pub use history::{DeadLetter, SyncRun};
-pub use outbox::{Change, Enqueue};
+pub use outbox::Enqueue;
 
 /// The agent's local database.
 #[derive(Debug, Clone)]

@@ -1,37 +1,25 @@
 //! The outbox: changes queued in one transaction, coalesced per record to the newest, each
 //! given its HLC version at enqueue.
 
-use kendrix_core::sync::{canonical_json, EntityName, Op, RecordId};
-use kendrix_core::{Hlc, UnixMillis, Version};
-use serde_json::{Map, Value};
+use kendrix_core::sync::{canonical_json, Change, ChangeError, Op};
+use kendrix_core::{Hlc, UnixMillis};
 use sqlx::{Sqlite, Transaction};
 
 use super::{agent_state, LocalStore, CHUNK};
 use crate::{EngineError, EngineResult};
 
-/// One change a source hands to the engine. Without a version, the engine's clock gives one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub entity: String,
-    pub id: String,
-    pub op: Op,
-    pub version: Option<Version>,
-    pub data: Option<Map<String, Value>>,
-}
-
+/// A change's entity and id are valid by their types (`EntityName`, `RecordId`); what a
+/// hand-built `Change` can still get wrong is its data against its op.
 fn check(index: usize, change: &Change) -> EngineResult<()> {
-    let invalid = |reason: &str| EngineError::InvalidChange {
-        index,
-        reason: reason.to_owned(),
+    let mismatch = match (change.op, &change.data) {
+        (Op::Upsert, None) => ChangeError::UpsertWithoutData,
+        (Op::Delete, Some(_)) => ChangeError::DeleteWithData,
+        _ => return Ok(()),
     };
-    if let Err(e) = EntityName::check(&change.entity).and(RecordId::check(&change.id)) {
-        return Err(invalid(&e.to_string()));
-    }
-    match (change.op, &change.data) {
-        (Op::Upsert, None) => Err(invalid("an upsert needs data (a JSON object)")),
-        (Op::Delete, Some(_)) => Err(invalid("a delete carries no data")),
-        _ => Ok(()),
-    }
+    Err(EngineError::InvalidChange {
+        index,
+        reason: mismatch.to_string(),
+    })
 }
 
 /// Queues changes inside one transaction: nothing is visible (or sent) until `commit`, and
