@@ -1,29 +1,26 @@
 //! The commands the UI invokes (through `ui/src/api.ts` only). Each is a thin wrapper over
-//! one engine call; errors reach the UI as the engine's plain-words message.
+//! one engine call; errors reach the UI as a [`CommandError`]: a code and plain words.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kendrix_core::enrollment::Enrollment;
-use kendrix_engine::{DeadLetter, Engine, EngineError, Status, SyncRun, Trigger};
+use kendrix_engine::{DeadLetter, Engine, Problem, Status, SyncRun, Trigger};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tauri::State;
 use tauri_plugin_autostart::ManagerExt;
 
-type Answer<T> = Result<T, String>;
+use crate::error::{CallError, CommandError};
 
-fn said(e: EngineError) -> String {
-    e.to_string()
-}
+type Answer<T> = Result<T, CommandError>;
 
 /// How long Sync Now keeps retrying while the server is unreachable or busy.
 pub const SYNC_NOW_RETRY: Duration = Duration::from_secs(30);
-const NOTIFICATIONS_KEY: &str = "app.notifications";
 
 #[tauri::command]
 pub async fn status(engine: State<'_, Arc<Engine>>) -> Answer<Status> {
-    engine.status().await.map_err(said)
+    engine.status().await.map_err(CommandError::from)
 }
 
 #[tauri::command]
@@ -31,40 +28,43 @@ pub async fn sync_now(engine: State<'_, Arc<Engine>>) -> Answer<SyncRun> {
     engine
         .sync(Trigger::Manual, SYNC_NOW_RETRY)
         .await
-        .map_err(said)
+        .map_err(CommandError::from)
 }
 
 #[tauri::command]
 pub async fn pause(engine: State<'_, Arc<Engine>>, minutes: Option<u64>) -> Answer<()> {
-    engine.pause(minutes).await.map_err(said)
+    engine.pause(minutes).await.map_err(CommandError::from)
 }
 
 #[tauri::command]
 pub async fn resume(engine: State<'_, Arc<Engine>>) -> Answer<()> {
-    engine.resume().await.map_err(said)
+    engine.resume().await.map_err(CommandError::from)
 }
 
 /// Paste-once enrollment: the secret goes to the OS keychain, never to a file.
 #[tauri::command]
 pub async fn enroll(engine: State<'_, Arc<Engine>>, enrollment: String) -> Answer<Status> {
-    let enrollment = Enrollment::decode(&enrollment).map_err(|e| e.to_string())?;
-    engine.enroll(&enrollment).await.map_err(said)?;
-    engine.status().await.map_err(said)
+    let enrollment = Enrollment::decode(&enrollment)?;
+    engine.enroll(&enrollment).await?;
+    engine.status().await.map_err(CommandError::from)
 }
 
 #[tauri::command]
 pub async fn history(engine: State<'_, Arc<Engine>>, limit: i64) -> Answer<Vec<SyncRun>> {
-    engine.history(limit.clamp(1, 1000)).await.map_err(said)
+    engine
+        .history(limit.clamp(1, 1000))
+        .await
+        .map_err(CommandError::from)
 }
 
 #[tauri::command]
 pub async fn dead_letters(engine: State<'_, Arc<Engine>>) -> Answer<Vec<DeadLetter>> {
-    engine.dead_letters().await.map_err(said)
+    engine.dead_letters().await.map_err(CommandError::from)
 }
 
 #[tauri::command]
 pub async fn retry_dead_letters(engine: State<'_, Arc<Engine>>, ids: Vec<i64>) -> Answer<()> {
-    engine.retry_dead_letters(&ids).await.map_err(said)?;
+    engine.retry_dead_letters(&ids).await?;
     engine.request_sync();
     Ok(())
 }
@@ -75,12 +75,12 @@ pub async fn discard_dead_letters(engine: State<'_, Arc<Engine>>, ids: Vec<i64>)
         .discard_dead_letters(&ids)
         .await
         .map(|_| ())
-        .map_err(said)
+        .map_err(CommandError::from)
 }
 
 #[tauri::command]
 pub async fn fix_dead_letter(engine: State<'_, Arc<Engine>>, id: i64, data: String) -> Answer<()> {
-    engine.fix_dead_letter(id, &data).await.map_err(said)?;
+    engine.fix_dead_letter(id, &data).await?;
     engine.request_sync();
     Ok(())
 }
@@ -125,8 +125,13 @@ impl AuditQuery {
 }
 
 async fn server_json(engine: &Engine, path: &str) -> Answer<Value> {
-    let body = engine.server_get(path).await.map_err(said)?;
-    serde_json::from_str(&body).map_err(|e| format!("the server's answer could not be read: {e}"))
+    let body = engine.server_get(path).await?;
+    serde_json::from_str(&body).map_err(|e| {
+        CommandError::new(
+            CallError::Unreadable,
+            format!("the server's answer could not be read: {e}"),
+        )
+    })
 }
 
 #[tauri::command]
@@ -141,13 +146,16 @@ pub async fn audit_export(
     format: String,
 ) -> Answer<String> {
     if format != "csv" && format != "ndjson" {
-        return Err(format!("unknown export format {format:?}: csv or ndjson"));
+        return Err(CommandError::new(
+            CallError::Invalid,
+            format!("unknown export format {format:?}: csv or ndjson"),
+        ));
     }
     let query = query.encoded(&[("format", format)]);
     engine
         .server_get(&format!("/audit/export?{query}"))
         .await
-        .map_err(said)
+        .map_err(CommandError::from)
 }
 
 #[derive(Debug, Serialize)]
@@ -163,9 +171,12 @@ pub async fn config_effective(
     format: String,
 ) -> Answer<EffectiveConfig> {
     if !matches!(format.as_str(), "json" | "xml" | "ini") {
-        return Err(format!("unknown format {format:?}: json, xml or ini"));
+        return Err(CommandError::new(
+            CallError::Invalid,
+            format!("unknown format {format:?}: json, xml or ini"),
+        ));
     }
-    let config = engine.config_as(&format).await.map_err(said)?;
+    let config = engine.config_as(&format).await?;
     Ok(EffectiveConfig {
         body: config.body,
         version: config.version,
@@ -201,15 +212,9 @@ pub struct AppSettings {
     interval_seconds: Option<u64>,
 }
 
-/// Notifications are on unless staff turned them off.
+/// Notifications are on unless staff turned them off (or the setting cannot be read).
 pub async fn notifications_enabled(engine: &Engine) -> bool {
-    engine
-        .store()
-        .state(NOTIFICATIONS_KEY)
-        .await
-        .ok()
-        .flatten()
-        .is_none_or(|v| v != "off")
+    engine.notifications_enabled().await.unwrap_or(true)
 }
 
 #[tauri::command]
@@ -220,7 +225,7 @@ pub async fn settings(
     Ok(AppSettings {
         autostart: app.autolaunch().is_enabled().unwrap_or(false),
         notifications: notifications_enabled(&engine).await,
-        interval_seconds: engine.interval_override().await.map_err(said)?,
+        interval_seconds: engine.interval_override().await?,
     })
 }
 
@@ -236,15 +241,15 @@ pub async fn save_settings(
     } else {
         autostart.disable()
     };
-    change.map_err(|e| format!("autostart could not be changed: {e}"))?;
-    let notifications = if settings.notifications { "on" } else { "off" };
-    engine
-        .store()
-        .set_states(&[(NOTIFICATIONS_KEY, Some(notifications))])
-        .await
-        .map_err(said)?;
+    change.map_err(|e| {
+        CommandError::new(
+            Problem::Local,
+            format!("autostart could not be changed: {e}"),
+        )
+    })?;
+    engine.set_notifications(settings.notifications).await?;
     engine
         .set_interval_override(settings.interval_seconds)
         .await
-        .map_err(said)
+        .map_err(CommandError::from)
 }

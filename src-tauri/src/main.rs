@@ -6,11 +6,13 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod error;
 mod notify;
 mod tray;
 
 use std::sync::Arc;
 
+use kendrix_core::SystemClock;
 use kendrix_engine::Engine;
 use tauri::{Emitter, Manager, WindowEvent};
 
@@ -38,7 +40,8 @@ fn main() {
         .setup(move |app| {
             let data_dir = kendrix_engine::default_data_dir()
                 .ok_or("no data folder: set KENDRIX_AGENT_DIR")?;
-            let engine = tauri::async_runtime::block_on(Engine::open(&data_dir))?;
+            let engine =
+                tauri::async_runtime::block_on(Engine::open(&data_dir, Arc::new(SystemClock)))?;
             app.manage(engine.clone());
             tray::create(app.handle())?;
             forward_status(app.handle().clone(), engine.clone());

@@ -3,7 +3,7 @@
 //! notification service, the message goes to the log and the app carries on.
 
 use kendrix_core::UnixMillis;
-use kendrix_engine::{Status, SyncState};
+use kendrix_engine::{Problem, Status, SyncState};
 
 /// Remembers what was told, to notify on changes only.
 #[derive(Debug, Default)]
@@ -72,9 +72,7 @@ impl Notifier {
 }
 
 fn is_auth_problem(status: &Status) -> bool {
-    status.message.as_deref().is_some_and(|m| {
-        m.contains("credentials") || m.contains("enrollment") || m.contains("permission")
-    })
+    matches!(status.problem, Some(Problem::Auth | Problem::Permission))
 }
 
 fn send(title: &str, body: &str, enabled: bool) {
@@ -113,6 +111,13 @@ mod tests {
         }
     }
 
+    fn problem(state: SyncState, problem: Problem, message: &str) -> Status {
+        Status {
+            problem: Some(problem),
+            ..status(state, 0, Some(message))
+        }
+    }
+
     fn titles(notifier: &mut Notifier, s: Status) -> Vec<String> {
         notifier
             .notifications_for(&s)
@@ -130,7 +135,7 @@ mod tests {
             titles(&mut n, status(SyncState::Idle, 0, None)).is_empty(),
             "a routine sync"
         );
-        let mut retrying = status(SyncState::Offline, 0, Some("retrying in 2 s"));
+        let mut retrying = problem(SyncState::Offline, Problem::Offline, "retrying in 2 s");
         retrying.progress = Some(kendrix_engine::Progress { sent: 0, total: 10 });
         assert!(
             titles(&mut n, retrying).is_empty(),
@@ -139,7 +144,11 @@ mod tests {
         assert_eq!(
             titles(
                 &mut n,
-                status(SyncState::Offline, 0, Some("cannot reach the server"))
+                problem(
+                    SyncState::Offline,
+                    Problem::Offline,
+                    "cannot reach the server"
+                )
             ),
             ["Kendrix Sync cannot reach the server"]
         );
@@ -150,16 +159,16 @@ mod tests {
         assert_eq!(
             titles(
                 &mut n,
-                status(
+                problem(
                     SyncState::Error,
-                    0,
-                    Some("the server refused this agent's credentials")
+                    Problem::Auth,
+                    "the server refused this agent's credentials"
                 )
             ),
             ["Kendrix Sync: credentials refused"]
         );
         assert!(
-            titles(&mut n, status(SyncState::Error, 0, Some("same"))).is_empty(),
+            titles(&mut n, problem(SyncState::Error, Problem::Auth, "same")).is_empty(),
             "told once"
         );
         let _ = titles(&mut n, status(SyncState::Idle, 0, None));
@@ -167,5 +176,29 @@ mod tests {
             titles(&mut n, status(SyncState::Idle, 2, None)),
             ["Kendrix Sync: records refused"]
         );
+    }
+
+    #[test]
+    fn the_title_follows_the_kind_of_problem_never_the_words() {
+        for (kind, words, title) in [
+            (
+                Problem::Permission,
+                "this agent lacks a permission it needs (403 forbidden)",
+                "Kendrix Sync: credentials refused",
+            ),
+            (
+                Problem::Refused,
+                "the server refused the request (413): the credentials field is too large",
+                "Kendrix Sync needs attention",
+            ),
+        ] {
+            let mut n = Notifier::default();
+            let _ = titles(&mut n, status(SyncState::Idle, 0, None));
+            assert_eq!(
+                titles(&mut n, problem(SyncState::Error, kind, words)),
+                [title],
+                "{kind:?}"
+            );
+        }
     }
 }

@@ -160,6 +160,45 @@ async fn without_a_keychain_the_agent_says_so_and_stores_no_secret_anywhere() {
     agent.assert_no_file_holds(&[&site.client_secret]);
 }
 
+/// A poison record — an id holding a NUL, which PostgreSQL cannot store — is refused by the
+/// agent at enqueue, naming the row and the field; nothing of the file is queued, so it never
+/// reaches a batch, and the corrected file goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_holding_a_nul_is_refused_at_enqueue_and_nothing_is_queued() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 13", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    let mut rows = order_rows(0, 3);
+    rows[1]["id"] = json!("o\u{0}000001");
+    let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    assert!(
+        text.contains("\\u0000"),
+        "the NUL travels as JSON's escape: {text}"
+    );
+    let out = agent.run_with_stdin(&["enqueue", "--entity", "orders"], &text);
+    assert_eq!(exit_code(&out), 1, "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains(
+            "row 2: \"id\" contains the control character U+0000; ids must be printable text; nothing was queued"
+        ),
+        "{}",
+        output_text(&out)
+    );
+    assert_eq!(agent.status()["queue_depth"], 0, "nothing was queued");
+    let out = agent.run(&["sync"]);
+    assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
+    let history: Value = serde_json::from_str(&agent.ok(&["history", "--json"])).unwrap();
+    assert_eq!(history[0]["sent"], 0, "no batch carried it");
+    assert_eq!(server_applied(&db).await, 0);
+
+    rows[1]["id"] = json!("o000001");
+    agent.enqueue("orders", &rows);
+    agent.ok(&["sync"]);
+    assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
+    assert_eq!(agent.status()["all_synced"], true);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_the_server_refuses_waits_in_dead_letters_until_fixed_and_resent() {
     let (db, server) = sqlite_server(&[]).await;

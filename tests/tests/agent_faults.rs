@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kendrix_core::sync::Op;
-use kendrix_engine::{now_millis, Change, LocalStore};
+use kendrix_core::sync::{Change, Op};
+use kendrix_core::{Clock, SystemClock};
+use kendrix_engine::LocalStore;
 use kendrix_tests::agent::{
     enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
     server_checksum, set_config_number, source_checksum, sqlite_server, Agent, Fault, SmallDisk,
@@ -250,20 +251,21 @@ async fn local_writes_cut_off_at_any_moment_leave_the_outbox_usable() {
         .await
         .unwrap();
     let mut hlc = store.hlc("site-1").await.unwrap();
-    let change = |n: usize| Change {
-        entity: "orders".into(),
-        id: format!("o{n:06}"),
-        op: Op::Upsert,
-        version: None,
-        data: json!({ "n": n }).as_object().cloned(),
+    let change = |n: usize| {
+        let data = json!({ "n": n }).as_object().cloned();
+        Change::new("orders", format!("o{n:06}"), Op::Upsert, None, data).unwrap()
     };
     for i in 0..240 {
         // Two records a write, cut off after 1 to 12 steps.
         let pair = [change(i), change(10_000 + i)];
-        abandon_after_steps(store.enqueue(&pair, &mut hlc, now_millis()), i % 12 + 1).await;
+        abandon_after_steps(
+            store.enqueue(&pair, &mut hlc, SystemClock.now_ms()),
+            i % 12 + 1,
+        )
+        .await;
     }
     store
-        .enqueue(&[change(99_999)], &mut hlc, now_millis())
+        .enqueue(&[change(99_999)], &mut hlc, SystemClock.now_ms())
         .await
         .expect("the outbox still takes writes after 240 abandoned ones");
     let depth = store.queue_depth().await.unwrap();

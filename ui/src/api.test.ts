@@ -68,11 +68,18 @@ describe('api', () => {
     ]);
   });
 
-  it('rejects with the Rust side\'s message as it is', async () => {
+  it('rejects with the Rust side\'s code and message as they are', async () => {
     mockIPC(() => {
-      throw 'The server cannot be reached.';
+      throw { code: 'offline', message: 'The server cannot be reached.' };
     });
-    await expect(api.syncNow()).rejects.toBe('The server cannot be reached.');
+    await expect(api.syncNow()).rejects.toEqual({ code: 'offline', message: 'The server cannot be reached.' });
+  });
+
+  it('rejects with the code unknown when the shell itself fails without one', async () => {
+    mockIPC(() => {
+      throw 'command sync_now not found';
+    });
+    await expect(api.syncNow()).rejects.toEqual({ code: 'unknown', message: 'command sync_now not found' });
   });
 
   it('delivers status events until the listener is stopped', async () => {

@@ -3,11 +3,35 @@
 //
 // Field names are snake_case because that is how the Rust side serializes them; times are
 // Unix milliseconds. Argument objects use camelCase keys, which Tauri v2 maps to the Rust
-// command's snake_case parameters. A failed command rejects with the Rust side's plain-words
-// message (a string); screens show it as it is.
+// command's snake_case parameters. A failed command rejects with a CommandError: screens
+// decide on its `code` and show its `message` as it is (never read it to decide).
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
+import { asCommandError } from './lib/errors';
+
+// ---- Errors -------------------------------------------------------------------------------
+
+/** What kind of problem puts the agent in the error or offline state (`Status.problem`). */
+export type Problem = 'auth' | 'permission' | 'offline' | 'refused' | 'keychain' | 'disk' | 'local';
+
+/**
+ * What kind of failure a command met: a Problem, or `not_enrolled`, `invalid` (the input),
+ * `not_found`, `unreadable` (the server's answer); `unknown` when the shell gave no code.
+ */
+export type ErrorCode = Problem | 'not_enrolled' | 'invalid' | 'not_found' | 'unreadable' | 'unknown';
+
+/** How every command fails. */
+export interface CommandError { code: ErrorCode; message: string }
+
+/** The one way to call the shell: every failure rejects as a CommandError. */
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw asCommandError(e);
+  }
+}
 
 // ---- Agent status -------------------------------------------------------------------------
 
@@ -17,6 +41,7 @@ export interface Enrolled { server: string; client_id: string }
 export interface Status {
   state: SyncState; all_synced: boolean; queue_depth: number; dead_letters: number;
   last_success_at: number | null; next_run_at: number | null; paused_until: number | null;
+  problem: Problem | null;     // what kind of problem error/offline is: decide on this
   message: string | null;      // why error/offline/paused, in plain words
   warning: string | null;      // e.g. audit witness warning
   progress: Progress | null;   // while syncing
@@ -30,7 +55,7 @@ export interface AppSettings { autostart: boolean; notifications: boolean; inter
 
 /** The agent's current status. */
 export function getStatus(): Promise<Status> {
-  return invoke<Status>('status');
+  return call<Status>('status');
 }
 
 /** Calls `cb` with every status the agent emits; resolves to the function that stops listening. */
@@ -40,45 +65,45 @@ export function onStatus(cb: (s: Status) => void): Promise<() => void> {
 
 /** Runs a sync now and resolves when it has finished. */
 export function syncNow(): Promise<SyncRun> {
-  return invoke<SyncRun>('sync_now');
+  return call<SyncRun>('sync_now');
 }
 
 /** Pauses scheduled syncs for `minutes`, or until resumed when `minutes` is null. */
 export function pause(minutes: number | null): Promise<void> {
-  return invoke<void>('pause', { minutes });
+  return call<void>('pause', { minutes });
 }
 
 export function resume(): Promise<void> {
-  return invoke<void>('resume');
+  return call<void>('resume');
 }
 
 /** Enrolls with a pasted `kendrix1:…` string; the secret goes to the OS keychain. */
 export function enroll(enrollment: string): Promise<Status> {
-  return invoke<Status>('enroll', { enrollment });
+  return call<Status>('enroll', { enrollment });
 }
 
 /** The most recent local sync runs, newest first. */
 export function history(limit: number): Promise<SyncRun[]> {
-  return invoke<SyncRun[]>('history', { limit });
+  return call<SyncRun[]>('history', { limit });
 }
 
 export function deadLetters(): Promise<DeadLetter[]> {
-  return invoke<DeadLetter[]>('dead_letters');
+  return call<DeadLetter[]>('dead_letters');
 }
 
 /** Puts dead letters back in the outbox unchanged. */
 export function retryDeadLetters(ids: number[]): Promise<void> {
-  return invoke<void>('retry_dead_letters', { ids });
+  return call<void>('retry_dead_letters', { ids });
 }
 
 /** Drops dead letters for good: they are never sent. */
 export function discardDeadLetters(ids: number[]): Promise<void> {
-  return invoke<void>('discard_dead_letters', { ids });
+  return call<void>('discard_dead_letters', { ids });
 }
 
 /** Replaces a dead letter's data (the text of a JSON object) and resends it. */
 export function fixDeadLetter(id: number, data: string): Promise<void> {
-  return invoke<void>('fix_dead_letter', { id, data });
+  return call<void>('fix_dead_letter', { id, data });
 }
 
 // ---- Server audit log (GET /audit/logs, /audit/export) ------------------------------------
@@ -124,12 +149,12 @@ export interface AuditPage {
 }
 
 export function auditLogs(q: AuditQuery): Promise<AuditPage> {
-  return invoke<AuditPage>('audit_logs', { query: q });
+  return call<AuditPage>('audit_logs', { query: q });
 }
 
 /** Every entry the filter selects, as CSV or NDJSON text. */
 export function auditExport(q: AuditQuery, format: 'csv' | 'ndjson'): Promise<string> {
-  return invoke<string>('audit_export', { query: q, format });
+  return call<string>('audit_export', { query: q, format });
 }
 
 // ---- Configuration (GET /config, /config/versions, /config/diff) --------------------------
@@ -164,16 +189,16 @@ export interface ConfigDiffLine {
 }
 
 export function configEffective(format: ConfigFormat): Promise<EffectiveConfig> {
-  return invoke<EffectiveConfig>('config_effective', { format });
+  return call<EffectiveConfig>('config_effective', { format });
 }
 
 /** The tenant's configuration versions, newest first. */
 export function configVersions(): Promise<ConfigVersion[]> {
-  return invoke<ConfigVersion[]>('config_versions');
+  return call<ConfigVersion[]>('config_versions');
 }
 
 export function configDiff(from: number, to: number): Promise<ConfigDiffLine[]> {
-  return invoke<ConfigDiffLine[]>('config_diff', { from, to });
+  return call<ConfigDiffLine[]>('config_diff', { from, to });
 }
 
 // ---- Statistics (GET /sync/stats, /auth/stats) --------------------------------------------
@@ -236,19 +261,19 @@ export interface AuthWindow {
 export interface AuthStats { tenant_id: number; windows: AuthWindow[] }
 
 export function syncStats(): Promise<SyncStats> {
-  return invoke<SyncStats>('sync_stats');
+  return call<SyncStats>('sync_stats');
 }
 
 export function authStats(): Promise<AuthStats> {
-  return invoke<AuthStats>('auth_stats');
+  return call<AuthStats>('auth_stats');
 }
 
 // ---- App settings -------------------------------------------------------------------------
 
 export function getSettings(): Promise<AppSettings> {
-  return invoke<AppSettings>('settings');
+  return call<AppSettings>('settings');
 }
 
 export function saveSettings(s: AppSettings): Promise<void> {
-  return invoke<void>('save_settings', { settings: s });
+  return call<void>('save_settings', { settings: s });
 }

@@ -4,12 +4,14 @@
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use kendrix_core::enrollment::Enrollment;
-use kendrix_engine::{Engine, Format, Inbox, RowShape, Status, SyncRun, Trigger};
+use kendrix_core::SystemClock;
+use kendrix_engine::{Engine, Format, Inbox, RowShape, RunOutcome, Status, SyncRun, Trigger};
 
 /// Exit codes of `kendrix sync`, for scripts and service managers.
 mod exit {
@@ -170,7 +172,7 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let engine = Engine::open(&data_dir(&cli)?).await?;
+    let engine = Engine::open(&data_dir(&cli)?, Arc::new(SystemClock)).await?;
     match cli.command {
         Command::Enroll {
             enrollment,
@@ -253,14 +255,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 print_run(&run);
                 println!("status: {}", status.summary());
             }
-            Ok(match run.outcome.as_deref() {
-                Some("synced") if status.all_synced => exit::ALL_SYNCED,
-                Some("synced") if status.dead_letters > 0 => exit::REJECTED,
-                Some("synced") => exit::ALL_SYNCED,
-                Some("partial") => exit::REJECTED,
-                Some("offline") => exit::OFFLINE,
-                Some("auth") => exit::AUTH,
-                _ => exit::FAILED,
+            Ok(match run.outcome {
+                Some(RunOutcome::Synced) if status.all_synced => exit::ALL_SYNCED,
+                Some(RunOutcome::Synced) if status.dead_letters > 0 => exit::REJECTED,
+                Some(RunOutcome::Synced) => exit::ALL_SYNCED,
+                Some(RunOutcome::Partial) => exit::REJECTED,
+                Some(RunOutcome::Offline) => exit::OFFLINE,
+                Some(RunOutcome::Auth) => exit::AUTH,
+                Some(RunOutcome::Error) | None => exit::FAILED,
             })
         }
         Command::Status { json } => {
@@ -450,9 +452,9 @@ fn print_run(run: &SyncRun) {
     println!(
         "run #{} ({}) {} — {}: {} sent in {} batch(es): {} applied, {} duplicate, {} stale, {} refused{}",
         run.id,
-        run.trigger,
+        run.trigger.as_str(),
         format_time(run.started_at),
-        run.outcome.as_deref().unwrap_or("unfinished"),
+        run.outcome.map_or("unfinished", RunOutcome::as_str),
         run.sent,
         run.batches,
         run.applied,

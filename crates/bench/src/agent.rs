@@ -8,8 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kendrix_core::enrollment::Enrollment;
-use kendrix_core::sync::Op;
-use kendrix_engine::{Change, Engine, Trigger};
+use kendrix_core::sync::{Change, EntityName, Op};
+use kendrix_core::SystemClock;
+use kendrix_engine::{Engine, RunOutcome, Trigger};
 
 use crate::harness::Bench;
 use crate::ingest::Row;
@@ -18,10 +19,11 @@ use crate::ingest::Row;
 pub const DRAIN_COMMAND: &str = "agent-drain";
 
 fn changes(rows: &[Row], entity: &str) -> Vec<Change> {
+    let entity: EntityName = entity.parse().expect("entity");
     rows.iter()
         .map(|r| Change {
-            entity: entity.to_owned(),
-            id: r.id.clone(),
+            entity: entity.clone(),
+            id: r.id.parse().expect("id"),
             op: Op::Upsert,
             version: Some(r.version.parse().expect("version")),
             data: r.data.as_object().cloned(),
@@ -31,7 +33,7 @@ fn changes(rows: &[Row], entity: &str) -> Vec<Change> {
 
 /// An agent in `dir`, enrolled against the bench server (the secret goes to the keychain).
 pub async fn enrolled_agent(dir: &Path, bench: &Bench) -> anyhow::Result<std::sync::Arc<Engine>> {
-    let engine = Engine::open(dir).await?;
+    let engine = Engine::open(dir, std::sync::Arc::new(SystemClock)).await?;
     engine
         .enroll(&Enrollment {
             server: bench.base.clone(),
@@ -60,7 +62,7 @@ pub async fn drain(engine: &Engine, expected: usize) -> anyhow::Result<(f64, boo
     let status = engine.status().await?;
     Ok((
         rate,
-        run.outcome.as_deref() == Some("synced")
+        run.outcome == Some(RunOutcome::Synced)
             && run.applied as usize == expected
             && status.all_synced,
     ))
@@ -73,7 +75,7 @@ pub fn drain_child(dir: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let engine = Engine::open(dir).await?;
+        let engine = Engine::open(dir, std::sync::Arc::new(SystemClock)).await?;
         let expected = engine.status().await?.queue_depth as usize;
         let (_, correct) = drain(&engine, expected).await?;
         anyhow::ensure!(correct, "the drain did not deliver everything");

@@ -3,19 +3,21 @@
 //! what the sync loop can do about it: try again later, stop and tell staff, or put records
 //! aside.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use kendrix_core::sync::{BatchResponse, RecordProblem};
-use kendrix_core::UnixMillis;
+use kendrix_core::{Clock, UnixMillis};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{ClientId, ClientSecret, RequestTokenError, TokenResponse, TokenUrl};
 use reqwest::{header, StatusCode};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use crate::engine::SyncServer;
 use crate::keychain::{Keychain, KeychainError, StoredToken};
 use crate::local_store::FormedBatch;
-use crate::now_millis;
+use crate::status::Problem;
 
 /// A token is renewed this long before it expires, so no request goes out with a token
 /// that dies on the way.
@@ -30,17 +32,39 @@ pub enum Failure {
         reason: String,
         retry_after: Option<Duration>,
     },
-    /// The credentials are wrong, revoked or lack a permission: retrying cannot help.
+    /// The credentials are wrong, revoked or missing: retrying cannot help.
     #[error("{0}")]
     Auth(String),
-    /// The server refused the request as a whole; retrying the same request cannot help.
-    #[error("{0}")]
-    Refused(String),
+    /// The credentials are good but lack a permission (HTTP 403; the server's detail).
+    #[error("this agent lacks a permission it needs (403 forbidden): {0}")]
+    Forbidden(String),
+    /// The server refused the request as a whole (HTTP `status`, with the server's detail);
+    /// retrying the same request cannot help.
+    #[error("the server refused the request ({status}): {detail}")]
+    Refused { status: u16, detail: String },
+    /// The enrolled server URL cannot be used for a request.
+    #[error("the server URL is not usable: {0}")]
+    ServerUrl(String),
     /// The server named records it can never accept (HTTP 422); nothing was applied.
     #[error("the server refused {} record(s)", .0.len())]
     InvalidRecords(Vec<RecordProblem>),
     #[error("{0}")]
     Keychain(String),
+}
+
+impl Failure {
+    /// The kind of problem this failure is, for the status and for front-ends.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Failure::Transient { .. } => Problem::Offline,
+            Failure::Auth(_) => Problem::Auth,
+            Failure::Forbidden(_) => Problem::Permission,
+            Failure::Refused { .. } | Failure::ServerUrl(_) | Failure::InvalidRecords(_) => {
+                Problem::Refused
+            }
+            Failure::Keychain(_) => Problem::Keychain,
+        }
+    }
 }
 
 impl From<KeychainError> for Failure {
@@ -51,7 +75,7 @@ impl From<KeychainError> for Failure {
 
 /// The server's problem document (RFC 9457), as far as the agent reads it.
 #[derive(Debug, Default, Deserialize)]
-struct Problem {
+struct ProblemDocument {
     #[serde(default)]
     detail: String,
     #[serde(default)]
@@ -86,7 +110,6 @@ pub struct WitnessedEntry {
 }
 
 /// One enrolled agent's connection to its server.
-#[derive(Debug)]
 pub struct ServerClient {
     http: reqwest::Client,
     base: String,
@@ -96,10 +119,21 @@ pub struct ServerClient {
     /// Set once the token endpoint refused the credentials (cleared by enrolling again).
     refused: Mutex<Option<Failure>>,
     timeout: std::sync::RwLock<Duration>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ServerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerClient")
+            .field("base", &self.base)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerClient {
-    pub fn new(base: &str, client_id: &str, timeout: Duration) -> Self {
+    /// A client of `base` as `client_id`; `clock` dates tokens and reads `Retry-After`.
+    pub fn new(base: &str, client_id: &str, timeout: Duration, clock: Arc<dyn Clock>) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // Redirects could carry credentials elsewhere (oauth2's advice).
@@ -115,6 +149,7 @@ impl ServerClient {
             token: Mutex::new(None),
             refused: Mutex::new(None),
             timeout: std::sync::RwLock::new(timeout),
+            clock,
         }
     }
 
@@ -139,13 +174,18 @@ impl ServerClient {
         *self.timeout.read().expect("timeout lock")
     }
 
+    /// The injected clock as a `SystemTime`, for HTTP dates.
+    fn wall_time(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(self.clock.now_ms().max(0) as u64)
+    }
+
     /// A usable access token: the current one while it has more than a minute left,
     /// else a new one from the token endpoint (kept in the keychain, never on disk).
     /// `rejected` is a token the server just refused: it is replaced unless another request
     /// replaced it already (batches in flight share one renewal).
     async fn bearer(&self, rejected: Option<&str>) -> Result<String, Failure> {
         let mut current = self.token.lock().await;
-        let now = now_millis();
+        let now = self.clock.now_ms();
         if current.is_none() && rejected.is_none() {
             *current = self.keychain.token().await?;
         }
@@ -179,7 +219,7 @@ impl ServerClient {
             )
         })?;
         let token_url = TokenUrl::new(format!("{}/oauth/token", self.base))
-            .map_err(|e| Failure::Refused(format!("the server URL is not usable: {e}")))?;
+            .map_err(|e| Failure::ServerUrl(e.to_string()))?;
         let oauth = BasicClient::new(ClientId::new(self.client_id.clone()))
             .set_client_secret(ClientSecret::new(secret))
             .set_token_uri(token_url);
@@ -272,7 +312,7 @@ impl ServerClient {
                 retry_after: None,
             });
         }
-        Err(failure_of(response).await)
+        Err(failure_of(response, self.wall_time()).await)
     }
 
     /// The effective configuration as JSON; `None` when it still matches `etag`.
@@ -300,7 +340,7 @@ impl ServerClient {
             return Ok(None);
         }
         if !response.status().is_success() {
-            return Err(failure_of(response).await);
+            return Err(failure_of(response, self.wall_time()).await);
         }
         let header_text = |name: &str| {
             response
@@ -334,7 +374,7 @@ impl ServerClient {
             .authorized(|token| self.http.get(&url).bearer_auth(token))
             .await?;
         if !response.status().is_success() {
-            return Err(failure_of(response).await);
+            return Err(failure_of(response, self.wall_time()).await);
         }
         response.json().await.map_err(|e| Failure::Transient {
             reason: format!("the audit head could not be read: {}", short_error(&e)),
@@ -350,7 +390,7 @@ impl ServerClient {
             .authorized(|token| self.http.get(&url).bearer_auth(token))
             .await?;
         if !response.status().is_success() {
-            return Err(failure_of(response).await);
+            return Err(failure_of(response, self.wall_time()).await);
         }
         response.text().await.map_err(|e| Failure::Transient {
             reason: format!("the answer was cut off: {}", short_error(&e)),
@@ -361,7 +401,7 @@ impl ServerClient {
 
 /// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3); a date already
 /// past means "now".
-fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -370,15 +410,15 @@ fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Sorts an unsuccessful answer by what can be done about it.
-async fn failure_of(response: reqwest::Response) -> Failure {
+/// Sorts an unsuccessful answer by what can be done about it (`now` reads `Retry-After`).
+async fn failure_of(response: reqwest::Response, now: SystemTime) -> Failure {
     let status = response.status();
     let retry_after = response
         .headers()
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-    let problem: Problem = response.json().await.unwrap_or_default();
+        .and_then(|v| parse_retry_after(v, now));
+    let problem: ProblemDocument = response.json().await.unwrap_or_default();
     let detail = if problem.detail.is_empty() {
         status.canonical_reason().unwrap_or("error").to_owned()
     } else {
@@ -388,9 +428,7 @@ async fn failure_of(response: reqwest::Response) -> Failure {
         StatusCode::UNAUTHORIZED => Failure::Auth(format!(
             "the server does not accept this agent's token even after renewing it: {detail}"
         )),
-        StatusCode::FORBIDDEN => Failure::Auth(format!(
-            "this agent lacks a permission it needs (403 forbidden): {detail}"
-        )),
+        StatusCode::FORBIDDEN => Failure::Forbidden(detail),
         StatusCode::UNPROCESSABLE_ENTITY
             if problem.errors.as_ref().is_some_and(|e| !e.is_empty()) =>
         {
@@ -409,10 +447,19 @@ async fn failure_of(response: reqwest::Response) -> Failure {
             reason: format!("the server failed ({}): {detail}", s.as_u16()),
             retry_after,
         },
-        s => Failure::Refused(format!(
-            "the server refused the request ({}): {detail}",
-            s.as_u16()
-        )),
+        s => Failure::Refused {
+            status: s.as_u16(),
+            detail,
+        },
+    }
+}
+
+impl SyncServer for ServerClient {
+    fn post_batch(
+        &self,
+        batch: &FormedBatch,
+    ) -> impl std::future::Future<Output = Result<BatchResponse, Failure>> + Send {
+        ServerClient::post_batch(self, batch)
     }
 }
 

@@ -12,6 +12,7 @@
 //!   local database, a file, a log line or an error message. No keychain, no secrets.
 //! - A record the server can never accept becomes a dead letter; it is never dropped.
 
+mod backoff;
 mod client;
 mod engine;
 mod keychain;
@@ -19,14 +20,13 @@ mod local_store;
 mod sources;
 mod status;
 
-pub use client::{ChainHead, Failure, FetchedConfig, ServerClient};
-pub use engine::{Engine, EnrollReport, SyncSettings, Trigger};
+pub use backoff::Backoff;
+pub use client::{ChainHead, Failure, FetchedConfig, ServerClient, WitnessedEntry};
+pub use engine::{Engine, EnrollReport, SyncServer, SyncSettings};
 pub use keychain::{Keychain, KeychainError, StoredToken};
-pub use local_store::{Change, DeadLetter, Enqueue, FormedBatch, LocalStore, SyncRun};
+pub use local_store::{AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, SyncRun, Witness};
 pub use sources::{read_rows, Format, Inbox, InboxOutcome, RowShape};
-pub use status::{Backoff, Enrolled, Progress, Status, SyncState};
-
-use kendrix_core::UnixMillis;
+pub use status::{Enrolled, Problem, Progress, RunOutcome, Status, SyncState, Trigger};
 
 /// What went wrong in the engine, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +39,12 @@ pub enum EngineError {
     BadRow { row: usize, reason: String },
     #[error("this agent is not enrolled yet: run `kendrix enroll <enrollment string>` (ask an admin for the string)")]
     NotEnrolled,
+    /// The server refused the credentials, or the keychain failed: nothing was kept.
     #[error("enrollment failed: {0}")]
-    Enrollment(String),
+    Enrollment(Failure),
+    /// The server URL answers, but not as a Kendrix server (404): nothing was kept.
+    #[error("enrollment failed: {server} does not look like a Kendrix server: {failure}")]
+    NotAServer { server: String, failure: Failure },
     #[error("{0}")]
     Keychain(#[from] KeychainError),
     #[error("no dead letter with id {0:?}")]
@@ -56,6 +60,28 @@ pub enum EngineError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl EngineError {
+    /// The kind of problem, when it is one the status names (`None`: a wrong call or input,
+    /// such as a bad row, an unknown dead letter, or an agent not enrolled yet).
+    pub fn problem(&self) -> Option<Problem> {
+        match self {
+            EngineError::Server(failure) | EngineError::Enrollment(failure) => {
+                Some(failure.problem())
+            }
+            EngineError::NotAServer { .. } => Some(Problem::Refused),
+            EngineError::Keychain(_) => Some(Problem::Keychain),
+            EngineError::DiskFull(_) => Some(Problem::Disk),
+            EngineError::Database(_) | EngineError::Migration(_) | EngineError::Io(_) => {
+                Some(Problem::Local)
+            }
+            EngineError::InvalidChange { .. }
+            | EngineError::BadRow { .. }
+            | EngineError::NotEnrolled
+            | EngineError::NoSuchDeadLetter(_) => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for EngineError {
@@ -87,12 +113,4 @@ pub fn default_data_dir() -> Option<std::path::PathBuf> {
         .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
     Some(base.join("kendrix"))
-}
-
-/// Wall-clock time in unix milliseconds.
-pub fn now_millis() -> UnixMillis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as UnixMillis)
-        .unwrap_or(0)
 }

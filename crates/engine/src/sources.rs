@@ -9,10 +9,10 @@
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use kendrix_core::sync::Op;
+use kendrix_core::sync::{Change, EntityName, Op, RecordId};
 use serde_json::{Map, Value};
 
-use crate::local_store::{Change, Enqueue};
+use crate::local_store::Enqueue;
 use crate::{EngineError, EngineResult};
 
 /// Rows are handed to the outbox in chunks of this many (inside one transaction).
@@ -63,9 +63,10 @@ fn bad_row(row: usize, reason: impl Into<String>) -> EngineError {
     }
 }
 
-/// Turns one row into a change. `row` counts from 1, for messages.
-pub fn change_of_row(
+/// Turns one row of `entity` into a change. `row` counts from 1, for messages.
+fn change_of_row(
     mut object: Map<String, Value>,
+    entity: &EntityName,
     shape: &RowShape,
     row: usize,
 ) -> EngineResult<Change> {
@@ -91,6 +92,12 @@ pub fn change_of_row(
             ))
         }
     };
+    // An id the server would refuse (a NUL, a control character, too long) stops the source
+    // here, naming the row, so it never reaches a batch.
+    let id = RecordId::parse(id).map_err(|e| match shape.id_field.as_str() {
+        "id" => bad_row(row, e.to_string()),
+        field => bad_row(row, format!("{e} (the \"{field}\" field)")),
+    })?;
     let op = match object.remove("_op") {
         None => Op::Upsert,
         Some(Value::String(s)) if s == "upsert" || s.is_empty() => Op::Upsert,
@@ -117,7 +124,7 @@ pub fn change_of_row(
         }
     };
     Ok(Change {
-        entity: shape.entity.clone(),
+        entity: entity.clone(),
         id,
         op,
         version,
@@ -135,10 +142,16 @@ pub async fn read_rows(
 ) -> EngineResult<usize> {
     let mut rows = 0usize;
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    // Refused at the first row (a source without rows queues nothing either way).
+    let entity = EntityName::parse(shape.entity.as_str());
     macro_rules! take {
         ($object:expr) => {{
             rows += 1;
-            chunk.push(change_of_row($object, shape, rows)?);
+            let entity = entity.as_ref().map_err(|e| EngineError::InvalidChange {
+                index: 0,
+                reason: e.to_string(),
+            })?;
+            chunk.push(change_of_row($object, entity, shape, rows)?);
             if chunk.len() == CHUNK_ROWS {
                 enqueue.add(&chunk).await?;
                 chunk.clear();

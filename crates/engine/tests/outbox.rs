@@ -4,22 +4,23 @@
 use std::collections::HashSet;
 
 use kendrix_core::sync::{
-    BatchResponse, Op, RecordProblem, RecordResult, RecordStatus, StatusCounts,
+    BatchResponse, Change, Op, RecordProblem, RecordResult, RecordStatus, StatusCounts,
 };
 use kendrix_core::Hlc;
-use kendrix_engine::{Change, LocalStore};
+use kendrix_engine::{read_rows, EngineError, Format, LocalStore, RowShape};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
 fn upsert(id: &str, n: i64) -> Change {
-    Change {
-        entity: "orders".into(),
-        id: id.into(),
-        op: Op::Upsert,
-        version: None,
-        data: json!({"n": n}).as_object().cloned(),
-    }
+    Change::new(
+        "orders",
+        id,
+        Op::Upsert,
+        None,
+        json!({"n": n}).as_object().cloned(),
+    )
+    .unwrap()
 }
 
 fn ids_and_data(body: &str) -> Vec<(String, Value)> {
@@ -251,12 +252,58 @@ async fn a_bad_change_queues_nothing() {
         .await
         .unwrap();
     let mut hlc = Hlc::new("site12").unwrap();
+    // A name the server would refuse cannot even become a change.
+    let data = json!({"n": 1}).as_object().cloned();
+    assert!(Change::new("Orders", "A", Op::Upsert, None, data.clone()).is_err());
+    assert!(Change::new("orders", "A\u{0}1", Op::Upsert, None, data).is_err());
+    // What a change built by hand can still get wrong — its data against its op — is
+    // refused at enqueue, and the call queues nothing.
     let mut bad = upsert("A", 1);
-    bad.entity = "Orders".into();
+    bad.data = None;
     let err = outbox
         .enqueue(&[upsert("B", 1), bad], &mut hlc, 1_000)
         .await
         .unwrap_err();
-    assert!(err.to_string().starts_with("change 1:"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "change 1: an upsert needs data (a JSON object)"
+    );
     assert_eq!(outbox.queue_depth().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_source_row_whose_id_holds_a_nul_is_refused_at_enqueue_and_nothing_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = LocalStore::open(&dir.path().join("agent.db"))
+        .await
+        .unwrap();
+    let mut hlc = Hlc::new("site12").unwrap();
+    let source = "{\"sku\": \"A-1\"}\n{\"sku\": \"A\\u00002\"}\n{\"sku\": \"A-3\"}\n";
+    let shape = RowShape {
+        entity: "orders".into(),
+        id_field: "sku".into(),
+    };
+    let mut enqueue = outbox.begin_enqueue(&mut hlc, 1_000).await.unwrap();
+    let err = read_rows(source.as_bytes(), Format::Ndjson, &shape, &mut enqueue)
+        .await
+        .unwrap_err();
+    drop(enqueue);
+    assert!(matches!(err, EngineError::BadRow { row: 2, .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "row 2: \"id\" contains the control character U+0000; ids must be printable text \
+         (the \"sku\" field); nothing was queued"
+    );
+    assert_eq!(outbox.queue_depth().await.unwrap(), 0);
+    assert!(outbox
+        .next_batch(
+            &HashSet::new(),
+            10,
+            None,
+            1_001,
+            &mut StdRng::seed_from_u64(8)
+        )
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
-import { isForbidden } from '../lib/errors';
+import type { CommandError } from '../api';
+import { lacksPermission } from '../lib/errors';
 
 /** A failed command's message, as the agent worded it. */
 export function ErrorBanner({ message, onRetry }: { message: string; onRetry?: () => void }) {
@@ -37,17 +38,17 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
  * fault to retry but a permission an admin grants, so it gets an explanation instead.
  */
 export function ReadError({
-  message,
+  error,
   scope,
   what,
   onRetry,
 }: {
-  message: string;
+  error: CommandError;
   scope: string;
   what: string;
   onRetry?: () => void;
 }) {
-  if (isForbidden(message)) {
+  if (lacksPermission(error)) {
     return (
       <Empty title={`This site may not read ${what}.`}>
         The server refused because this computer's client lacks the <code>{scope}</code>{' '}
@@ -55,5 +56,5 @@ export function ReadError({
       </Empty>
     );
   }
-  return <ErrorBanner message={message} onRetry={onRetry} />;
+  return <ErrorBanner message={error.message} onRetry={onRetry} />;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { barHeight, compactNumber, niceMax, ticks } from './chart';
 import { effectiveRows, formatConfigValue, groupDiff } from './configDiff';
-import { isForbidden, errorMessage } from './errors';
+import { asCommandError, errorMessage, lacksPermission } from './errors';
 import { parseJsonObject, prettyJson } from './json';
 import { screenFromHash } from './route';
 import { formatAbsolute, formatDuration, formatRelative } from './time';
@@ -106,14 +106,27 @@ describe('JSON object check', () => {
 });
 
 describe('errors', () => {
-  it('passes the agent\'s message through and recognises a refused permission', () => {
+  it('passes the agent\'s message through and recognises a refused permission by its code', () => {
     expect(errorMessage('The server cannot be reached.')).toBe('The server cannot be reached.');
     expect(errorMessage(new Error('boom'))).toBe('boom');
-    expect(isForbidden('server answered 403: token lacks audit:read')).toBe(true);
-    expect(isForbidden('insufficient_scope')).toBe(true);
-    expect(isForbidden('Forbidden')).toBe(true);
-    expect(isForbidden('retry after 4030 ms')).toBe(false);
-    expect(isForbidden('The server cannot be reached.')).toBe(false);
+    expect(errorMessage({ code: 'offline', message: 'The server cannot be reached.' })).toBe(
+      'The server cannot be reached.',
+    );
+    expect(lacksPermission({ code: 'permission', message: 'token lacks audit:read' })).toBe(true);
+    expect(lacksPermission({ code: 'offline', message: 'server answered 403 Forbidden' })).toBe(false);
+    expect(lacksPermission({ code: 'unknown', message: 'insufficient_scope' })).toBe(false);
+  });
+
+  it('gives a failure without a code the code unknown and keeps its words', () => {
+    expect(asCommandError({ code: 'disk', message: 'the disk is full' })).toEqual({
+      code: 'disk',
+      message: 'the disk is full',
+    });
+    expect(asCommandError('command status not found')).toEqual({
+      code: 'unknown',
+      message: 'command status not found',
+    });
+    expect(asCommandError({ code: 7 }).code).toBe('unknown');
   });
 });
 

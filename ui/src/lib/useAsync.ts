@@ -1,17 +1,18 @@
 import { useCallback, useEffect, useState } from 'react';
-import { errorMessage } from './errors';
+import type { CommandError } from '../api';
+import { asCommandError } from './errors';
 
 interface Settled<T> {
   load: () => Promise<T>;
   tick: number;
   data: T | undefined;
-  error: string | null;
+  error: CommandError | null;
 }
 
 export interface AsyncState<T> {
   /** The latest data; kept while a reload is in flight so the screen does not flash. */
   data: T | undefined;
-  error: string | null;
+  error: CommandError | null;
   loading: boolean;
   reload: () => void;
 }
@@ -32,7 +33,7 @@ export function useAsync<T>(load: () => Promise<T>): AsyncState<T> {
         if (live) setSettled({ load, tick, data, error: null });
       },
       (e: unknown) => {
-        if (live) setSettled({ load, tick, data: undefined, error: errorMessage(e) });
+        if (live) setSettled({ load, tick, data: undefined, error: asCommandError(e) });
       },
     );
     return () => {

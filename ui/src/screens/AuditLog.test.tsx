@@ -2,7 +2,7 @@ import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as api from '../api';
-import { makeAuditEntry, makeRun } from '../test/fixtures';
+import { commandError, makeAuditEntry, makeRun } from '../test/fixtures';
 import { AuditLog, queryFromForm } from './AuditLog';
 
 vi.mock('../api');
@@ -63,14 +63,21 @@ describe('Server audit', () => {
   });
 
   it('explains the missing audit:read permission instead of showing an error', async () => {
-    vi.mocked(api.auditLogs).mockRejectedValue('403 Forbidden: insufficient scope (audit:read)');
+    vi.mocked(api.auditLogs).mockRejectedValue(commandError('permission', '403 Forbidden: insufficient scope (audit:read)'));
     render(<AuditLog />);
     expect(await screen.findByText("This site may not read the server's audit log.")).toBeInTheDocument();
     expect(screen.queryByTestId('error')).not.toBeInTheDocument();
   });
 
+  it('decides on the code, not the words: a refusal that mentions 403 is still an error', async () => {
+    vi.mocked(api.auditLogs).mockRejectedValue(commandError('refused', 'the server refused the request (400): cursor 403 is unknown'));
+    render(<AuditLog />);
+    expect(await screen.findByTestId('error')).toHaveTextContent('cursor 403 is unknown');
+    expect(screen.queryByText("This site may not read the server's audit log.")).not.toBeInTheDocument();
+  });
+
   it('shows other failures as errors and an empty result as such', async () => {
-    vi.mocked(api.auditLogs).mockRejectedValueOnce('The server cannot be reached.');
+    vi.mocked(api.auditLogs).mockRejectedValueOnce(commandError('offline', 'The server cannot be reached.'));
     vi.mocked(api.auditLogs).mockResolvedValueOnce({ entries: [], next: null });
     render(<AuditLog />);
     expect(await screen.findByTestId('error')).toHaveTextContent('The server cannot be reached.');

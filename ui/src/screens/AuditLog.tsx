@@ -3,7 +3,7 @@ import { auditExport, auditLogs, history, type AuditOutcome, type AuditQuery } f
 import { Empty, ErrorBanner, Loading } from '../components/States';
 import { Tabs } from '../components/Tabs';
 import { fileFromText, formatBytes, startDownload, type SavedFile } from '../lib/download';
-import { errorMessage, isForbidden } from '../lib/errors';
+import { errorMessage, lacksPermission } from '../lib/errors';
 import { outcomeLabel } from '../lib/labels';
 import { formatAbsolute, formatDuration, parseLocalDateTime } from '../lib/time';
 import { useAsync } from '../lib/useAsync';
@@ -122,7 +122,7 @@ function ServerAudit() {
     }
   };
 
-  if (page.error && isForbidden(page.error)) {
+  if (page.error && lacksPermission(page.error)) {
     return (
       <Empty title="This site may not read the server's audit log.">
         The server refused the request because this computer's client lacks the{' '}
@@ -205,7 +205,7 @@ function ServerAudit() {
         )}
       </div>
       {exportError && <ErrorBanner message={exportError} />}
-      {page.error && <ErrorBanner message={page.error} onRetry={page.reload} />}
+      {page.error && <ErrorBanner message={page.error.message} onRetry={page.reload} />}
 
       {page.loading && !page.data ? (
         <Loading what="audit entries" />
@@ -270,7 +270,7 @@ function ServerAudit() {
 function LocalHistory() {
   const load = useCallback(() => history(100), []);
   const runs = useAsync(load);
-  if (runs.error) return <ErrorBanner message={runs.error} onRetry={runs.reload} />;
+  if (runs.error) return <ErrorBanner message={runs.error.message} onRetry={runs.reload} />;
   if (!runs.data) return <Loading what="local sync history" />;
   if (runs.data.length === 0) {
     return <Empty title="No sync runs yet.">Each sync this computer makes is listed here.</Empty>;

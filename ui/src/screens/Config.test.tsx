@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as api from '../api';
 import type { ConfigFormat, ConfigVersion } from '../api';
+import { commandError } from '../test/fixtures';
 import { Config } from './Config';
 
 vi.mock('../api');
@@ -67,7 +68,7 @@ describe('Config', () => {
 
   it('says when two versions are the same or when the diff fails', async () => {
     const user = userEvent.setup();
-    vi.mocked(api.configDiff).mockRejectedValue('No such version in this tenant.');
+    vi.mocked(api.configDiff).mockRejectedValue(commandError('refused', 'No such version in this tenant.'));
     render(<Config />);
     expect(await screen.findByTestId('error')).toHaveTextContent('No such version in this tenant.');
     await user.selectOptions(screen.getByTestId('config-diff-to'), '2');
@@ -89,7 +90,7 @@ describe('Config', () => {
 
   it('explains a missing config:read permission, and shows an empty configuration as such', async () => {
     vi.mocked(api.configEffective).mockResolvedValue({ body: '{}', version: '0.0', etag: '"e"' });
-    vi.mocked(api.configVersions).mockRejectedValue('403: insufficient_scope');
+    vi.mocked(api.configVersions).mockRejectedValue(commandError('permission', '403: insufficient_scope'));
     render(<Config />);
     expect(await screen.findByText('No settings yet.')).toBeInTheDocument();
     expect(await screen.findByText('This site may not read the configuration history.')).toBeInTheDocument();

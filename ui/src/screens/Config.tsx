@@ -6,10 +6,12 @@ import {
   type ConfigDiffLine,
   type ConfigFormat,
   type ConfigVersion,
+  type CommandError,
 } from '../api';
 import { Empty, Loading, ReadError } from '../components/States';
 import { Tabs } from '../components/Tabs';
 import { effectiveRows, formatConfigValue, groupDiff, isMasked, type EffectiveRow } from '../lib/configDiff';
+import { errorMessage } from '../lib/errors';
 import { formatAbsolute } from '../lib/time';
 import { useAsync } from '../lib/useAsync';
 
@@ -71,13 +73,14 @@ function Effective() {
     try {
       return { rows: effectiveRows(effective.data.body), error: null };
     } catch (e) {
-      return { rows: [], error: e instanceof Error ? e.message : String(e) };
+      const error: CommandError = { code: 'unreadable', message: errorMessage(e) };
+      return { rows: [], error };
     }
   }, [effective.data]);
 
   if (effective.error) {
     return (
-      <ReadError message={effective.error} scope="config:read" what="the configuration" onRetry={effective.reload} />
+      <ReadError error={effective.error} scope="config:read" what="the configuration" onRetry={effective.reload} />
     );
   }
   if (!effective.data || !parsed) return <Loading what="the effective configuration" />;
@@ -90,7 +93,7 @@ function Effective() {
         </span>
       </p>
       {parsed.error ? (
-        <ReadError message={parsed.error} scope="config:read" what="the configuration" />
+        <ReadError error={parsed.error} scope="config:read" what="the configuration" />
       ) : (
         <EffectiveTable rows={parsed.rows} />
       )}
@@ -179,7 +182,7 @@ function Versions() {
   const diff = useAsync(loadDiff);
 
   if (versions.error) {
-    return <ReadError message={versions.error} scope="config:read" what="the configuration history" onRetry={versions.reload} />;
+    return <ReadError error={versions.error} scope="config:read" what="the configuration history" onRetry={versions.reload} />;
   }
   if (!versions.data) return <Loading what="configuration versions" />;
   if (list.length === 0) return <Empty title="No configuration versions yet." />;
@@ -229,7 +232,7 @@ function Versions() {
       {from === to ? (
         <p className="muted">Pick two different versions to see what changed.</p>
       ) : diff.error ? (
-        <ReadError message={diff.error} scope="config:read" what="the configuration history" onRetry={diff.reload} />
+        <ReadError error={diff.error} scope="config:read" what="the configuration history" onRetry={diff.reload} />
       ) : diff.loading || !diff.data ? (
         <Loading what="the differences" />
       ) : (
@@ -258,7 +261,7 @@ function Preview() {
       />
       <div role="tabpanel" id="config-preview-panel" aria-labelledby={`config-preview-tab-${format}`}>
         {rendered.error ? (
-          <ReadError message={rendered.error} scope="config:read" what="the configuration" onRetry={rendered.reload} />
+          <ReadError error={rendered.error} scope="config:read" what="the configuration" onRetry={rendered.reload} />
         ) : rendered.loading || !rendered.data ? (
           <Loading what={`the ${format.toUpperCase()} rendering`} />
         ) : (

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as api from '../api';
 import type { Status } from '../api';
-import { deferred, makeRun, makeStatus, NOW } from '../test/fixtures';
+import { commandError, deferred, makeRun, makeStatus, NOW } from '../test/fixtures';
 import { Dashboard } from './Dashboard';
 
 vi.mock('../api');
@@ -93,7 +93,7 @@ describe('Dashboard', () => {
     expect(api.syncNow).toHaveBeenCalledTimes(1);
     expect(screen.getByTestId('sync-now')).toBeDisabled();
 
-    await act(async () => run.reject('The server cannot be reached.'));
+    await act(async () => run.reject(commandError('offline', 'The server cannot be reached.')));
     expect(await screen.findByTestId('error')).toHaveTextContent('The server cannot be reached.');
     expect(screen.getByTestId('sync-now')).toBeEnabled();
   });
@@ -127,7 +127,7 @@ describe('Dashboard', () => {
   });
 
   it('says so when there are no runs yet, and when the status cannot be read', async () => {
-    vi.mocked(api.getStatus).mockRejectedValue('The agent is not running.');
+    vi.mocked(api.getStatus).mockRejectedValue(commandError('local', 'The agent is not running.'));
     render(<Dashboard />);
     expect(await screen.findByTestId('error')).toHaveTextContent('The agent is not running.');
 

@@ -259,7 +259,7 @@ export function Dashboard() {
       </dl>
 
       <h2>Recent runs</h2>
-      {runs.error && <ErrorBanner message={runs.error} onRetry={runs.reload} />}
+      {runs.error && <ErrorBanner message={runs.error.message} onRetry={runs.reload} />}
       {runs.data ? <RecentRuns runs={runs.data} /> : !runs.error && <Loading what="recent runs" />}
     </section>
   );

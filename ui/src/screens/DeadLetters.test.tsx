@@ -2,7 +2,7 @@ import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as api from '../api';
-import { makeDeadLetter } from '../test/fixtures';
+import { commandError, makeDeadLetter } from '../test/fixtures';
 import { DeadLetters } from './DeadLetters';
 
 vi.mock('../api');
@@ -90,7 +90,7 @@ describe('Dead letters', () => {
 
   it('shows the agent\'s reason when a fix is refused', async () => {
     const user = userEvent.setup();
-    vi.mocked(api.fixDeadLetter).mockRejectedValue('The record no longer exists in the dead-letter list.');
+    vi.mocked(api.fixDeadLetter).mockRejectedValue(commandError('not_found', 'The record no longer exists in the dead-letter list.'));
     render(<DeadLetters />);
     await user.click((await screen.findAllByTestId('dead-letter-row'))[1]);
     await user.clear(screen.getByTestId('dead-letter-data'));
@@ -105,7 +105,7 @@ describe('Dead letters', () => {
     expect(await screen.findByText('No dead letters.')).toBeInTheDocument();
     unmount();
 
-    vi.mocked(api.deadLetters).mockRejectedValueOnce('The local database is locked.');
+    vi.mocked(api.deadLetters).mockRejectedValueOnce(commandError('local', 'The local database is locked.'));
     render(<DeadLetters />);
     expect(await screen.findByTestId('error')).toHaveTextContent('The local database is locked.');
   });

@@ -147,7 +147,7 @@ export function DeadLetters() {
         </div>
       )}
       {actionError && <ErrorBanner message={actionError} />}
-      {letters.error && <ErrorBanner message={letters.error} onRetry={letters.reload} />}
+      {letters.error && <ErrorBanner message={letters.error.message} onRetry={letters.reload} />}
 
       {!letters.data && !letters.error ? (
         <Loading what="dead letters" />

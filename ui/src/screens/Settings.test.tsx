@@ -2,7 +2,7 @@ import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as api from '../api';
-import { makeStatus } from '../test/fixtures';
+import { commandError, makeStatus } from '../test/fixtures';
 import { parseInterval, Settings } from './Settings';
 
 vi.mock('../api');
@@ -49,7 +49,9 @@ describe('Settings', () => {
   it('shows why an enrollment string was refused, without echoing it', async () => {
     const user = userEvent.setup();
     vi.mocked(api.getStatus).mockResolvedValue(makeStatus({ enrolled: null }));
-    vi.mocked(api.enroll).mockRejectedValue('the enrollment string is damaged (not valid base64url); copy it again in one piece');
+    vi.mocked(api.enroll).mockRejectedValue(
+      commandError('invalid', 'the enrollment string is damaged (not valid base64url); copy it again in one piece'),
+    );
     render(<Settings />);
     await user.type(await screen.findByTestId('enroll-input'), 'kendrix1:broken');
     await user.click(screen.getByTestId('enroll-submit'));
@@ -91,7 +93,7 @@ describe('Settings', () => {
 
   it('shows an error when the settings cannot be read', async () => {
     vi.mocked(api.getStatus).mockResolvedValue(makeStatus());
-    vi.mocked(api.getSettings).mockRejectedValue('The settings file is unreadable.');
+    vi.mocked(api.getSettings).mockRejectedValue(commandError('local', 'The settings file is unreadable.'));
     render(<Settings />);
     expect(await screen.findByTestId('error')).toHaveTextContent('The settings file is unreadable.');
   });

@@ -36,7 +36,7 @@ function Enrollment() {
   return (
     <fieldset>
       <legend>Enrollment</legend>
-      {status.error && <ErrorBanner message={status.error} onRetry={status.reload} />}
+      {status.error && <ErrorBanner message={status.error.message} onRetry={status.reload} />}
       {status.loading && !status.data ? (
         <Loading what="the enrollment" />
       ) : enrolled ? (
@@ -228,7 +228,7 @@ export function Settings() {
       <h1 id="settings-title">Settings</h1>
       <Enrollment />
       {settings.error ? (
-        <ErrorBanner message={settings.error} onRetry={settings.reload} />
+        <ErrorBanner message={settings.error.message} onRetry={settings.reload} />
       ) : !settings.data ? (
         <Loading what="settings" />
       ) : (

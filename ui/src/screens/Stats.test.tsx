@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as api from '../api';
 import type { AuthCounts, AuthStats, SyncFigures, SyncStats } from '../api';
+import { commandError } from '../test/fixtures';
 import { Stats } from './Stats';
 
 vi.mock('../api');
@@ -85,7 +86,7 @@ describe('Stats', () => {
   });
 
   it('explains a missing stats:read permission and shows quiet weeks as empty', async () => {
-    vi.mocked(api.syncStats).mockRejectedValue('403 Forbidden');
+    vi.mocked(api.syncStats).mockRejectedValue(commandError('permission', '403 Forbidden'));
     vi.mocked(api.authStats).mockResolvedValue({
       tenant_id: 1,
       windows: ['1h', '24h', '7d'].map((window) => ({ window, since: 0, total: counts(), per_client: [] })),
@@ -96,7 +97,7 @@ describe('Stats', () => {
   });
 
   it('shows other failures as errors', async () => {
-    vi.mocked(api.authStats).mockRejectedValue('The server cannot be reached.');
+    vi.mocked(api.authStats).mockRejectedValue(commandError('offline', 'The server cannot be reached.'));
     render(<Stats />);
     expect(await screen.findByTestId('error')).toHaveTextContent('The server cannot be reached.');
   });

@@ -185,7 +185,7 @@ export function Stats() {
       <div role="tabpanel" id="stats-panel" aria-labelledby={`stats-tab-${span}`}>
         <h2>Sync</h2>
         {sync.error ? (
-          <ReadError message={sync.error} scope="stats:read" what="the sync statistics" onRetry={sync.reload} />
+          <ReadError error={sync.error} scope="stats:read" what="the sync statistics" onRetry={sync.reload} />
         ) : !sync.data ? (
           <Loading what="sync statistics" />
         ) : (
@@ -193,7 +193,7 @@ export function Stats() {
         )}
         <h2>Authentication</h2>
         {auth.error ? (
-          <ReadError message={auth.error} scope="stats:read" what="the authentication statistics" onRetry={auth.reload} />
+          <ReadError error={auth.error} scope="stats:read" what="the authentication statistics" onRetry={auth.reload} />
         ) : !auth.data ? (
           <Loading what="authentication statistics" />
         ) : (

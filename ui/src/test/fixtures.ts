@@ -1,4 +1,4 @@
-import type { AuditEntry, DeadLetter, Status, SyncRun } from '../api';
+import type { AuditEntry, CommandError, DeadLetter, ErrorCode, Status, SyncRun } from '../api';
 
 export const NOW = Date.UTC(2025, 2, 12, 14, 0, 0);
 
@@ -11,6 +11,7 @@ export function makeStatus(overrides: Partial<Status> = {}): Status {
     last_success_at: null,
     next_run_at: null,
     paused_until: null,
+    problem: null,
     message: null,
     warning: null,
     progress: null,
@@ -66,6 +67,11 @@ export function makeAuditEntry(overrides: Partial<AuditEntry> = {}): AuditEntry 
     hash: 'ab'.repeat(32),
     ...overrides,
   };
+}
+
+/** A command's failure as the shell sends it. */
+export function commandError(code: ErrorCode, message: string): CommandError {
+  return { code, message };
 }
 
 /** A promise the test settles when it wants to. */

@@ -1,0 +1,118 @@
+//! Enrollment: the secret to the OS keychain, the credentials checked against the server,
+//! the server and client id remembered; and the client of the enrollment in force.
+
+use std::sync::Arc;
+
+use kendrix_core::enrollment::Enrollment;
+
+use super::Engine;
+use crate::client::{Failure, ServerClient};
+use crate::keychain::Keychain;
+use crate::status::Enrolled;
+use crate::{EngineError, EngineResult};
+
+/// The result of enrolling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollReport {
+    pub server: String,
+    pub client_id: String,
+    /// Whether the server accepted the credentials just now (false: it could not be
+    /// reached; they are checked at the first sync).
+    pub verified: bool,
+    pub note: Option<String>,
+}
+
+impl Engine {
+    /// The client of the enrollment in the database: another process (`kendrix enroll`
+    /// while the daemon runs) may have enrolled this agent anew.
+    pub(super) async fn current_client(&self) -> EngineResult<Arc<ServerClient>> {
+        let enrolled = self.store.agent_state().await?.enrolled;
+        let current = self.client.read().expect("client lock").clone();
+        match (enrolled, current) {
+            (Some(enrolled), Some(current))
+                if current.server() == enrolled.server
+                    && current.client_id() == enrolled.client_id =>
+            {
+                Ok(current)
+            }
+            (Some(enrolled), _) => {
+                let fresh = self.client_for(&enrolled.server, &enrolled.client_id);
+                *self.client.write().expect("client lock") = Some(fresh.clone());
+                Ok(fresh)
+            }
+            (None, _) => Err(EngineError::NotEnrolled),
+        }
+    }
+
+    fn client_for(&self, server: &str, client_id: &str) -> Arc<ServerClient> {
+        Arc::new(ServerClient::new(
+            server,
+            client_id,
+            self.settings().request_timeout,
+            self.clock.clone(),
+        ))
+    }
+
+    /// Enrolls this agent: the secret goes to the OS keychain (nothing is stored if that
+    /// fails), the credentials are checked against the server when it answers, and the
+    /// server URL and client id are remembered.
+    pub async fn enroll(&self, enrollment: &Enrollment) -> EngineResult<EnrollReport> {
+        let keychain = Keychain::for_client(&enrollment.server, &enrollment.client_id);
+        keychain.store_secret(&enrollment.client_secret).await?;
+        keychain.forget_token().await?;
+        let client = self.client_for(&enrollment.server, &enrollment.client_id);
+        let (verified, note) = match client.fetch_config(None).await {
+            Ok(config) => {
+                if let Some(config) = config {
+                    self.apply_config(&client, &config).await?;
+                }
+                (true, None)
+            }
+            Err(failure @ (Failure::Auth(_) | Failure::Forbidden(_))) => {
+                keychain.forget_all().await?;
+                return Err(EngineError::Enrollment(failure));
+            }
+            Err(failure @ Failure::Keychain(_)) => return Err(EngineError::Enrollment(failure)),
+            Err(failure @ Failure::Refused { status: 404, .. }) => {
+                keychain.forget_all().await?;
+                return Err(EngineError::NotAServer {
+                    server: enrollment.server.clone(),
+                    failure,
+                });
+            }
+            Err(other) => (
+                false,
+                Some(format!(
+                    "the server could not be checked now ({other}); the credentials are checked at the first sync"
+                )),
+            ),
+        };
+        let previous = self.client.read().expect("client lock").clone();
+        if let Some(previous) = previous {
+            if previous.client_id() != enrollment.client_id || previous.server() != client.server()
+            {
+                previous.keychain().forget_all().await?;
+            }
+        }
+        self.store
+            .update_state(|s| {
+                s.enrolled = Some(Enrolled {
+                    server: client.server().to_owned(),
+                    client_id: enrollment.client_id.clone(),
+                });
+                s.last_outcome = None;
+                s.last_problem = None;
+                s.last_message = None;
+            })
+            .await?;
+        let report = EnrollReport {
+            server: client.server().to_owned(),
+            client_id: enrollment.client_id.clone(),
+            verified,
+            note,
+        };
+        *self.client.write().expect("client lock") = Some(client);
+        self.publish().await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,152 @@
+//! The engine front-ends drive, one module per role: enrollment, intake (changes from
+//! calls, sources, the inbox and dead letters), the sync run (`sync_run`, which hands the
+//! outbox to the `batch_sender`), the daemon's schedule, and the status.
+
+mod batch_sender;
+mod enrollment;
+mod intake;
+mod schedule;
+mod settings;
+mod status;
+mod sync_run;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use kendrix_core::{Clock, Hlc};
+use rand::RngCore;
+use tokio::sync::{watch, Notify};
+
+use crate::client::{Failure, FetchedConfig, ServerClient};
+use crate::local_store::{LocalStore, SyncRun};
+use crate::status::Status;
+use crate::{EngineError, EngineResult};
+
+pub use batch_sender::SyncServer;
+pub use enrollment::EnrollReport;
+pub use settings::SyncSettings;
+
+/// The engine of one agent (one local database, one enrollment).
+pub struct Engine {
+    store: LocalStore,
+    data_dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    client: RwLock<Option<Arc<ServerClient>>>,
+    settings: RwLock<SyncSettings>,
+    hlc: tokio::sync::Mutex<Hlc>,
+    live: Mutex<status::Live>,
+    status: watch::Sender<Status>,
+    run_lock: tokio::sync::Mutex<()>,
+    wake: Notify,
+    stopping: watch::Sender<bool>,
+}
+
+impl Engine {
+    /// Opens the agent whose data lives in `data_dir` (created if missing). Every time the
+    /// engine keeps or compares (versions, runs, pauses, tokens) is read from `clock`.
+    pub async fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> EngineResult<Arc<Self>> {
+        std::fs::create_dir_all(data_dir)?;
+        let store = LocalStore::open(&data_dir.join("agent.db")).await?;
+        let mut state = store.agent_state().await?;
+        if state.node_id.is_none() {
+            let mut bytes = [0u8; 8];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let node = format!("agent-{}", hex_of(&bytes));
+            state = store
+                .update_state(|s| {
+                    s.node_id.get_or_insert(node);
+                })
+                .await?;
+        }
+        let hlc = store
+            .hlc(state.node_id.as_deref().unwrap_or_default())
+            .await?;
+        let settings = state
+            .config
+            .as_ref()
+            .map(|c| SyncSettings::from_config(&c.body))
+            .unwrap_or_default();
+        let client = state.enrolled.as_ref().map(|e| {
+            Arc::new(ServerClient::new(
+                &e.server,
+                &e.client_id,
+                settings.request_timeout,
+                clock.clone(),
+            ))
+        });
+        let (status, _) = watch::channel(Status::default());
+        let engine = Arc::new(Self {
+            store,
+            data_dir: data_dir.to_owned(),
+            clock,
+            client: RwLock::new(client),
+            settings: RwLock::new(settings),
+            hlc: tokio::sync::Mutex::new(hlc),
+            live: Mutex::new(status::Live::default()),
+            status,
+            run_lock: tokio::sync::Mutex::new(()),
+            wake: Notify::new(),
+            stopping: watch::channel(false).0,
+        });
+        engine.publish().await?;
+        Ok(engine)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn store(&self) -> &LocalStore {
+        &self.store
+    }
+
+    /// The current status, and every change after it.
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.status.subscribe()
+    }
+
+    pub fn settings(&self) -> SyncSettings {
+        self.settings.read().expect("settings lock").clone()
+    }
+
+    pub async fn history(&self, limit: i64) -> EngineResult<Vec<SyncRun>> {
+        self.store.history(limit).await
+    }
+
+    /// Whether the desktop app shows notifications (on unless staff turned them off).
+    pub async fn notifications_enabled(&self) -> EngineResult<bool> {
+        Ok(self.store.agent_state().await?.notifications)
+    }
+
+    pub async fn set_notifications(&self, enabled: bool) -> EngineResult<()> {
+        self.store
+            .update_state(|s| s.notifications = enabled)
+            .await?;
+        Ok(())
+    }
+
+    /// The effective configuration as the server renders it now (`json`, `xml`, `ini`).
+    pub async fn config_as(&self, format: &str) -> EngineResult<FetchedConfig> {
+        let client = self.current_client().await?;
+        client.fetch_config_as(format, None).await?.ok_or_else(|| {
+            // A 304 to a request without an ETag: a proxy in the way; asking again may help.
+            EngineError::Server(Failure::Transient {
+                reason: "no configuration came back".into(),
+                retry_after: None,
+            })
+        })
+    }
+
+    /// A GET of the server's API with this agent's token (for screens showing server data).
+    pub async fn server_get(&self, path_and_query: &str) -> EngineResult<String> {
+        Ok(self
+            .current_client()
+            .await?
+            .get_text(path_and_query)
+            .await?)
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
