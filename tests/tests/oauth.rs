@@ -14,6 +14,7 @@ use oauth2::{
 use serde_json::Value;
 
 on_both_backends!(
+    a_taken_tenant_name_and_a_missing_tenant_are_named_as_such,
     site_gets_uses_introspects_and_revokes_a_token_with_the_oauth2_crate,
     client_secret_post_works_like_basic,
     wrong_secret_unknown_client_and_revoked_client_are_invalid_client,
@@ -824,4 +825,26 @@ async fn api_requests_beyond_the_clients_limit_get_429(backend: Backend) {
             "application/problem+json"
         );
     }
+}
+
+/// An admin registering sites learns which rule a mistake broke, in the same words on
+/// every backend (SQLite names no foreign key, so the write itself says what it protects).
+async fn a_taken_tenant_name_and_a_missing_tenant_are_named_as_such(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let ctx = kendrix_server::RequestContext::cli();
+    server.tenant("Acme").await;
+    let taken = server.sites.create_tenant(&ctx, "Acme").await.unwrap_err();
+    assert_eq!(taken.to_string(), "a tenant with this name already exists");
+    let scopes = "sync:write".parse().unwrap();
+    let missing = server
+        .sites
+        .register_client(&ctx, 999_999, "Store 12", &scopes)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.to_string(), "the tenant does not exist");
+    assert_eq!(
+        server.sites.tenants().await.unwrap().len(),
+        1,
+        "nothing else was made"
+    );
 }

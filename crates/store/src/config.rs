@@ -103,7 +103,8 @@ pub(crate) async fn change<D: Dialect>(
         .bind(&change.comment)
         .bind(&content_hash)
         .execute(write.on())
-        .await?;
+        .await
+        .map_err(|e| e.naming("the configuration version", "the tenant"))?;
     for chunk in entries.chunks(1000) {
         let mut insert = QueryBuilder::<D>::new(INSERT_ENTRIES);
         insert.push_values(chunk, |mut row, e| {

@@ -56,12 +56,12 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
-            let what = constraint_subject(db.message(), db.constraint());
+            // The write that broke the rule names what it protects (`StoreError::naming`).
             if db.is_unique_violation() {
-                return StoreError::AlreadyExists(what);
+                return StoreError::AlreadyExists("the row");
             }
             if db.is_foreign_key_violation() {
-                return StoreError::MissingReference(what);
+                return StoreError::MissingReference("the row");
             }
         }
         StoreError::Database(err)
@@ -87,19 +87,16 @@ pub(crate) async fn begin_detached<DB: sqlx::Database>(
     Ok(begin.await.map_err(|_| StoreError::WriterGone)??)
 }
 
-/// Names the thing a violated constraint protects, from the constraint or column name.
-fn constraint_subject(message: &str, constraint: Option<&str>) -> &'static str {
-    let text = constraint.unwrap_or(message);
-    if text.contains("tenant") {
-        if text.contains("name") {
-            "a tenant with this name"
-        } else {
-            "the tenant"
+impl StoreError {
+    /// Names what a broken uniqueness rule (`exists`) or reference (`missing`) protects: the
+    /// write that broke it knows, where the database's own words differ by backend (SQLite
+    /// names no foreign key at all).
+    pub(crate) fn naming(self, exists: &'static str, missing: &'static str) -> Self {
+        match self {
+            StoreError::AlreadyExists(_) => StoreError::AlreadyExists(exists),
+            StoreError::MissingReference(_) => StoreError::MissingReference(missing),
+            other => other,
         }
-    } else if text.contains("client") {
-        "the client"
-    } else {
-        "the row"
     }
 }
 

@@ -41,7 +41,8 @@ pub(crate) async fn create_tenant<D: Dialect>(
         .bind(name)
         .bind(at)
         .fetch_one(write.on())
-        .await?;
+        .await
+        .map_err(|e| e.naming("a tenant with this name", "the tenant"))?;
     write.commit(&[audit.tenant(tenant.id)]).await?;
     Ok(tenant)
 }
@@ -65,7 +66,8 @@ pub(crate) async fn register_client<D: Dialect>(
         .bind(&client.scopes)
         .bind(client.created_at)
         .fetch_one(write.on())
-        .await?;
+        .await
+        .map_err(|e| e.naming("the client", "the tenant"))?;
     write.commit(&[audit]).await?;
     Ok(row)
 }
