@@ -186,6 +186,28 @@ async fn a_reused_key_with_another_body_is_refused(backend: Backend) {
     assert_eq!(server.audit_events("idempotency.mismatch").await.len(), 1);
 }
 
+/// Makes another request (say, on another instance) hold a client's key for `lease_ms`.
+async fn hold_key(server: &TestServer, client_id: &str, key: &str, hash: &str, lease_ms: i64) {
+    let client_pk = server.store.client(client_id).await.unwrap().unwrap().pk;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let claim = IdempotencyClaim {
+        client_pk,
+        key: key.into(),
+        request_hash: hash.into(),
+        owner: "someone-else".into(),
+        now,
+        lease_ms,
+        retention_ms: 86_400_000,
+    };
+    assert_eq!(
+        server.store.claim_idempotency_key(&claim).await.unwrap(),
+        NextAction::Claimed
+    );
+}
+
 async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
     let server = TestServer::start_with(
         backend,
@@ -196,34 +218,12 @@ async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
     let tenant = server.tenant("Acme").await;
     let reg = server.register(tenant, "Site", "sync:write").await;
     let token = server.access_token(&reg).await;
-    let client_pk = server
-        .store
-        .client(&reg.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .pk;
     let batch =
         json!({"records": [upsert("orders", "1", &v(1_800_000_000_000, 0, "a"), json!({"x": 1}))]});
     let body = serde_json::to_vec(&batch).unwrap();
     // Another request (say, on another instance that then died) holds the key.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let claim = IdempotencyClaim {
-        client_pk,
-        key: "busy".into(),
-        request_hash: kendrix_core::credentials::hash_bytes(&body),
-        owner: "someone-else".into(),
-        now,
-        lease_ms: 1000,
-        retention_ms: 86_400_000,
-    };
-    assert_eq!(
-        server.store.claim_idempotency_key(&claim).await.unwrap(),
-        NextAction::Claimed
-    );
+    let hash = kendrix_core::credentials::hash_bytes(&body);
+    hold_key(&server, &reg.client_id, "busy", &hash, 1000).await;
     let busy = server.post_batch(&token, "busy", &batch).await;
     assert_eq!(busy.status(), 409);
     assert!(busy.headers().contains_key("retry-after"));
@@ -240,13 +240,6 @@ async fn an_invalid_batch_is_refused_as_invalid_whatever_its_key_holds(backend: 
     let tenant = server.tenant("Acme").await;
     let reg = server.register(tenant, "Site", "sync:write").await;
     let token = server.access_token(&reg).await;
-    let client_pk = server
-        .store
-        .client(&reg.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .pk;
     let good =
         json!({"records": [upsert("orders", "1", &v(1_800_000_000_000, 0, "a"), json!({"x": 1}))]});
     let bad = json!({"records": [upsert("orders", "2", "not-a-version", json!({}))]});
@@ -267,23 +260,7 @@ async fn an_invalid_batch_is_refused_as_invalid_whatever_its_key_holds(backend: 
     assert_eq!(refused.status(), 422);
     invalid(json_of(refused).await);
     // A key another request holds: refused as invalid too, not 409.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let claim = IdempotencyClaim {
-        client_pk,
-        key: "held".into(),
-        request_hash: "another body".into(),
-        owner: "someone-else".into(),
-        now,
-        lease_ms: 60_000,
-        retention_ms: 86_400_000,
-    };
-    assert_eq!(
-        server.store.claim_idempotency_key(&claim).await.unwrap(),
-        NextAction::Claimed
-    );
+    hold_key(&server, &reg.client_id, "held", "another body", 60_000).await;
     let refused = server.post_batch(&token, "held", &bad).await;
     assert_eq!(refused.status(), 422);
     invalid(json_of(refused).await);
