@@ -14,6 +14,7 @@ on_both_backends!(
     a_retry_replays_the_stored_response_byte_for_byte_and_writes_nothing,
     a_reused_key_with_another_body_is_refused,
     a_key_in_flight_gets_409_until_its_lease_runs_out,
+    an_invalid_batch_is_refused_as_invalid_whatever_its_key_holds,
     keys_belong_to_the_client_that_sent_them,
     every_bad_input_gets_a_clear_4xx_and_changes_nothing,
     a_version_reused_for_other_content_is_rejected_and_the_rest_applied,
@@ -185,6 +186,28 @@ async fn a_reused_key_with_another_body_is_refused(backend: Backend) {
     assert_eq!(server.audit_events("idempotency.mismatch").await.len(), 1);
 }
 
+/// Makes another request (say, on another instance) hold a client's key for `lease_ms`.
+async fn hold_key(server: &TestServer, client_id: &str, key: &str, hash: &str, lease_ms: i64) {
+    let client_pk = server.store.client(client_id).await.unwrap().unwrap().pk;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let claim = IdempotencyClaim {
+        client_pk,
+        key: key.into(),
+        request_hash: hash.into(),
+        owner: "someone-else".into(),
+        now,
+        lease_ms,
+        retention_ms: 86_400_000,
+    };
+    assert_eq!(
+        server.store.claim_idempotency_key(&claim).await.unwrap(),
+        NextAction::Claimed
+    );
+}
+
 async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
     let server = TestServer::start_with(
         backend,
@@ -195,34 +218,12 @@ async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
     let tenant = server.tenant("Acme").await;
     let reg = server.register(tenant, "Site", "sync:write").await;
     let token = server.access_token(&reg).await;
-    let client_pk = server
-        .store
-        .client(&reg.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .pk;
     let batch =
         json!({"records": [upsert("orders", "1", &v(1_800_000_000_000, 0, "a"), json!({"x": 1}))]});
     let body = serde_json::to_vec(&batch).unwrap();
     // Another request (say, on another instance that then died) holds the key.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let claim = IdempotencyClaim {
-        client_pk,
-        key: "busy".into(),
-        request_hash: kendrix_core::credentials::hash_bytes(&body),
-        owner: "someone-else".into(),
-        now,
-        lease_ms: 1000,
-        retention_ms: 86_400_000,
-    };
-    assert_eq!(
-        server.store.claim_idempotency_key(&claim).await.unwrap(),
-        NextAction::Claimed
-    );
+    let hash = kendrix_core::credentials::hash_bytes(&body);
+    hold_key(&server, &reg.client_id, "busy", &hash, 1000).await;
     let busy = server.post_batch(&token, "busy", &batch).await;
     assert_eq!(busy.status(), 409);
     assert!(busy.headers().contains_key("retry-after"));
@@ -232,6 +233,47 @@ async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
     assert_eq!(taken_over.status(), 200);
     assert_eq!(server.stored_records(tenant, "orders").await.len(), 1);
     assert_eq!(server.audit_events("idempotency.in_flight").await.len(), 1);
+}
+
+async fn an_invalid_batch_is_refused_as_invalid_whatever_its_key_holds(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let tenant = server.tenant("Acme").await;
+    let reg = server.register(tenant, "Site", "sync:write").await;
+    let token = server.access_token(&reg).await;
+    let good =
+        json!({"records": [upsert("orders", "1", &v(1_800_000_000_000, 0, "a"), json!({"x": 1}))]});
+    let bad = json!({"records": [upsert("orders", "2", "not-a-version", json!({}))]});
+    let invalid = |response: Value| {
+        assert!(
+            response["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("invalid-batch"),
+            "{response}"
+        );
+        assert_eq!(response["errors"][0]["index"], 0);
+    };
+    // A key completed with another body: the invalid batch is refused as invalid, not as a
+    // reused key.
+    assert_eq!(server.post_batch(&token, "done", &good).await.status(), 200);
+    let refused = server.post_batch(&token, "done", &bad).await;
+    assert_eq!(refused.status(), 422);
+    invalid(json_of(refused).await);
+    // A key another request holds: refused as invalid too, not 409.
+    hold_key(&server, &reg.client_id, "held", "another body", 60_000).await;
+    let refused = server.post_batch(&token, "held", &bad).await;
+    assert_eq!(refused.status(), 422);
+    invalid(json_of(refused).await);
+    // A free key: refused, and kept by nobody, so the corrected batch goes through at once.
+    let refused = server.post_batch(&token, "free", &bad).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(server.post_batch(&token, "free", &good).await.status(), 200);
+    assert_eq!(server.audit_events("sync.batch.refused").await.len(), 3);
+    assert!(server.audit_events("idempotency.mismatch").await.is_empty());
+    assert!(server
+        .audit_events("idempotency.in_flight")
+        .await
+        .is_empty());
 }
 
 async fn keys_belong_to_the_client_that_sent_them(backend: Backend) {

@@ -6,11 +6,13 @@
 //! `D: sqlx::Database` must prove, on every impl block, that `&mut D::Connection` is an
 //! `Executor` (a higher-ranked bound), that `D::Arguments` are `IntoArguments`, that every
 //! Rust type it binds is `Encode + Type` and every row type `FromRow` for `D` — five
-//! where-clauses for one `INSERT … RETURNING`, some thirty-five for the whole store, repeated
+//! where-clauses for one `INSERT … RETURNING`, some thirty for the whole store, repeated
 //! in each family's module because Rust does not imply where-clauses. `Dialect` names
 //! instead the few operations generic code needs (bind, run, fetch), and each backend
 //! implements them with its concrete types, where those bounds hold without being written.
 //! A value both drivers can bind is a [`Param`]; a row type both can decode, [`Decoded`].
+//! (Items here are `pub` only so that `SqlStore`'s public impls may name them; the module is
+//! private to the crate.)
 //!
 //! SQL text is shared: placeholders are `$N`, which sqlx binds by number on both drivers.
 
@@ -48,7 +50,8 @@ impl<T> Decoded for T where
 {
 }
 
-/// Where a statement runs: inside a write transaction, or on the read pool.
+/// Where a statement runs: inside a write transaction, or on a pool (reads, and the one
+/// write that needs no transaction).
 pub enum On<'c, D: Database> {
     Tx(&'c mut D::Connection),
     Pool(&'c Pool<D>),
@@ -83,6 +86,11 @@ pub trait Dialect: Database {
         query: Query<'q, Self, Self::Arguments<'a>>,
         on: On<'_, Self>,
     ) -> impl Future<Output = sqlx::Result<Vec<O>>> + Send;
+    /// Runs a query for its first row only, decoded.
+    fn fetch_optional<'q, 'a: 'q, O: Decoded>(
+        query: Query<'q, Self, Self::Arguments<'a>>,
+        on: On<'_, Self>,
+    ) -> impl Future<Output = sqlx::Result<Option<O>>> + Send;
 
     /// Applies this backend's pending migrations.
     fn migrate(pool: &Pool<Self>) -> impl Future<Output = StoreResult<()>> + Send;
@@ -137,9 +145,9 @@ impl<'q, 'a: 'q, D: Dialect> Statement<'q, 'a, D> {
         Ok(D::fetch_all(self.0, on).await?)
     }
 
-    /// The first row, if any (the statements using it select at most one).
+    /// The first row, if any.
     pub(crate) async fn fetch_optional<O: Decoded>(self, on: On<'_, D>) -> StoreResult<Option<O>> {
-        Ok(self.fetch_all(on).await?.into_iter().next())
+        Ok(D::fetch_optional(self.0, on).await?)
     }
 
     /// The one row; `RowNotFound` if there is none.

@@ -88,6 +88,19 @@ impl Dialect for Postgres {
         }
     }
 
+    fn fetch_optional<'q, 'a: 'q, O: Decoded>(
+        query: Query<'q, Postgres, PgArguments>,
+        on: On<'_, Postgres>,
+    ) -> impl Future<Output = sqlx::Result<Option<O>>> + Send {
+        let query = query.try_map(|row| O::from_row(&row));
+        async move {
+            match on {
+                On::Tx(conn) => query.fetch_optional(conn).await,
+                On::Pool(pool) => query.fetch_optional(pool).await,
+            }
+        }
+    }
+
     async fn migrate(pool: &Pool<Postgres>) -> StoreResult<()> {
         Ok(MIGRATOR.run(pool).await?)
     }

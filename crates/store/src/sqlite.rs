@@ -105,6 +105,20 @@ impl Dialect for Sqlite {
         }
     }
 
+    fn fetch_optional<'q, 'a: 'q, O: Decoded>(
+        query: Query<'q, Sqlite, SqliteArguments<'a>>,
+        on: On<'_, Sqlite>,
+    ) -> impl Future<Output = sqlx::Result<Option<O>>> + Send {
+        let query: Query<'q, Sqlite, SqliteArguments<'q>> = query;
+        let query = query.try_map(|row| O::from_row(&row));
+        async move {
+            match on {
+                On::Tx(conn) => query.fetch_optional(conn).await,
+                On::Pool(pool) => query.fetch_optional(pool).await,
+            }
+        }
+    }
+
     async fn migrate(pool: &Pool<Sqlite>) -> StoreResult<()> {
         Ok(MIGRATOR.run(pool).await?)
     }
