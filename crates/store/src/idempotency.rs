@@ -1,5 +1,6 @@
 //! Idempotency keys (`idempotency_keys`, per client): the whole life of a batch's key. A
-//! request claims it ([`claim`]: replay, mismatch, in flight, or a lease of its own); the
+//! retry of a completed batch is answered from a read ([`stored_response`]); any other
+//! request claims the key ([`claim`]: replay, mismatch, in flight, or a lease of its own); the
 //! batch's transaction completes it with the response body ([`complete`], from
 //! `batches::apply`); a claim whose batch will not be applied is given back ([`release`]);
 //! retention ends it (`PRUNE_KEYS`).
@@ -30,12 +31,11 @@ const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET state = 'done', status_c
      WHERE client_pk = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'";
 pub(crate) const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at < $1";
 
-/// What the request does next with its key. A key completed with this body is replayed from
-/// a read, without a write transaction; otherwise the key is claimed in a short transaction.
-pub(crate) async fn claim<D: Dialect>(
+/// The stored response of a key completed with this very body: a read, no write transaction.
+pub(crate) async fn stored_response<D: Dialect>(
     db: &Connections<D>,
     claim: &IdempotencyClaim,
-) -> StoreResult<NextAction> {
+) -> StoreResult<Option<String>> {
     let stored: Option<(Option<String>,)> = sql(STORED_RESPONSE)
         .bind(claim.client_pk)
         .bind(&claim.key)
@@ -43,9 +43,14 @@ pub(crate) async fn claim<D: Dialect>(
         .bind(claim.now)
         .fetch_optional(db.read())
         .await?;
-    if let Some((body,)) = stored {
-        return Ok(NextAction::Replay(body.unwrap_or_default()));
-    }
+    Ok(stored.map(|(body,)| body.unwrap_or_default()))
+}
+
+/// What the request does next with its key, decided in one short write transaction.
+pub(crate) async fn claim<D: Dialect>(
+    db: &Connections<D>,
+    claim: &IdempotencyClaim,
+) -> StoreResult<NextAction> {
     let mut write = db.begin_write().await?;
     let inserted: Option<(String,)> = lease(sql(CLAIM_KEY), claim)
         .fetch_optional(write.on())

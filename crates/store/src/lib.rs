@@ -194,13 +194,15 @@ pub trait Store: Send + Sync + 'static {
     /// The caller's high-water marks per entity.
     async fn sync_versions(&self, tenant_id: i64, client_pk: i64) -> StoreResult<Vec<SyncVersion>>;
 
-    /// The whole decision on a batch's Idempotency-Key, in one call (see [`NextAction`]).
-    /// A key completed with this very body is found by a read and replayed: no write
-    /// transaction, so a retry after a lost response stays cheap. Otherwise the key is
-    /// claimed in a short transaction of its own with a lease (`in_flight`, owner,
-    /// `locked_until`): a new key, or one whose retention ended, or one whose holder let its
-    /// lease run out with this same body (it died), is taken; another body is a
-    /// [`NextAction::Mismatch`], a live lease [`NextAction::InFlight`].
+    /// The response stored for a key completed with this very body, while it is retained: a
+    /// read only, so a retry after a lost response is answered before its body is parsed.
+    async fn stored_response(&self, claim: &IdempotencyClaim) -> StoreResult<Option<String>>;
+    /// The decision on a batch's Idempotency-Key (see [`NextAction`]), in a short transaction
+    /// of its own with a lease (`in_flight`, owner, `locked_until`): a new key, or one whose
+    /// retention ended, or one whose holder let its lease run out with this same body (it
+    /// died), is taken; a key completed meanwhile with this body replays; another body is a
+    /// [`NextAction::Mismatch`], a live lease [`NextAction::InFlight`]. Claim only a batch
+    /// that validated: a refused batch never holds its key.
     async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<NextAction>;
     /// Gives back a claim whose batch will not be applied (it was refused), so a retry or a
     /// corrected batch can use the key at once. Only the claim's owner can give it back.

@@ -290,6 +290,10 @@ impl<D: Dialect> Store for SqlStore<D> {
         batches::sync_versions(&self.db, tenant_id, client_pk).await
     }
 
+    async fn stored_response(&self, claim: &IdempotencyClaim) -> StoreResult<Option<String>> {
+        idempotency::stored_response(&self.db, claim).await
+    }
+
     async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<NextAction> {
         idempotency::claim(&self.db, claim).await
     }
