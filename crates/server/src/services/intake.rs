@@ -144,17 +144,12 @@ impl BatchIntake {
             received_at: now,
             started,
             config_hash,
-            audit: caller
-                .ctx
-                .audit()
-                .draft(
-                    now,
-                    AuditEvent::SyncBatchApplied,
-                    AuditOutcome::Success,
-                    json!({"idempotency": "miss", "token_family": caller.token_family}),
-                )
-                .tenant(caller.tenant_id)
-                .client(caller.client_id.clone()),
+            audit: caller.audit(
+                now,
+                AuditEvent::SyncBatchApplied,
+                AuditOutcome::Success,
+                json!({"idempotency": "miss", "token_family": caller.token_family}),
+            ),
         };
         match self.store.apply_batch(batch, &render_response).await {
             Ok(applied) => {
@@ -237,17 +232,12 @@ impl BatchIntake {
             BatchError::InvalidRecords(p) => p.len(),
             _ => 0,
         };
-        let audit = caller
-            .ctx
-            .audit()
-            .draft(
-                now,
-                AuditEvent::SyncBatchRefused,
-                AuditOutcome::Failure,
-                json!({"reason": err.to_string(), "records": records, "invalid_records": problems, "idempotency_key": key}),
-            )
-            .tenant(caller.tenant_id)
-            .client(caller.client_id.clone());
+        let audit = caller.audit(
+            now,
+            AuditEvent::SyncBatchRefused,
+            AuditOutcome::Failure,
+            json!({"reason": err.to_string(), "records": records, "invalid_records": problems, "idempotency_key": key}),
+        );
         let refused = RefusedBatch {
             batch_id: credentials::generate_id(&mut self.entropy.rng()),
             tenant_id: caller.tenant_id,
@@ -272,12 +262,7 @@ fn audit(caller: &Caller, now: UnixMillis, event: AuditEvent, key: &str) -> Audi
         AuditEvent::IdempotencyReplayed => AuditOutcome::Success,
         _ => AuditOutcome::Failure,
     };
-    caller
-        .ctx
-        .audit()
-        .draft(now, event, outcome, json!({"idempotency_key": key}))
-        .tenant(caller.tenant_id)
-        .client(caller.client_id.clone())
+    caller.audit(now, event, outcome, json!({"idempotency_key": key}))
 }
 
 /// The body of a batch's answer, as sent and as kept for replays.

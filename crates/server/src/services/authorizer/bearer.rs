@@ -3,7 +3,7 @@
 //! is audited and counted towards the failed-authentication throttle.
 
 use kendrix_core::credentials;
-use kendrix_core::{AuditEvent, AuditOutcome, Scope, ScopeSet, UnixMillis};
+use kendrix_core::{AuditDraft, AuditEvent, AuditOutcome, Scope, ScopeSet, UnixMillis};
 use serde_json::json;
 
 use super::Authorizer;
@@ -33,6 +33,23 @@ pub struct Caller {
     /// can follow a sync from the token to the batch it carried.
     pub token_family: String,
     pub ctx: RequestContext,
+}
+
+impl Caller {
+    /// An audit entry of this request, with the caller's tenant and client as its actor.
+    pub fn audit(
+        &self,
+        at: UnixMillis,
+        event: AuditEvent,
+        outcome: AuditOutcome,
+        details: serde_json::Value,
+    ) -> AuditDraft {
+        self.ctx
+            .audit()
+            .draft(at, event, outcome, details)
+            .tenant(self.tenant_id)
+            .client(self.client_id.clone())
+    }
 }
 
 /// Why an API request was not admitted.
