@@ -14,7 +14,7 @@ use reqwest::{header, StatusCode};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::engine::SyncServer;
+use crate::engine::{Heartbeat, SyncServer};
 use crate::keychain::{Keychain, KeychainError, StoredToken};
 use crate::local_store::FormedBatch;
 use crate::status::Problem;
@@ -380,6 +380,25 @@ impl ServerClient {
             reason: format!("the audit head could not be read: {}", short_error(&e)),
             retry_after: None,
         })
+    }
+
+    /// Reports the agent's state (`POST /sync/heartbeat`; the server answers 204).
+    pub async fn post_heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), Failure> {
+        let url = format!("{}/sync/heartbeat", self.base);
+        let body = serde_json::to_vec(heartbeat).expect("a heartbeat serializes");
+        let response = self
+            .authorized(|token| {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(failure_of(response, self.wall_time()).await)
     }
 
     /// A bearer-authenticated GET of any server path (with its query), for front-ends that

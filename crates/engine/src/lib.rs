@@ -22,9 +22,11 @@ mod status;
 
 pub use backoff::Backoff;
 pub use client::{ChainHead, Failure, FetchedConfig, ServerClient, WitnessedEntry};
-pub use engine::{Engine, EnrollReport, SyncServer, SyncSettings};
+pub use engine::{Engine, EnrollReport, Heartbeat, LastRun, SyncServer, SyncSettings};
 pub use keychain::{Keychain, KeychainError, StoredToken};
-pub use local_store::{AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, SyncRun, Witness};
+pub use local_store::{
+    AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, QueueFigures, SyncRun, Witness,
+};
 pub use sources::{read_rows, Format, Inbox, InboxOutcome, RowShape};
 pub use status::{Enrolled, Problem, Progress, RunOutcome, Status, SyncState, Trigger};
 

@@ -1,9 +1,10 @@
 //! The engine front-ends drive, one module per role: enrollment, intake (changes from
 //! calls, sources, the inbox and dead letters), the sync run (`sync_run`, which hands the
-//! outbox to the `batch_sender`), the daemon's schedule, and the status.
+//! outbox to the `batch_sender`), the heartbeat, the daemon's schedule, and the status.
 
 mod batch_sender;
 mod enrollment;
+mod heartbeat;
 mod intake;
 mod schedule;
 mod settings;
@@ -24,6 +25,7 @@ use crate::{EngineError, EngineResult};
 
 pub use batch_sender::SyncServer;
 pub use enrollment::EnrollReport;
+pub use heartbeat::{Heartbeat, LastRun};
 pub use settings::SyncSettings;
 
 /// The engine of one agent (one local database, one enrollment).
