@@ -455,3 +455,60 @@ async fn the_agent_warns_when_the_servers_audit_chain_no_longer_holds_what_it_sa
         .to_owned();
     assert!(warning.contains("audit log"), "{warning}");
 }
+
+/// Secret rotation: the site enrolled again — first with a secret the server refuses, then
+/// with its own string again — keeps its queue and its dead letters, and a refused secret
+/// never replaces the one that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_enrolling_a_running_site_keeps_its_queue_and_a_refused_secret_keeps_the_working_one() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 14", "sync:write config:read");
+    let agent = Agent::new();
+    let enrollment = enrollment_for(&site, &server.url);
+    agent.enroll(&enrollment);
+    let mut rows = order_rows(0, 20);
+    rows[3]["note"] = Value::from("x".repeat(70_000));
+    agent.enqueue("orders", &rows);
+    assert_eq!(exit_code(&agent.run(&["sync"])), 2, "one record refused");
+    agent.enqueue("orders", &order_rows(20, 30));
+    let before = agent.status();
+    assert_eq!(
+        (
+            before["queue_depth"].clone(),
+            before["dead_letters"].clone()
+        ),
+        (json!(30), json!(1))
+    );
+
+    let wrong = agent.run_with_stdin(
+        &[
+            "enroll",
+            "--server",
+            &server.url,
+            "--client-id",
+            &site.client_id,
+        ],
+        "kxs_not-the-secret\n",
+    );
+    assert_eq!(exit_code(&wrong), 1, "{}", output_text(&wrong));
+    let keychain = kendrix_engine::Keychain::for_client(&server.url, &site.client_id);
+    assert_eq!(
+        keychain.secret().await.unwrap().as_deref(),
+        Some(site.client_secret.as_str()),
+        "the working secret is back in the keychain"
+    );
+    agent.enroll(&enrollment);
+    let after = agent.status();
+    assert_eq!(
+        (after["queue_depth"].clone(), after["dead_letters"].clone()),
+        (json!(30), json!(1))
+    );
+
+    assert_eq!(
+        exit_code(&agent.run(&["sync"])),
+        2,
+        "the dead letter is still there"
+    );
+    assert_eq!(agent.status()["queue_depth"], 0);
+    assert_eq!(server_checksum(&db, "orders").await.0, 49);
+}
