@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use kendrix_core::SystemClock;
 use kendrix_core::{Clock, ScopeSet};
-use kendrix_server::entropy::SystemEntropy;
 use kendrix_server::services::sites::{Registration, Sites};
 use kendrix_server::settings::RateLimits;
 use kendrix_server::{App, RequestContext, Settings};
@@ -184,7 +183,7 @@ pub struct TestServer {
     pub app: App,
     /// Tenants and clients, administered as from the command line: on the wall clock,
     /// whatever clock the server runs on.
-    pub sites: Sites,
+    pub sites: Arc<Sites>,
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
     pub db: TestDb,
@@ -211,13 +210,10 @@ impl TestServer {
         let mut settings = test_settings(&db.url);
         settings.public_url = Some(url.clone());
         adjust(&mut settings);
-        let app = App::new(store.clone(), settings, clock).with_keys(test_key_ring());
-        let sites = Sites::new(
-            store.clone(),
-            Arc::new(SystemClock),
-            Arc::new(SystemEntropy),
-            url.clone(),
-        );
+        let app = App::new(store.clone(), settings.clone(), clock).with_keys(test_key_ring());
+        let wall_clock = App::new(store.clone(), settings.clone(), Arc::new(SystemClock))
+            .with_keys(test_key_ring());
+        let sites = wall_clock.sites.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.clone().serve(listener, async move {
             let _ = rx.await;

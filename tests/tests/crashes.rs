@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kendrix_core::SystemClock;
-use kendrix_server::entropy::SystemEntropy;
-use kendrix_server::services::{AuditLog, Sites};
+use kendrix_server::services::AuditLog;
 use kendrix_server::RequestContext;
 use kendrix_tests::{
     abandon_after_steps, on_both_backends, server_cli, Backend, ServerProcess, TestDb,
@@ -85,12 +84,12 @@ async fn writes_cut_off_at_any_moment_never_wedge_the_store(backend: Backend) {
     server_cli(&db.url, &["migrate"]);
     let store = db.store().await;
     let ctx = RequestContext::cli();
-    let sites = Sites::new(
+    let app = kendrix_server::App::new(
         store.clone(),
+        kendrix_tests::test_settings(&db.url),
         Arc::new(SystemClock),
-        Arc::new(SystemEntropy),
-        String::new(),
     );
+    let sites = &app.sites;
     for i in 0..300usize {
         // Cut off after 1 to 12 steps: from before BEGIN to after COMMIT.
         let name = format!("Tenant {i}");

@@ -81,7 +81,7 @@ impl Bench {
             let tenant = app.sites.create_tenant(&ctx, "Bench").await?;
             let site = app
                 .sites
-                .register_client(&ctx, tenant.id, "Bench site", &ScopeSet::all())
+                .register_client(&ctx, tenant.id, "Bench site", &ScopeSet::all_but_admin())
                 .await?;
             Ok(Self {
                 base,

@@ -36,6 +36,8 @@ pub enum AuditEvent {
     TenantCreated,
     ClientRegistered,
     ClientRevoked,
+    /// A client was given a new secret; the old one works until the grace ends.
+    ClientSecretRotated,
     /// A batch was applied (an idempotency miss: first delivery of its key).
     SyncBatchApplied,
     /// A batch was refused as a whole (invalid records); nothing was applied.
@@ -63,7 +65,7 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 25] = [
+    pub const ALL: [AuditEvent; 26] = [
         AuditEvent::ClientAuthenticated,
         AuditEvent::ClientAuthFailed,
         AuditEvent::BearerRejected,
@@ -77,6 +79,7 @@ impl AuditEvent {
         AuditEvent::TenantCreated,
         AuditEvent::ClientRegistered,
         AuditEvent::ClientRevoked,
+        AuditEvent::ClientSecretRotated,
         AuditEvent::SyncBatchApplied,
         AuditEvent::SyncBatchRefused,
         AuditEvent::IdempotencyReplayed,
@@ -106,6 +109,7 @@ impl AuditEvent {
             AuditEvent::TenantCreated => "tenant.created",
             AuditEvent::ClientRegistered => "client.registered",
             AuditEvent::ClientRevoked => "client.revoked",
+            AuditEvent::ClientSecretRotated => "client.secret_rotated",
             AuditEvent::SyncBatchApplied => "sync.batch.applied",
             AuditEvent::SyncBatchRefused => "sync.batch.refused",
             AuditEvent::IdempotencyReplayed => "idempotency.hit",

@@ -12,16 +12,23 @@ pub enum Scope {
     ConfigWrite,
     AuditRead,
     StatsRead,
+    /// Manage the sites of one's own tenant (the admin API). Granted only from the server's
+    /// command line, never through the API.
+    ClientsAdmin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::SyncWrite,
         Scope::ConfigRead,
         Scope::ConfigWrite,
         Scope::AuditRead,
         Scope::StatsRead,
+        Scope::ClientsAdmin,
     ];
+
+    /// The scopes a site may hold when an admin registers it over the API.
+    pub const SITE: [Scope; 2] = [Scope::SyncWrite, Scope::ConfigRead];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +37,7 @@ impl Scope {
             Scope::ConfigWrite => "config:write",
             Scope::AuditRead => "audit:read",
             Scope::StatsRead => "stats:read",
+            Scope::ClientsAdmin => "clients:admin",
         }
     }
 }
@@ -43,7 +51,7 @@ impl fmt::Display for Scope {
 /// A scope string that names no known scope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown scope {0:?}; known scopes: sync:write config:read config:write audit:read stats:read"
+    "unknown scope {0:?}; known scopes: sync:write config:read config:write audit:read stats:read clients:admin"
 )]
 pub struct UnknownScope(pub String);
 
@@ -62,13 +70,25 @@ impl FromStr for Scope {
 pub struct ScopeSet(BTreeSet<Scope>);
 
 impl ScopeSet {
-    pub fn all() -> Self {
-        Self(Scope::ALL.into_iter().collect())
-    }
-
     /// The default for a newly registered site: it syncs and reads its configuration.
     pub fn site_default() -> Self {
-        Self([Scope::SyncWrite, Scope::ConfigRead].into_iter().collect())
+        Self(Scope::SITE.into_iter().collect())
+    }
+
+    /// Every scope but `clients:admin`: a site that also reads the tenant's audit and
+    /// statistics (the demo site, benchmarks).
+    pub fn all_but_admin() -> Self {
+        Self(
+            Scope::ALL
+                .into_iter()
+                .filter(|s| *s != Scope::ClientsAdmin)
+                .collect(),
+        )
+    }
+
+    /// Whether this is an admin credential's set (it may manage the tenant's sites).
+    pub fn is_admin(&self) -> bool {
+        self.contains(Scope::ClientsAdmin)
     }
 
     pub fn contains(&self, scope: Scope) -> bool {

@@ -68,6 +68,13 @@ impl App {
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let throttle = Throttle::new(&settings.rate_limits);
+        let configurations = Arc::new(Configurations::new(
+            store.clone(),
+            clock.clone(),
+            entropy.clone(),
+            settings.clone(),
+            Arc::new(Keys::new(ring)),
+        ));
         Self {
             authorizer: Arc::new(Authorizer::new(
                 store.clone(),
@@ -77,18 +84,13 @@ impl App {
                 throttle.clone(),
                 metrics.clone(),
             )),
-            configurations: Arc::new(Configurations::new(
-                store.clone(),
-                clock.clone(),
-                entropy.clone(),
-                settings.clone(),
-                Arc::new(Keys::new(ring)),
-            )),
+            configurations: configurations.clone(),
             audit_log: Arc::new(AuditLog::new(store.clone(), clock.clone())),
             sites: Arc::new(Sites::new(
                 store.clone(),
                 clock.clone(),
                 entropy.clone(),
+                configurations,
                 settings.public_url(),
             )),
             reports: Arc::new(Reports::new(store.clone(), clock.clone())),
@@ -115,6 +117,7 @@ impl App {
             authorizer: self.authorizer.clone(),
             configurations: self.configurations.clone(),
             audit_log: self.audit_log.clone(),
+            sites: self.sites.clone(),
             reports: self.reports.clone(),
             intake: self.intake.clone(),
             metrics: self.metrics.clone(),

@@ -9,6 +9,7 @@ mod audit;
 mod batches;
 mod config;
 mod dialect;
+mod fleet;
 mod group_commit;
 mod idempotency;
 mod model;
@@ -19,6 +20,7 @@ mod sync;
 mod tenants;
 mod tokens;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -263,8 +265,32 @@ pub trait Store: Send + Sync + 'static {
     /// The clients of a tenant with the configuration hash each last reported.
     async fn config_reports(&self, tenant_id: i64) -> StoreResult<Vec<ConfigReport>>;
 
-    /// Deletes rate-limit windows and tokens that ended before `before`, and idempotency
-    /// keys whose retention ended before `now`.
+    /// Gives an active client a new secret (its hash). With `previous_until` the replaced
+    /// secret keeps working until then (a rotation's grace); without, it stops at once.
+    /// `None` if there is no such active client.
+    async fn rotate_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        previous_until: Option<UnixMillis>,
+        audit: AuditDraft,
+    ) -> StoreResult<Option<Client>>;
+    /// Stores a site's heartbeat: its latest status, its last run, the configuration it runs.
+    async fn record_heartbeat(&self, heartbeat: &NewHeartbeat) -> StoreResult<()>;
+    /// What is known of each client of a tenant that has any activity, by client `pk`, with
+    /// figures counted since `since`.
+    async fn site_activity(
+        &self,
+        tenant_id: i64,
+        since: UnixMillis,
+    ) -> StoreResult<HashMap<i64, SiteActivity>>;
+    /// A site's latest reported runs, newest first.
+    async fn site_runs(&self, client_pk: i64, limit: i64) -> StoreResult<Vec<SiteRun>>;
+    /// A site's latest batches, newest first.
+    async fn client_batches(&self, client_pk: i64, limit: i64) -> StoreResult<Vec<BatchFigures>>;
+
+    /// Deletes rate-limit windows and tokens that ended before `before`, idempotency keys
+    /// whose retention ended before `now`, and site runs older than 30 days.
     async fn prune(&self, before: UnixMillis, now: UnixMillis) -> StoreResult<PruneCounts>;
 }
 

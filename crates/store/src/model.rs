@@ -21,6 +21,36 @@ pub struct Client {
     pub scopes: String,
     pub created_at: UnixMillis,
     pub revoked_at: Option<UnixMillis>,
+    /// The secret a rotation replaced, still accepted until `previous_secret_until`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_until: Option<UnixMillis>,
+}
+
+impl Client {
+    /// Whether `secret` is this client's secret now: its current one, or the one a rotation
+    /// replaced while its grace lasts. Both are compared, so the time spent tells nothing.
+    pub fn accepts_secret(&self, secret: &str, now: UnixMillis) -> bool {
+        let current = kendrix_core::credentials::matches(secret, &self.secret_hash);
+        let previous = match (&self.previous_secret_hash, self.previous_secret_until) {
+            (Some(hash), Some(until)) => {
+                kendrix_core::credentials::matches(secret, hash) && now < until
+            }
+            _ => {
+                let _ = kendrix_core::credentials::matches(
+                    secret,
+                    kendrix_core::credentials::DUMMY_HASH,
+                );
+                false
+            }
+        };
+        current || previous
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.scopes
+            .parse::<kendrix_core::ScopeSet>()
+            .is_ok_and(|s| s.is_admin())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +126,7 @@ pub struct TokenState {
     pub used_at: Option<UnixMillis>,
     pub client_pk: i64,
     pub client_id: String,
+    pub client_name: String,
     pub tenant_id: i64,
     pub client_revoked_at: Option<UnixMillis>,
 }
@@ -147,6 +178,64 @@ pub struct PruneCounts {
     pub rate_windows: u64,
     pub tokens: u64,
     pub idempotency_keys: u64,
+    pub site_runs: u64,
+}
+
+/// What a site reports after each sync run and while idle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHeartbeat {
+    pub client_pk: i64,
+    pub tenant_id: i64,
+    pub received_at: UnixMillis,
+    pub agent_version: String,
+    pub queue_depth: i64,
+    pub oldest_pending_at: Option<UnixMillis>,
+    pub dead_letters: i64,
+    pub config_hash: Option<String>,
+    pub interval_secs: Option<i64>,
+    pub last_run: Option<SiteRun>,
+}
+
+/// One sync run as a site reported it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SiteRun {
+    pub started_at: UnixMillis,
+    pub finished_at: UnixMillis,
+    /// The agent's run outcome: `synced`, `partial`, `offline`, `auth` or `error`.
+    pub outcome: String,
+    pub sent: i64,
+    pub applied: i64,
+    pub refused: i64,
+    pub message: Option<String>,
+}
+
+/// A site's latest heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SiteStatus {
+    pub client_pk: i64,
+    pub received_at: UnixMillis,
+    pub agent_version: String,
+    pub queue_depth: i64,
+    pub oldest_pending_at: Option<UnixMillis>,
+    pub dead_letters: i64,
+    pub config_hash: Option<String>,
+    pub interval_secs: Option<i64>,
+}
+
+/// What the server knows of one site's recent activity ([`crate::Store::site_activity`]);
+/// the `*_recent` figures count since the time asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteActivity {
+    pub status: Option<SiteStatus>,
+    pub last_token_at: Option<UnixMillis>,
+    /// The last batch that applied.
+    pub last_batch_at: Option<UnixMillis>,
+    /// Records received (applied, duplicate, stale or rejected).
+    pub records_recent: i64,
+    pub rejected_recent: i64,
+    pub batches_recent: i64,
+    /// Failed client authentications (wrong secret, revoked) naming this client.
+    pub auth_failures_recent: i64,
 }
 
 /// A counter increment with the most the counter may reach for the write it guards.

@@ -6,6 +6,8 @@
 //! answers. What they share is here: the connections, and the write transaction that commits
 //! together with its audit entries.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use kendrix_core::audit::AuditEntry;
 use kendrix_core::{AuditDraft, UnixMillis};
@@ -13,7 +15,7 @@ use sqlx::{Database, Pool, Transaction};
 
 use crate::dialect::{sql, Dialect, On};
 use crate::group_commit::{self, WriteQueue};
-use crate::{audit, batches, config, idempotency, tenants, tokens};
+use crate::{audit, batches, config, fleet, idempotency, tenants, tokens};
 use crate::{begin_detached, model::*, Backend, Store, StoreResult};
 
 /// The store over one database: a [`crate::SqliteStore`] or a [`crate::PgStore`].
@@ -108,8 +110,11 @@ impl<D: Dialect> AuditedWrite<D> {
     }
 }
 
-/// Deletes rate-limit windows and tokens that ended before `before`, and idempotency keys
-/// whose retention ended before `now`.
+/// How long the runs sites report are kept.
+const SITE_RUN_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// Deletes rate-limit windows and tokens that ended before `before`, idempotency keys
+/// whose retention ended before `now`, and site runs older than their retention.
 async fn prune<D: Dialect>(
     db: &Connections<D>,
     before: UnixMillis,
@@ -128,11 +133,16 @@ async fn prune<D: Dialect>(
         .bind(now)
         .execute(write.on())
         .await?;
+    let site_runs = sql(fleet::PRUNE_RUNS)
+        .bind(now - SITE_RUN_RETENTION_MS)
+        .execute(write.on())
+        .await?;
     write.commit(&[]).await?;
     Ok(PruneCounts {
         rate_windows,
         tokens,
         idempotency_keys,
+        site_runs,
     })
 }
 
@@ -371,6 +381,36 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn config_reports(&self, tenant_id: i64) -> StoreResult<Vec<ConfigReport>> {
         config::reports(&self.db, tenant_id).await
+    }
+
+    async fn rotate_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        previous_until: Option<UnixMillis>,
+        audit: AuditDraft,
+    ) -> StoreResult<Option<Client>> {
+        fleet::rotate_secret(&self.db, client_id, secret_hash, previous_until, audit).await
+    }
+
+    async fn record_heartbeat(&self, heartbeat: &NewHeartbeat) -> StoreResult<()> {
+        fleet::record_heartbeat(&self.db, heartbeat).await
+    }
+
+    async fn site_activity(
+        &self,
+        tenant_id: i64,
+        since: UnixMillis,
+    ) -> StoreResult<HashMap<i64, SiteActivity>> {
+        fleet::activity(&self.db, tenant_id, since).await
+    }
+
+    async fn site_runs(&self, client_pk: i64, limit: i64) -> StoreResult<Vec<SiteRun>> {
+        fleet::runs(&self.db, client_pk, limit).await
+    }
+
+    async fn client_batches(&self, client_pk: i64, limit: i64) -> StoreResult<Vec<BatchFigures>> {
+        fleet::client_batches(&self.db, client_pk, limit).await
     }
 
     async fn prune(&self, before: UnixMillis, now: UnixMillis) -> StoreResult<PruneCounts> {

@@ -10,8 +10,8 @@ const INSERT_TENANT: &str =
     "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at";
 const LIST_TENANTS: &str = "SELECT id, name, created_at FROM tenants ORDER BY id";
 
-const CLIENT_COLUMNS: &str =
-    "id AS pk, client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at";
+pub(crate) const CLIENT_COLUMNS: &str = "id AS pk, client_id, tenant_id, name, secret_hash, \
+     scopes, created_at, revoked_at, previous_secret_hash, previous_secret_until";
 
 fn insert_client() -> String {
     format!(

@@ -11,7 +11,7 @@ use crate::{NewToken, RefreshUse, StoreResult, TokenKind, TokenState};
 const INSERT_TOKENS: &str = "INSERT INTO oauth_tokens (token_hash, kind, client_pk, tenant_id, \
      scopes, family, issued_at, expires_at) ";
 const TOKEN_STATE: &str = "SELECT t.kind, t.scopes, t.family, t.issued_at, t.expires_at, \
-     t.revoked_at, t.used_at, t.client_pk, c.client_id, t.tenant_id, \
+     t.revoked_at, t.used_at, t.client_pk, c.client_id, c.name AS client_name, t.tenant_id, \
      c.revoked_at AS client_revoked_at \
      FROM oauth_tokens t JOIN oauth_clients c ON c.id = t.client_pk WHERE t.token_hash = $1";
 /// Spends an unused refresh token; no row back means it was already used (or is unknown).

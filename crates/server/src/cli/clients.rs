@@ -6,7 +6,7 @@ use kendrix_core::ScopeSet;
 
 use super::open_app;
 use crate::context::RequestContext;
-use crate::services::sites::Registration;
+use crate::services::sites::{Registration, SiteError};
 use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
@@ -28,19 +28,23 @@ pub enum TenantCommand {
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; prints its id, its secret (shown only this once) and an
-    /// enrollment string for `kendrix enroll` or the desktop app.
+    /// enrollment string for `kendrix enroll` (a site) or `kendrix admin enroll` (an admin).
     Register {
         #[arg(long)]
         name: String,
         #[arg(long)]
         tenant_id: i64,
-        /// Space-separated scopes from: sync:write config:read config:write audit:read stats:read.
+        /// Space-separated scopes from: sync:write config:read config:write audit:read
+        /// stats:read clients:admin. A site needs only the default; an admin credential
+        /// (e.g. "clients:admin config:read config:write audit:read stats:read") manages
+        /// its tenant's sites over the admin API.
         #[arg(long, default_value = "sync:write config:read")]
         scopes: String,
         #[arg(long)]
         json: bool,
     },
-    /// List clients (never their secrets).
+    /// List clients (never their secrets) with when each was last seen and why a site
+    /// needs attention.
     List {
         #[arg(long)]
         tenant_id: Option<i64>,
@@ -52,6 +56,39 @@ pub enum ClientCommand {
         /// The client id (kxc_…).
         client_id: String,
     },
+    /// Give a client a new secret and enrollment string (shown only this once); the old
+    /// secret keeps working for the grace period, so the site can be re-enrolled meanwhile
+    /// without losing its queue.
+    RotateSecret {
+        /// The client id (kxc_…).
+        client_id: String,
+        /// How long the old secret keeps working: e.g. 90s, 30m, 1h, 2d, or 0 to stop it
+        /// at once (at most 30d).
+        #[arg(long, value_parser = parse_grace)]
+        grace: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A grace period as seconds: a number with an optional unit (s, m, h, d).
+fn parse_grace(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: use e.g. 90s, 30m, 1h or 2d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => return Err(format!("unknown unit {other:?}: use s, m, h or d")),
+    };
+    Ok(number * unit)
 }
 
 pub(super) async fn tenant(settings: Settings, command: TenantCommand) -> anyhow::Result<()> {
@@ -115,32 +152,45 @@ pub(super) async fn client(settings: Settings, command: ClientCommand) -> anyhow
         }
         ClientCommand::List { tenant_id, json } => {
             let app = open_app(settings).await?;
-            let clients = app.sites.clients(tenant_id).await?;
+            let tenants = match tenant_id {
+                Some(id) => vec![id],
+                None => app.sites.tenants().await?.iter().map(|t| t.id).collect(),
+            };
+            let mut rows = Vec::new();
+            for tenant in tenants {
+                for site in app.sites.fleet(&ctx, tenant, true).await? {
+                    rows.push((tenant, site));
+                }
+            }
             if json {
-                let rows: Vec<_> = clients
+                let rows: Vec<_> = rows
                     .iter()
-                    .map(|c| {
-                        serde_json::json!({
-                            "client_id": c.client_id, "tenant_id": c.tenant_id, "name": c.name,
-                            "scopes": c.scopes, "created_at": c.created_at, "revoked_at": c.revoked_at,
-                        })
+                    .map(|(tenant, site)| {
+                        let mut row = serde_json::to_value(site).expect("a site serializes");
+                        row["tenant_id"] = serde_json::json!(tenant);
+                        row
                     })
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
                 println!(
-                    "{:<26} {:>6}  {:<8} {:<40} NAME",
-                    "CLIENT ID", "TENANT", "STATE", "SCOPES"
+                    "{:<26} {:>6}  {:<8} {:<6} {:<23} {:<24} NEEDS ATTENTION",
+                    "CLIENT ID", "TENANT", "STATE", "ROLE", "LAST SEEN", "NAME"
                 );
-                for c in clients {
-                    let state = if c.revoked_at.is_some() {
-                        "revoked"
-                    } else {
-                        "active"
-                    };
+                for (tenant, site) in rows {
+                    let seen = site
+                        .last_seen_ms
+                        .map(kendrix_core::clock::format_utc)
+                        .unwrap_or_else(|| "never".into());
                     println!(
-                        "{:<26} {:>6}  {:<8} {:<40} {}",
-                        c.client_id, c.tenant_id, state, c.scopes, c.name
+                        "{:<26} {:>6}  {:<8} {:<6} {:<23} {:<24} {}",
+                        site.client_id,
+                        tenant,
+                        site.status,
+                        site.role,
+                        seen,
+                        site.name,
+                        site.needs_attention.join("; ")
                     );
                 }
             }
@@ -153,6 +203,43 @@ pub(super) async fn client(settings: Settings, command: ClientCommand) -> anyhow
                     revoked.tokens_revoked
                 ),
                 None => bail!("no client with id {client_id:?} (see `kendrix-server client list`)"),
+            }
+        }
+        ClientCommand::RotateSecret {
+            client_id,
+            grace,
+            json,
+        } => {
+            let app = open_app(settings).await?;
+            let rotation = app
+                .sites
+                .rotate_client_secret(&ctx, &client_id, grace)
+                .await
+                .map_err(|e| match e {
+                    SiteError::NotFound => anyhow::anyhow!(
+                        "no client with id {client_id:?} (see `kendrix-server client list`)"
+                    ),
+                    other => other.into(),
+                })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&rotation).expect("a rotation serializes")
+                );
+            } else {
+                println!("new secret for {}", rotation.client_id);
+                println!(
+                    "  client_secret: {}   (shown once; store it now)",
+                    rotation.client_secret
+                );
+                println!("  enrollment:    {}", rotation.enrollment);
+                match rotation.previous_secret_until_ms {
+                    Some(until) => println!(
+                        "  the old secret works until {}; re-enroll the site before then (`kendrix enroll <string>` keeps its queue)",
+                        kendrix_core::clock::format_utc(until)
+                    ),
+                    None => println!("  the old secret stopped working now"),
+                }
             }
         }
     }
@@ -176,4 +263,19 @@ pub(super) fn print_registration(r: &Registration, json: bool) {
     );
     println!("  scopes:        {}", r.scopes);
     println!("  enrollment:    {}", r.enrollment);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_grace;
+
+    #[test]
+    fn grace_periods_read_with_their_units() {
+        assert_eq!(parse_grace("90"), Ok(90));
+        assert_eq!(parse_grace("30m"), Ok(1800));
+        assert_eq!(parse_grace("1h"), Ok(3600));
+        assert_eq!(parse_grace("2d"), Ok(172_800));
+        assert!(parse_grace("1w").is_err());
+        assert!(parse_grace("soon").is_err());
+    }
 }

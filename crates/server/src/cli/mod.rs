@@ -49,7 +49,7 @@ pub enum Command {
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
         /// First make sure a "Demo" tenant exists and register a fresh "Demo site" client
-        /// with every scope, printing its credentials and enrollment string.
+        /// with every scope but clients:admin, printing its credentials and enrollment string.
         #[arg(long)]
         demo: bool,
     },

@@ -39,6 +39,7 @@ scope_markers! {
     ConfigWrite => Scope::ConfigWrite,
     AuditRead => Scope::AuditRead,
     StatsRead => Scope::StatsRead,
+    ClientsAdmin => Scope::ClientsAdmin,
 }
 
 /// Extracts the caller of a request that needs scope `S`.

@@ -2,6 +2,7 @@
 //! OpenAPI document. Only this module knows axum; handlers extract, make one service call and
 //! map its answer.
 
+pub mod admin;
 pub mod audit;
 pub mod bearer;
 pub mod config;
@@ -31,7 +32,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::metrics::Metrics;
-use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Failure, Reports};
+use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Failure, Reports, Sites};
 use crate::settings::Settings;
 use context::REQUEST_ID_HEADER;
 
@@ -41,6 +42,7 @@ pub struct AppState {
     pub authorizer: Arc<Authorizer>,
     pub configurations: Arc<Configurations>,
     pub audit_log: Arc<AuditLog>,
+    pub sites: Arc<Sites>,
     pub reports: Arc<Reports>,
     pub intake: Arc<BatchIntake>,
     pub metrics: Arc<Metrics>,
@@ -57,6 +59,7 @@ pub struct AppState {
         audit::logs, audit::export, audit::verify, audit::head,
         config::effective, config::versions, config::version, config::diff, config::set,
         config::unset, config::rollback, config::drift,
+        admin::register, admin::list, admin::detail, admin::revoke, admin::rotate_secret, admin::heartbeat,
         sync::post_batch, sync::versions, sync::records, sync::stats, ops::health, ops::metrics, ops::auth_stats, openapi,
     ),
     components(schemas(problem::Problem, oauth::OAuthErrorBody)),
@@ -108,6 +111,11 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/versions", get(sync::versions))
         .route("/sync/records", get(sync::records))
         .route("/sync/stats", get(sync::stats))
+        .route("/sync/heartbeat", post(admin::heartbeat))
+        .route("/admin/sites", post(admin::register).get(admin::list))
+        .route("/admin/sites/{client_id}", get(admin::detail))
+        .route("/admin/sites/{client_id}/revoke", post(admin::revoke))
+        .route("/admin/sites/{client_id}/rotate-secret", post(admin::rotate_secret))
         .route("/auth/stats", get(ops::auth_stats))
         .route("/audit/logs", get(audit::logs))
         .route("/audit/export", get(audit::export))

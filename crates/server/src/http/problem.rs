@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::services::authorizer::BearerRefusal;
 use crate::services::configurations::ConfigError;
 use crate::services::intake::IntakeError;
+use crate::services::sites::SiteError;
 use crate::services::Failure;
 
 /// An RFC 9457 problem details body.
@@ -68,6 +69,9 @@ pub enum ApiError {
     NotFoundThing(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this, whatever its token (e.g. grant a scope it may not grant).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the database is unreachable")]
     Unavailable,
     #[error("internal error; see the server log for request id {0}")]
@@ -91,7 +95,7 @@ impl ApiError {
             ApiError::InFlight(_) => StatusCode::CONFLICT,
             ApiError::NotFound | ApiError::NotFoundThing(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,6 +120,7 @@ impl ApiError {
             ApiError::InFlight(_) => "request-in-flight",
             ApiError::NotFound | ApiError::NotFoundThing(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -206,6 +211,18 @@ impl From<ConfigError> for ApiError {
                     .into(),
             ),
             ConfigError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<SiteError> for ApiError {
+    fn from(err: SiteError) -> Self {
+        match err {
+            SiteError::NotFound => ApiError::NotFoundThing("the site (in your tenant)"),
+            SiteError::Invalid(why) => ApiError::BadRequest(why),
+            SiteError::NotGrantable(why) => ApiError::Forbidden(why),
+            SiteError::Revoked => ApiError::Conflict(err.to_string()),
+            SiteError::Failed(failure) => failure.into(),
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum Presented<'a> {
 pub struct Caller {
     pub client_pk: i64,
     pub client_id: String,
+    /// The client's name ("Store 12", "HQ: Maria"), for audit entries that name an actor.
+    pub client_name: String,
     pub tenant_id: i64,
     pub scopes: ScopeSet,
     /// The family of the token used (also in its `token.issued` audit entry), so an admin
@@ -137,6 +139,7 @@ impl Authorizer {
         let caller = Caller {
             client_pk: state.client_pk,
             client_id: state.client_id,
+            client_name: state.client_name,
             tenant_id: state.tenant_id,
             scopes: state.scopes.parse().unwrap_or_default(),
             token_family: state.family,

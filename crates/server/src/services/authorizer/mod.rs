@@ -195,9 +195,7 @@ impl Authorizer {
                 let _ = credentials::matches(&creds.client_secret, credentials::DUMMY_HASH);
                 Some("unknown client")
             }
-            Some(c) if !credentials::matches(&creds.client_secret, &c.secret_hash) => {
-                Some("wrong secret")
-            }
+            Some(c) if !c.accepts_secret(&creds.client_secret, now) => Some("wrong secret"),
             Some(c) if c.revoked_at.is_some() => Some("client revoked"),
             Some(_) => None,
         };

@@ -187,11 +187,11 @@ impl Configurations {
         ctx: &RequestContext,
         tenant_id: i64,
     ) -> Result<Vec<DriftLine>, ConfigError> {
+        let current = self.current_entries(ctx, tenant_id).await?;
         let mut drift = Vec::new();
         for report in self.store.config_reports(tenant_id).await.within(ctx)? {
             let expected = self
-                .effective(ctx, tenant_id, &report.client_id)
-                .await?
+                .effective_from(ctx, &current, &report.client_id)?
                 .config
                 .content_hash();
             if report.config_hash.as_deref() != Some(expected.as_str()) {

@@ -117,6 +117,16 @@ pub struct Effective {
     pub revealed: Vec<String>,
 }
 
+/// The latest entries of the global and one tenant's configuration
+/// ([`Configurations::current_entries`]).
+pub struct CurrentEntries {
+    tenant_id: i64,
+    global_version: i64,
+    global: Vec<ConfigRow>,
+    tenant_version: i64,
+    tenant: Vec<ConfigRow>,
+}
+
 /// What a client receives when it asks for its configuration.
 pub struct ClientConfig {
     pub effective: Effective,
@@ -212,11 +222,46 @@ impl Configurations {
         tenant_id: i64,
         client_id: &str,
     ) -> Result<Effective, ConfigError> {
+        let current = self.current_entries(ctx, tenant_id).await?;
+        self.effective_from(ctx, &current, client_id)
+    }
+
+    /// The latest entries of the global and a tenant's configuration: what every client of
+    /// the tenant runs, read once for all of them.
+    pub async fn current_entries(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: i64,
+    ) -> Result<CurrentEntries, ConfigError> {
         let (global_version, global) = self.latest_entries(ctx, GLOBAL).await?;
         let (tenant_version, tenant) = self.latest_entries(ctx, tenant_id).await?;
+        Ok(CurrentEntries {
+            tenant_id,
+            global_version,
+            global,
+            tenant_version,
+            tenant,
+        })
+    }
+
+    /// The configuration one client runs, made from its tenant's current entries.
+    pub fn effective_from(
+        &self,
+        ctx: &RequestContext,
+        current: &CurrentEntries,
+        client_id: &str,
+    ) -> Result<Effective, ConfigError> {
+        let CurrentEntries {
+            tenant_id,
+            global_version,
+            global,
+            tenant_version,
+            tenant,
+        } = current;
+        let tenant_id = *tenant_id;
         let mut layers = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
         let mut revealed = Vec::new();
-        for (owner, rows) in [(GLOBAL, &global), (tenant_id, &tenant)] {
+        for (owner, rows) in [(GLOBAL, global), (tenant_id, tenant)] {
             for row in rows {
                 let layer = match row.scope.as_str() {
                     "global" if owner == GLOBAL => 0,
