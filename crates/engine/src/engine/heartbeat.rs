@@ -92,7 +92,8 @@ impl Engine {
             oldest_pending_ms: figures.oldest_pending_at,
             dead_letters: figures.dead_letters,
             config_hash: state.config.map(|c| c.etag),
-            interval_secs: Some(interval),
+            // The server takes 1 s to a day; a longer local override is not reported.
+            interval_secs: Some(interval).filter(|s| (1..=86_400).contains(s)),
             last_run: last_run.and_then(LastRun::of),
         })
     }
