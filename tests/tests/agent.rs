@@ -677,3 +677,44 @@ async fn a_sites_heartbeat_shows_its_queue_to_the_admin_until_it_drains() {
     assert_eq!(drained["oldest_pending_ms"], Value::Null, "{drained}");
     assert_eq!(server_checksum(&db, "orders").await.0, 50);
 }
+
+/// A daemon whose schedule is paused runs no sync, yet still sends a heartbeat every
+/// interval: the admin sees the queue grow; resumed, it drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_daemon_still_reports_its_queue_every_interval() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 16", "sync:write config:read");
+    let admin = register_site(&db, "Head office", "clients:admin");
+    set_config_number(&db, "sync.interval_seconds", "1");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    agent.ok(&["admin", "enroll", &enrollment_for(&admin, &server.url)]);
+    agent.ok(&["pause"]);
+    let mut daemon = agent.spawn(&["run"]);
+    agent.enqueue("orders", &order_rows(0, 7));
+
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = site_in(&admin_sites(&agent), &site.client_id);
+        if seen["queue_depth"] == 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["queue_depth"], 7, "the paused daemon reported: {seen}");
+    assert_eq!(server_applied(&db).await, 0, "paused: nothing was sent");
+
+    agent.ok(&["resume"]);
+    let mut drained = false;
+    for _ in 0..100 {
+        if site_in(&admin_sites(&agent), &site.client_id)["queue_depth"] == 0 {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(drained, "resumed, the queue drained and was reported");
+    assert_eq!(server_applied(&db).await, 7);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}
