@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use kendrix_tests::agent::{
     enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
-    server_checksum, set_config_number, source_checksum, sqlite_server, wait_until, Agent,
+    server_checksum, set_config_number, source_checksum, sqlite_server, wait_until, Agent, Fault,
+    TcpProxy,
 };
 use kendrix_tests::server_cli;
 use serde_json::{json, Value};
@@ -454,4 +455,266 @@ async fn the_agent_warns_when_the_servers_audit_chain_no_longer_holds_what_it_sa
         .unwrap_or_default()
         .to_owned();
     assert!(warning.contains("audit log"), "{warning}");
+}
+
+/// Secret rotation: the site enrolled again — first with a secret the server refuses, then
+/// with its own string again — keeps its queue and its dead letters, and a refused secret
+/// never replaces the one that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_enrolling_a_running_site_keeps_its_queue_and_a_refused_secret_keeps_the_working_one() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 14", "sync:write config:read");
+    let agent = Agent::new();
+    let enrollment = enrollment_for(&site, &server.url);
+    agent.enroll(&enrollment);
+    let mut rows = order_rows(0, 20);
+    rows[3]["note"] = Value::from("x".repeat(70_000));
+    agent.enqueue("orders", &rows);
+    assert_eq!(exit_code(&agent.run(&["sync"])), 2, "one record refused");
+    agent.enqueue("orders", &order_rows(20, 30));
+    let before = agent.status();
+    assert_eq!(
+        (
+            before["queue_depth"].clone(),
+            before["dead_letters"].clone()
+        ),
+        (json!(30), json!(1))
+    );
+
+    let wrong = agent.run_with_stdin(
+        &[
+            "enroll",
+            "--server",
+            &server.url,
+            "--client-id",
+            &site.client_id,
+        ],
+        "kxs_not-the-secret\n",
+    );
+    assert_eq!(exit_code(&wrong), 1, "{}", output_text(&wrong));
+    let keychain = kendrix_engine::Keychain::for_client(&server.url, &site.client_id);
+    assert_eq!(
+        keychain.secret().await.unwrap().as_deref(),
+        Some(site.client_secret.as_str()),
+        "the working secret is back in the keychain"
+    );
+    agent.enroll(&enrollment);
+    let after = agent.status();
+    assert_eq!(
+        (after["queue_depth"].clone(), after["dead_letters"].clone()),
+        (json!(30), json!(1))
+    );
+
+    assert_eq!(
+        exit_code(&agent.run(&["sync"])),
+        2,
+        "the dead letter is still there"
+    );
+    assert_eq!(agent.status()["queue_depth"], 0);
+    assert_eq!(server_checksum(&db, "orders").await.0, 49);
+
+    // The admin rotates the secret (the old one works for an hour); the site takes the new
+    // string with records queued, and they go out with the new secret.
+    let rotated: Value = serde_json::from_str(&server_cli(
+        &db.url,
+        &[
+            "client",
+            "rotate-secret",
+            &site.client_id,
+            "--grace",
+            "1h",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let renewed = kendrix_tests::agent::Site {
+        client_secret: rotated["client_secret"].as_str().unwrap().into(),
+        ..site.clone()
+    };
+    agent.enqueue("orders", &order_rows(50, 10));
+    agent.enroll(&enrollment_for(&renewed, &server.url));
+    let after = agent.status();
+    assert_eq!(
+        (after["queue_depth"].clone(), after["dead_letters"].clone()),
+        (json!(10), json!(1))
+    );
+    assert_eq!(
+        keychain.secret().await.unwrap().as_deref(),
+        Some(renewed.client_secret.as_str())
+    );
+    assert_eq!(exit_code(&agent.run(&["sync"])), 2);
+    assert_eq!(server_checksum(&db, "orders").await.0, 59);
+}
+
+/// The sites as `kendrix admin sites --json` shows them.
+fn admin_sites(agent: &Agent) -> Vec<Value> {
+    serde_json::from_str(&agent.ok(&["admin", "sites", "--json"])).expect("a JSON array")
+}
+
+fn site_in(sites: &[Value], client_id: &str) -> Value {
+    sites
+        .iter()
+        .find(|s| s["client_id"] == client_id)
+        .unwrap_or_else(|| panic!("{client_id} is not among {sites:?}"))
+        .clone()
+}
+
+/// An admin credential kept beside the site's enrollment lists the tenant's sites; one
+/// without clients:admin is refused and kept nowhere; signing out leaves the site syncing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_credential_beside_the_site_lists_the_sites_and_never_syncs() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 99", "sync:write config:read");
+    let admin = register_site(&db, "Head office", "clients:admin");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+
+    let none = agent.run(&["admin", "sites"]);
+    assert_eq!(exit_code(&none), 1);
+    assert!(
+        output_text(&none).contains("no admin credential on this PC: run `kendrix admin enroll"),
+        "{}",
+        output_text(&none)
+    );
+    let enrolled = agent.ok(&["admin", "enroll", &enrollment_for(&admin, &server.url)]);
+    assert!(enrolled.contains("admin credential kept"), "{enrolled}");
+    let listed = site_in(&admin_sites(&agent), &site.client_id);
+    assert_eq!(listed["name"], "Store 99");
+    assert_eq!(listed["status"], "active");
+    let table = agent.ok(&["admin", "sites"]);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("Store 99"), "{table}");
+
+    // A site's credential is no admin's: refused, and the admin credential stays.
+    let refused = agent.run(&["admin", "enroll", &enrollment_for(&site, &server.url)]);
+    assert_eq!(exit_code(&refused), 1, "{}", output_text(&refused));
+    assert!(
+        output_text(&refused).contains("lacks the clients:admin scope"),
+        "{}",
+        output_text(&refused)
+    );
+    assert!(!output_text(&refused).contains(&site.client_secret));
+    let site_as_admin = kendrix_engine::Keychain::for_admin(&server.url, &site.client_id);
+    assert_eq!(
+        site_as_admin.secret().await.unwrap(),
+        None,
+        "nothing was kept"
+    );
+    site_in(&admin_sites(&agent), &site.client_id);
+
+    // The site syncs with its own token, never the admin's.
+    agent.enqueue("orders", &order_rows(0, 10));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    assert_eq!(
+        agent.status()["enrolled"]["client_id"],
+        site.client_id.as_str()
+    );
+    let site_token = kendrix_engine::Keychain::for_client(&server.url, &site.client_id)
+        .token()
+        .await
+        .unwrap()
+        .unwrap();
+    let admin_keychain = kendrix_engine::Keychain::for_admin(&server.url, &admin.client_id);
+    let admin_token = admin_keychain.token().await.unwrap().unwrap();
+    assert_ne!(site_token.access_token, admin_token.access_token);
+    agent.assert_no_file_holds(&[&admin.client_secret, &admin_token.access_token]);
+
+    let out = agent.ok(&["admin", "sign-out"]);
+    assert!(out.contains("signed out"), "{out}");
+    assert_eq!(admin_keychain.secret().await.unwrap(), None);
+    assert_eq!(exit_code(&agent.run(&["admin", "sites"])), 1);
+    agent.enqueue("orders", &order_rows(10, 10));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0, "the site syncs on");
+    assert_eq!(server_checksum(&db, "orders").await.0, 20);
+}
+
+/// The heartbeat: a site with 50 records queued while the server cannot take them shows
+/// queue_depth 50 and its oldest pending record in the admin's list; once they arrive, 0 and
+/// none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sites_heartbeat_shows_its_queue_to_the_admin_until_it_drains() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 15", "sync:write config:read");
+    let admin = register_site(&db, "Head office", "clients:admin");
+    let proxy = TcpProxy::start(&[&server.url]);
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &proxy.url));
+    agent.ok(&["admin", "enroll", &enrollment_for(&admin, &server.url)]);
+    let never = site_in(&admin_sites(&agent), &site.client_id);
+    assert_eq!(
+        never["queue_depth"],
+        Value::Null,
+        "no heartbeat yet: {never}"
+    );
+
+    // Unreachable: the run ends offline and its heartbeat is lost, nothing else.
+    proxy.refuse(true);
+    let queued_from = kendrix_core::Clock::now_ms(&kendrix_core::SystemClock);
+    agent.enqueue("orders", &order_rows(0, 50));
+    let out = agent.run(&["sync", "--retry-for-secs", "0"]);
+    assert_eq!(exit_code(&out), 3, "{}", output_text(&out));
+    proxy.refuse(false);
+
+    // Reachable, but the batches are answered 503: the heartbeat gets through.
+    proxy.inject(&[Fault::Answer(503)]);
+    let out = agent.run(&["sync", "--retry-for-secs", "0"]);
+    assert_eq!(exit_code(&out), 3, "{}", output_text(&out));
+    let waiting = site_in(&admin_sites(&agent), &site.client_id);
+    assert_eq!(waiting["queue_depth"], 50, "{waiting}");
+    let oldest = waiting["oldest_pending_ms"]
+        .as_i64()
+        .expect("the oldest record's time");
+    assert!(
+        oldest >= queued_from && oldest <= kendrix_core::Clock::now_ms(&kendrix_core::SystemClock),
+        "{oldest} is when the records were queued"
+    );
+    assert_eq!(waiting["dead_letters"], 0);
+    assert!(waiting["last_seen_ms"].as_i64().is_some());
+
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    let drained = site_in(&admin_sites(&agent), &site.client_id);
+    assert_eq!(drained["queue_depth"], 0, "{drained}");
+    assert_eq!(drained["oldest_pending_ms"], Value::Null, "{drained}");
+    assert_eq!(server_checksum(&db, "orders").await.0, 50);
+}
+
+/// A daemon whose schedule is paused runs no sync, yet still sends a heartbeat every
+/// interval: the admin sees the queue grow; resumed, it drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_daemon_still_reports_its_queue_every_interval() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 16", "sync:write config:read");
+    let admin = register_site(&db, "Head office", "clients:admin");
+    set_config_number(&db, "sync.interval_seconds", "1");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    agent.ok(&["admin", "enroll", &enrollment_for(&admin, &server.url)]);
+    agent.ok(&["pause"]);
+    let mut daemon = agent.spawn(&["run"]);
+    agent.enqueue("orders", &order_rows(0, 7));
+
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = site_in(&admin_sites(&agent), &site.client_id);
+        if seen["queue_depth"] == 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["queue_depth"], 7, "the paused daemon reported: {seen}");
+    assert_eq!(server_applied(&db).await, 0, "paused: nothing was sent");
+
+    agent.ok(&["resume"]);
+    let mut drained = false;
+    for _ in 0..100 {
+        if site_in(&admin_sites(&agent), &site.client_id)["queue_depth"] == 0 {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(drained, "resumed, the queue drained and was reported");
+    assert_eq!(server_applied(&db).await, 7);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
 }

@@ -1,7 +1,9 @@
 //! Talking to the server: the OAuth 2.0 client-credentials grant (through the `oauth2`
 //! crate) and the bearer-authenticated calls the engine makes. Every failure is sorted into
 //! what the sync loop can do about it: try again later, stop and tell staff, or put records
-//! aside.
+//! aside. The admin's connection (`admin.rs`) is a client of its own over the same plumbing.
+
+mod admin;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,10 +16,12 @@ use reqwest::{header, StatusCode};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::engine::SyncServer;
+use crate::engine::{Heartbeat, SyncServer};
 use crate::keychain::{Keychain, KeychainError, StoredToken};
 use crate::local_store::FormedBatch;
 use crate::status::Problem;
+
+pub use admin::{AdminClient, SiteSummary};
 
 /// A token is renewed this long before it expires, so no request goes out with a token
 /// that dies on the way.
@@ -109,11 +113,21 @@ pub struct WitnessedEntry {
     pub pruned: bool,
 }
 
-/// One enrolled agent's connection to its server.
+/// Whose credential a client holds. Each identity has its own keychain entries and its own
+/// token, and its own calls: the site's [`ServerClient`] syncs, the [`AdminClient`] reads the
+/// admin API; neither has the other's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Identity {
+    Site,
+    Admin,
+}
+
+/// One enrolled agent's connection to its server, with the site's credential.
 pub struct ServerClient {
     http: reqwest::Client,
     base: String,
     client_id: String,
+    identity: Identity,
     keychain: Keychain,
     token: Mutex<Option<StoredToken>>,
     /// Set once the token endpoint refused the credentials (cleared by enrolling again).
@@ -132,8 +146,23 @@ impl std::fmt::Debug for ServerClient {
 }
 
 impl ServerClient {
-    /// A client of `base` as `client_id`; `clock` dates tokens and reads `Retry-After`.
+    /// A client of `base` as the site `client_id`; `clock` dates tokens and reads
+    /// `Retry-After`.
     pub fn new(base: &str, client_id: &str, timeout: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self::with_identity(base, client_id, Identity::Site, timeout, clock)
+    }
+
+    fn with_identity(
+        base: &str,
+        client_id: &str,
+        identity: Identity,
+        timeout: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let keychain = match identity {
+            Identity::Site => Keychain::for_client(base, client_id),
+            Identity::Admin => Keychain::for_admin(base, client_id),
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // Redirects could carry credentials elsewhere (oauth2's advice).
@@ -145,7 +174,8 @@ impl ServerClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
-            keychain: Keychain::for_client(base, client_id),
+            identity,
+            keychain,
             token: Mutex::new(None),
             refused: Mutex::new(None),
             timeout: std::sync::RwLock::new(timeout),
@@ -214,9 +244,15 @@ impl ServerClient {
 
     async fn request_token(&self, now: UnixMillis) -> Result<StoredToken, Failure> {
         let secret = self.keychain.secret().await?.ok_or_else(|| {
-            Failure::Auth(
-                "the client secret is not in the keychain; enroll this agent again".into(),
-            )
+            Failure::Auth(match self.identity {
+                Identity::Site => {
+                    "the client secret is not in the keychain; enroll this agent again".into()
+                }
+                Identity::Admin => {
+                    "the admin secret is not in the keychain; run `kendrix admin enroll` again"
+                        .into()
+                }
+            })
         })?;
         let token_url = TokenUrl::new(format!("{}/oauth/token", self.base))
             .map_err(|e| Failure::ServerUrl(e.to_string()))?;
@@ -243,10 +279,16 @@ impl ServerClient {
             Err(RequestTokenError::ServerResponse(response)) => match response.error() {
                 BasicErrorResponseType::InvalidClient
                 | BasicErrorResponseType::UnauthorizedClient
-                | BasicErrorResponseType::InvalidScope => Err(Failure::Auth(format!(
-                    "the server refused this agent's credentials ({}): the site may have been revoked; ask an admin for a new enrollment string",
-                    response.error()
-                ))),
+                | BasicErrorResponseType::InvalidScope => Err(Failure::Auth(match self.identity {
+                    Identity::Site => format!(
+                        "the server refused this agent's credentials ({}): the site may have been revoked; ask an admin for a new enrollment string",
+                        response.error()
+                    ),
+                    Identity::Admin => format!(
+                        "the server refused the admin credential ({}): it may have been revoked; register a new one with `kendrix-server client register --scopes \"clients:admin …\"` and run `kendrix admin enroll` with its string",
+                        response.error()
+                    ),
+                })),
                 other => Err(Failure::Transient {
                     reason: format!("the token endpoint answered {other}"),
                     retry_after: None,
@@ -380,6 +422,25 @@ impl ServerClient {
             reason: format!("the audit head could not be read: {}", short_error(&e)),
             retry_after: None,
         })
+    }
+
+    /// Reports the agent's state (`POST /sync/heartbeat`; the server answers 204).
+    pub async fn post_heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), Failure> {
+        let url = format!("{}/sync/heartbeat", self.base);
+        let body = serde_json::to_vec(heartbeat).expect("a heartbeat serializes");
+        let response = self
+            .authorized(|token| {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(failure_of(response, self.wall_time()).await)
     }
 
     /// A bearer-authenticated GET of any server path (with its query), for front-ends that

@@ -39,9 +39,18 @@ pub struct Keychain {
 }
 
 impl Keychain {
+    /// The entries of the site's enrollment (`client_id@server`).
     pub fn for_client(server: &str, client_id: &str) -> Self {
         Self {
             account: format!("{client_id}@{server}"),
+        }
+    }
+
+    /// The entries of the admin credential (`admin:client_id@server`): apart from the
+    /// site's even when both name the same client, so forgetting one never removes the other.
+    pub fn for_admin(server: &str, client_id: &str) -> Self {
+        Self {
+            account: format!("admin:{client_id}@{server}"),
         }
     }
 

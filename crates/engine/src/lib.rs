@@ -21,10 +21,16 @@ mod sources;
 mod status;
 
 pub use backoff::Backoff;
-pub use client::{ChainHead, Failure, FetchedConfig, ServerClient, WitnessedEntry};
-pub use engine::{Engine, EnrollReport, SyncServer, SyncSettings};
+pub use client::{
+    AdminClient, ChainHead, Failure, FetchedConfig, ServerClient, SiteSummary, WitnessedEntry,
+};
+pub use engine::{
+    AdminEnrollReport, Engine, EnrollReport, Heartbeat, LastRun, SyncServer, SyncSettings,
+};
 pub use keychain::{Keychain, KeychainError, StoredToken};
-pub use local_store::{AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, SyncRun, Witness};
+pub use local_store::{
+    AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, QueueFigures, SyncRun, Witness,
+};
 pub use sources::{read_rows, Format, Inbox, InboxOutcome, RowShape};
 pub use status::{Enrolled, Problem, Progress, RunOutcome, Status, SyncState, Trigger};
 
@@ -45,6 +51,20 @@ pub enum EngineError {
     /// The server URL answers, but not as a Kendrix server (404): nothing was kept.
     #[error("enrollment failed: {server} does not look like a Kendrix server: {failure}")]
     NotAServer { server: String, failure: Failure },
+    /// No admin credential is kept on this PC.
+    #[error("no admin credential on this PC: run `kendrix admin enroll <string>` with an admin enrollment string from `kendrix-server client register --scopes \"clients:admin …\"`")]
+    NoAdmin,
+    /// The admin credential was refused (or the keychain failed): nothing was kept.
+    #[error("admin enrollment failed: {0}")]
+    AdminEnrollment(Failure),
+    /// The admin credential is good but lacks the `clients:admin` scope (HTTP 403; the
+    /// server's detail). When enrolling, nothing was kept.
+    #[error("the admin credential lacks the clients:admin scope (403 forbidden: {0}); register one with `kendrix-server client register --scopes \"clients:admin …\"` and run `kendrix admin enroll` with its string")]
+    NotAdmin(String),
+    /// The server answers, but has no admin API (404 on `GET /admin/sites`): it may be older
+    /// than this agent. When enrolling, nothing was kept.
+    #[error("{server} has no admin API (GET /admin/sites answered 404); it may be older than this agent: upgrade the server")]
+    NoAdminApi { server: String },
     #[error("{0}")]
     Keychain(#[from] KeychainError),
     #[error("no dead letter with id {0:?}")]
@@ -67,10 +87,13 @@ impl EngineError {
     /// such as a bad row, an unknown dead letter, or an agent not enrolled yet).
     pub fn problem(&self) -> Option<Problem> {
         match self {
-            EngineError::Server(failure) | EngineError::Enrollment(failure) => {
-                Some(failure.problem())
+            EngineError::Server(failure)
+            | EngineError::Enrollment(failure)
+            | EngineError::AdminEnrollment(failure) => Some(failure.problem()),
+            EngineError::NotAServer { .. } | EngineError::NoAdminApi { .. } => {
+                Some(Problem::Refused)
             }
-            EngineError::NotAServer { .. } => Some(Problem::Refused),
+            EngineError::NotAdmin(_) => Some(Problem::Permission),
             EngineError::Keychain(_) => Some(Problem::Keychain),
             EngineError::DiskFull(_) => Some(Problem::Disk),
             EngineError::Database(_) | EngineError::Migration(_) | EngineError::Io(_) => {
@@ -79,6 +102,7 @@ impl EngineError {
             EngineError::InvalidChange { .. }
             | EngineError::BadRow { .. }
             | EngineError::NotEnrolled
+            | EngineError::NoAdmin
             | EngineError::NoSuchDeadLetter(_) => None,
         }
     }

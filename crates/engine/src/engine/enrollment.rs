@@ -7,7 +7,7 @@ use kendrix_core::enrollment::Enrollment;
 
 use super::Engine;
 use crate::client::{Failure, ServerClient};
-use crate::keychain::Keychain;
+use crate::keychain::{Keychain, KeychainError};
 use crate::status::Enrolled;
 use crate::{EngineError, EngineResult};
 
@@ -20,6 +20,31 @@ pub struct EnrollReport {
     /// reached; they are checked at the first sync).
     pub verified: bool,
     pub note: Option<String>,
+}
+
+/// A secret put in the keychain to be checked against the server, and what was there before
+/// it: a refused secret is taken out again, and a secret it was to replace (a rotation of the
+/// same client) is put back, so a mistyped string never costs the working credential.
+pub(super) struct SecretTrial {
+    keychain: Keychain,
+    replaced: Option<String>,
+}
+
+impl SecretTrial {
+    pub(super) async fn begin(keychain: Keychain, secret: &str) -> Result<Self, KeychainError> {
+        let replaced = keychain.secret().await?.filter(|s| s != secret);
+        keychain.store_secret(secret).await?;
+        keychain.forget_token().await?;
+        Ok(Self { keychain, replaced })
+    }
+
+    /// The server refused the secret: the keychain holds what it held before.
+    pub(super) async fn undo(self) -> Result<(), KeychainError> {
+        match self.replaced {
+            Some(secret) => self.keychain.store_secret(&secret).await,
+            None => self.keychain.forget_all().await,
+        }
+    }
 }
 
 impl Engine {
@@ -55,11 +80,12 @@ impl Engine {
 
     /// Enrolls this agent: the secret goes to the OS keychain (nothing is stored if that
     /// fails), the credentials are checked against the server when it answers, and the
-    /// server URL and client id are remembered.
+    /// server URL and client id are remembered. The outbox and the dead letters stay as they
+    /// are (a new secret for the same client is a rotation), and so does the admin
+    /// credential.
     pub async fn enroll(&self, enrollment: &Enrollment) -> EngineResult<EnrollReport> {
         let keychain = Keychain::for_client(&enrollment.server, &enrollment.client_id);
-        keychain.store_secret(&enrollment.client_secret).await?;
-        keychain.forget_token().await?;
+        let trial = SecretTrial::begin(keychain, &enrollment.client_secret).await?;
         let client = self.client_for(&enrollment.server, &enrollment.client_id);
         let (verified, note) = match client.fetch_config(None).await {
             Ok(config) => {
@@ -69,12 +95,12 @@ impl Engine {
                 (true, None)
             }
             Err(failure @ (Failure::Auth(_) | Failure::Forbidden(_))) => {
-                keychain.forget_all().await?;
+                trial.undo().await?;
                 return Err(EngineError::Enrollment(failure));
             }
             Err(failure @ Failure::Keychain(_)) => return Err(EngineError::Enrollment(failure)),
             Err(failure @ Failure::Refused { status: 404, .. }) => {
-                keychain.forget_all().await?;
+                trial.undo().await?;
                 return Err(EngineError::NotAServer {
                     server: enrollment.server.clone(),
                     failure,

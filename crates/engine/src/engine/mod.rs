@@ -1,9 +1,12 @@
-//! The engine front-ends drive, one module per role: enrollment, intake (changes from
-//! calls, sources, the inbox and dead letters), the sync run (`sync_run`, which hands the
-//! outbox to the `batch_sender`), the daemon's schedule, and the status.
+//! The engine front-ends drive, one module per role: enrollment, the admin identity (kept
+//! apart from the site's), intake (changes from calls, sources, the inbox and dead letters),
+//! the sync run (`sync_run`, which hands the outbox to the `batch_sender`), the heartbeat,
+//! the daemon's schedule, and the status.
 
+mod admin;
 mod batch_sender;
 mod enrollment;
+mod heartbeat;
 mod intake;
 mod schedule;
 mod settings;
@@ -17,21 +20,27 @@ use kendrix_core::{Clock, Hlc};
 use rand::RngCore;
 use tokio::sync::{watch, Notify};
 
-use crate::client::{Failure, FetchedConfig, ServerClient};
+use crate::client::{AdminClient, Failure, FetchedConfig, ServerClient};
 use crate::local_store::{LocalStore, SyncRun};
 use crate::status::Status;
 use crate::{EngineError, EngineResult};
 
+pub use admin::AdminEnrollReport;
 pub use batch_sender::SyncServer;
 pub use enrollment::EnrollReport;
+pub use heartbeat::{Heartbeat, LastRun};
 pub use settings::SyncSettings;
 
-/// The engine of one agent (one local database, one enrollment).
+/// The engine of one agent (one local database, one enrollment, and optionally an admin
+/// credential beside it).
 pub struct Engine {
     store: LocalStore,
     data_dir: PathBuf,
     clock: Arc<dyn Clock>,
+    /// The site's client: every sync call, and nothing else's.
     client: RwLock<Option<Arc<ServerClient>>>,
+    /// The admin's client: admin calls only.
+    admin: RwLock<Option<Arc<AdminClient>>>,
     settings: RwLock<SyncSettings>,
     hlc: tokio::sync::Mutex<Hlc>,
     live: Mutex<status::Live>,
@@ -74,12 +83,21 @@ impl Engine {
                 clock.clone(),
             ))
         });
+        let admin = state.admin.as_ref().map(|a| {
+            Arc::new(AdminClient::new(
+                &a.server,
+                &a.client_id,
+                settings.request_timeout,
+                clock.clone(),
+            ))
+        });
         let (status, _) = watch::channel(Status::default());
         let engine = Arc::new(Self {
             store,
             data_dir: data_dir.to_owned(),
             clock,
             client: RwLock::new(client),
+            admin: RwLock::new(admin),
             settings: RwLock::new(settings),
             hlc: tokio::sync::Mutex::new(hlc),
             live: Mutex::new(status::Live::default()),

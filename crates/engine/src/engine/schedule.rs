@@ -1,6 +1,7 @@
 //! The daemon's schedule: a sync every interval (the server's, or a local override),
 //! backing off while the server is unreachable, no timer retries after refused
-//! credentials, the inbox taken in, pause and resume, and a graceful shutdown.
+//! credentials, the inbox taken in, pause and resume (a heartbeat each interval while
+//! paused), and a graceful shutdown.
 
 use std::time::Duration;
 
@@ -113,6 +114,11 @@ impl Engine {
                 // Credentials refused: waiting for a person, not retrying on a timer.
                 let auth_failed = remembered.last_outcome == Some(RunOutcome::Auth);
                 if paused || auth_failed {
+                    // Each run sends a heartbeat; a paused schedule still sends one an
+                    // interval. Refused credentials send none (no token requests on a timer).
+                    if paused && !auth_failed {
+                        self.idle_heartbeat().await;
+                    }
                     next = Instant::now() + interval;
                     continue;
                 }

@@ -1,5 +1,6 @@
 //! One sync run: the configuration refreshed by ETag, the outbox handed to the batch
-//! sender, the audit witness checked, and the run's end kept in the history and the state.
+//! sender, the audit witness checked, the run's end kept in the history and the state, and
+//! a heartbeat to the server after it.
 
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use crate::EngineResult;
 
 impl Engine {
     /// Sends everything waiting, now. Transient failures are retried with backoff for up to
-    /// `retry_for`; then the run ends offline (nothing is lost: the next run resumes).
+    /// `retry_for`; then the run ends offline (nothing is lost: the next run resumes). The
+    /// run ends with a heartbeat, whose failure changes nothing.
     pub async fn sync(&self, trigger: Trigger, retry_for: Duration) -> EngineResult<SyncRun> {
         let _one_at_a_time = self.run_lock.lock().await;
         let client = self.current_client().await?;
@@ -57,12 +59,16 @@ impl Engine {
                 self.end_run(run_id, RunOutcome::Error, &delivered, Some(&stop), now)
                     .await
                     .ok();
+                let run = self.store.run(run_id).await.ok();
+                self.send_heartbeat(&client, run.as_ref()).await;
                 return Err(e);
             }
         };
         self.end_run(run_id, outcome, &delivered, stop.as_ref(), now)
             .await?;
-        self.store.run(run_id).await
+        let run = self.store.run(run_id).await?;
+        self.send_heartbeat(&client, Some(&run)).await;
+        Ok(run)
     }
 
     async fn end_run(

@@ -16,6 +16,8 @@ use crate::{EngineError, EngineResult};
 mod key {
     pub const SERVER: &str = "server";
     pub const CLIENT_ID: &str = "client_id";
+    pub const ADMIN_SERVER: &str = "admin.server";
+    pub const ADMIN_CLIENT_ID: &str = "admin.client_id";
     pub const NODE_ID: &str = "node_id";
     pub const LAST_SUCCESS: &str = "last_success_at";
     pub const LAST_OUTCOME: &str = "last_outcome";
@@ -52,6 +54,9 @@ pub struct AgentState {
     pub node_id: Option<String>,
     /// The server and client enrolled with (the secret is in the OS keychain).
     pub enrolled: Option<Enrolled>,
+    /// The admin credential's server and client, apart from the site's enrollment (its
+    /// secret is in the OS keychain, in entries of its own).
+    pub admin: Option<Enrolled>,
     /// The configuration as last fetched, with its ETag.
     pub config: Option<FetchedConfig>,
     pub last_outcome: Option<RunOutcome>,
@@ -97,6 +102,10 @@ impl AgentState {
                 (Some(server), Some(client_id)) => Some(Enrolled { server, client_id }),
                 _ => None,
             },
+            admin: match (take(key::ADMIN_SERVER), take(key::ADMIN_CLIENT_ID)) {
+                (Some(server), Some(client_id)) => Some(Enrolled { server, client_id }),
+                _ => None,
+            },
             config: match (
                 take(key::CONFIG_ETAG),
                 take(key::CONFIG_VERSION),
@@ -132,11 +141,14 @@ impl AgentState {
         let number = |v: Option<i64>| v.map(|n| n.to_string());
         let config = self.config.as_ref();
         let enrolled = self.enrolled.as_ref();
+        let admin = self.admin.as_ref();
         let witness = self.witness.as_ref();
         vec![
             (key::NODE_ID, text(&self.node_id)),
             (key::SERVER, enrolled.map(|e| e.server.clone())),
             (key::CLIENT_ID, enrolled.map(|e| e.client_id.clone())),
+            (key::ADMIN_SERVER, admin.map(|a| a.server.clone())),
+            (key::ADMIN_CLIENT_ID, admin.map(|a| a.client_id.clone())),
             (key::CONFIG_ETAG, config.map(|c| c.etag.clone())),
             (key::CONFIG_VERSION, config.map(|c| c.version.clone())),
             (key::CONFIG_BODY, config.map(|c| c.body.clone())),
@@ -270,6 +282,10 @@ mod tests {
                 s.enrolled = Some(Enrolled {
                     server: "https://sync.example".into(),
                     client_id: "site-1".into(),
+                });
+                s.admin = Some(Enrolled {
+                    server: "https://sync.example".into(),
+                    client_id: "admin-1".into(),
                 });
                 s.config = Some(FetchedConfig {
                     etag: "e1".into(),

@@ -116,11 +116,11 @@ impl LocalStore {
         // row transfer, and the data (kept as JSON text) is never parsed here. Data that is
         // not JSON (never written by this agent) goes as null, so the server refuses that
         // record by name instead of the whole batch.
-        let (count, records): (i64, String) = sqlx::query_as(concat!(
+        let (count, records, oldest): (i64, String, Option<UnixMillis>) = sqlx::query_as(concat!(
             "SELECT count(*), json_group_array(json_object('entity', entity, \
                  'id', record_id, 'op', op, 'version', version, \
                  'data', json(CASE WHEN json_valid(data) THEN data END)) \
-                 ORDER BY enqueued_at, entity, record_id) FROM outbox WHERE ",
+                 ORDER BY enqueued_at, entity, record_id), min(enqueued_at) FROM outbox WHERE ",
             oldest_waiting!()
         ))
         .bind(max)
@@ -147,12 +147,14 @@ impl LocalStore {
             key.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO batches (idempotency_key, body, records, formed_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO batches (idempotency_key, body, records, formed_at, oldest_enqueued_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(&idempotency_key)
         .bind(&body)
         .bind(count)
         .bind(now)
+        .bind(oldest)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,7 +1,7 @@
 //! The agent's local SQLite database (WAL), the one part of the engine that knows SQL: it
 //! owns the schema in `migrations/agent/`. The outbox (`outbox.rs`), the batches formed from
 //! it (`batches.rs`), dead letters and the sync history (`history.rs`), and what the agent
-//! remembers (`agent_state.rs`).
+//! remembers (`agent_state.rs`); the queue's figures for the status and the heartbeat.
 
 mod agent_state;
 mod batches;
@@ -11,6 +11,7 @@ mod outbox;
 use std::path::Path;
 use std::str::FromStr;
 
+use kendrix_core::UnixMillis;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -20,6 +21,16 @@ pub use agent_state::{AgentState, Witness};
 pub use batches::FormedBatch;
 pub use history::{DeadLetter, SyncRun};
 pub use outbox::Enqueue;
+
+/// The queue as the heartbeat reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFigures {
+    /// Records waiting: in the outbox and in formed batches not yet answered.
+    pub queue_depth: i64,
+    /// When the oldest waiting record was queued (`None`: nothing waits).
+    pub oldest_pending_at: Option<UnixMillis>,
+    pub dead_letters: i64,
+}
 
 /// The agent's local database.
 #[derive(Debug, Clone)]
@@ -71,6 +82,24 @@ impl LocalStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.is_some())
+    }
+
+    /// The queue in one read: records waiting (outbox and unanswered batches), when the
+    /// oldest of them was queued, and the dead letters.
+    pub async fn queue_figures(&self) -> EngineResult<QueueFigures> {
+        let (queue_depth, oldest_pending_at, dead_letters) = sqlx::query_as(
+            "SELECT (SELECT n FROM outbox_size) + (SELECT COALESCE(SUM(records), 0) FROM batches), \
+             (SELECT MIN(at) FROM (SELECT MIN(enqueued_at) AS at FROM outbox UNION ALL \
+              SELECT MIN(COALESCE(oldest_enqueued_at, formed_at)) FROM batches)), \
+             (SELECT COUNT(*) FROM dead_letters)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueFigures {
+            queue_depth,
+            oldest_pending_at,
+            dead_letters,
+        })
     }
 
     /// Records waiting: in the outbox and in formed batches not yet answered.

@@ -1,0 +1,154 @@
+//! The admin identity, kept apart from the site's enrollment: keychain entries of its own
+//! (`Keychain::for_admin`), its own record in the agent state (`AgentState::admin`), its own
+//! client ([`AdminClient`], which has admin calls only). Enrolling or signing out the admin
+//! never touches the site enrollment, its secret or the outbox, and enrolling the site never
+//! touches the admin's.
+
+use std::sync::Arc;
+
+use kendrix_core::enrollment::Enrollment;
+
+use super::enrollment::SecretTrial;
+use super::Engine;
+use crate::client::{AdminClient, Failure, SiteSummary};
+use crate::keychain::Keychain;
+use crate::status::Enrolled;
+use crate::{EngineError, EngineResult};
+
+/// The result of enrolling the admin credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminEnrollReport {
+    pub server: String,
+    pub client_id: String,
+    /// How many sites the credential sees (`None`: the server could not be reached; the
+    /// credential is checked at its first use).
+    pub sites: Option<usize>,
+    pub note: Option<String>,
+}
+
+impl Engine {
+    /// Enrolls an admin credential (one with the `clients:admin` scope) beside the site's
+    /// enrollment: its secret goes to keychain entries of its own, it is checked against the
+    /// server (a token, then `GET /admin/sites`), and its server and client id are
+    /// remembered. A credential the server refuses, or one without `clients:admin`, is not
+    /// kept; a previous admin credential of another client is forgotten.
+    pub async fn admin_enroll(&self, enrollment: &Enrollment) -> EngineResult<AdminEnrollReport> {
+        let keychain = Keychain::for_admin(&enrollment.server, &enrollment.client_id);
+        let trial = SecretTrial::begin(keychain, &enrollment.client_secret).await?;
+        let client = Arc::new(self.admin_client_for(&enrollment.server, &enrollment.client_id));
+        let (sites, note) = match client.sites().await {
+            Ok(sites) => (Some(sites.len()), None),
+            Err(other @ Failure::Transient { .. }) => (
+                None,
+                Some(format!(
+                    "the server could not be checked now ({other}); the credential is checked at its first use"
+                )),
+            ),
+            Err(failure @ Failure::Keychain(_)) => {
+                return Err(EngineError::AdminEnrollment(failure))
+            }
+            Err(refused) => {
+                trial.undo().await?;
+                return Err(admin_error(client.server(), refused, true));
+            }
+        };
+        let previous = self.store.agent_state().await?.admin;
+        if let Some(previous) = previous {
+            if previous.client_id != enrollment.client_id || previous.server != client.server() {
+                Keychain::for_admin(&previous.server, &previous.client_id)
+                    .forget_all()
+                    .await?;
+            }
+        }
+        self.store
+            .update_state(|s| {
+                s.admin = Some(Enrolled {
+                    server: client.server().to_owned(),
+                    client_id: enrollment.client_id.clone(),
+                })
+            })
+            .await?;
+        let report = AdminEnrollReport {
+            server: client.server().to_owned(),
+            client_id: enrollment.client_id.clone(),
+            sites,
+            note,
+        };
+        *self.admin.write().expect("admin lock") = Some(client);
+        Ok(report)
+    }
+
+    /// Forgets the admin credential: its keychain entries and its record. The site
+    /// enrollment, its secret and the outbox stay. Returns who was signed out (`None`: no
+    /// admin credential was kept).
+    pub async fn admin_sign_out(&self) -> EngineResult<Option<Enrolled>> {
+        let admin = self.store.agent_state().await?.admin;
+        if let Some(admin) = &admin {
+            Keychain::for_admin(&admin.server, &admin.client_id)
+                .forget_all()
+                .await?;
+            self.store.update_state(|s| s.admin = None).await?;
+        }
+        *self.admin.write().expect("admin lock") = None;
+        Ok(admin)
+    }
+
+    /// The admin credential kept on this PC (its server and client id), if any.
+    pub async fn admin_identity(&self) -> EngineResult<Option<Enrolled>> {
+        Ok(self.store.agent_state().await?.admin)
+    }
+
+    /// The sites of the admin's tenant as the server sees them (those needing attention
+    /// first), read with the admin credential.
+    pub async fn admin_sites(&self) -> EngineResult<Vec<SiteSummary>> {
+        let client = self.current_admin_client().await?;
+        client
+            .sites()
+            .await
+            .map_err(|failure| admin_error(client.server(), failure, false))
+    }
+
+    /// The admin client of the credential in the database: another process may have
+    /// enrolled or signed out the admin meanwhile.
+    async fn current_admin_client(&self) -> EngineResult<Arc<AdminClient>> {
+        let Some(admin) = self.store.agent_state().await?.admin else {
+            *self.admin.write().expect("admin lock") = None;
+            return Err(EngineError::NoAdmin);
+        };
+        let current = self.admin.read().expect("admin lock").clone();
+        match current {
+            Some(current)
+                if current.server() == admin.server && current.client_id() == admin.client_id =>
+            {
+                Ok(current)
+            }
+            _ => {
+                let fresh = Arc::new(self.admin_client_for(&admin.server, &admin.client_id));
+                *self.admin.write().expect("admin lock") = Some(fresh.clone());
+                Ok(fresh)
+            }
+        }
+    }
+
+    fn admin_client_for(&self, server: &str, client_id: &str) -> AdminClient {
+        AdminClient::new(
+            server,
+            client_id,
+            self.settings().request_timeout,
+            self.clock.clone(),
+        )
+    }
+}
+
+/// An admin call's failure in the engine's terms: a 403 is a credential without
+/// `clients:admin`, a 404 a server without the admin API.
+fn admin_error(server: &str, failure: Failure, enrolling: bool) -> EngineError {
+    match failure {
+        Failure::Forbidden(detail) => EngineError::NotAdmin(detail),
+        Failure::Refused { status: 404, .. } => EngineError::NoAdminApi {
+            server: server.to_owned(),
+        },
+        other if enrolling => EngineError::AdminEnrollment(other),
+        other => EngineError::Server(other),
+    }
+}
