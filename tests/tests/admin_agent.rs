@@ -33,19 +33,31 @@ async fn an_admin_registers_store_99_sees_it_synced_rotates_its_secret_and_revok
     let admin: Value = serde_json::from_str(&server_cli(
         &db.url,
         &[
-            "client", "register", "--name", "HQ: Maria", "--tenant-id", "1", "--scopes",
-            ADMIN_SCOPES, "--json",
+            "client",
+            "register",
+            "--name",
+            "HQ: Maria",
+            "--tenant-id",
+            "1",
+            "--scopes",
+            ADMIN_SCOPES,
+            "--json",
         ],
     ))
     .unwrap();
     let server = ServerProcess::start(&db.url, &[]);
     let http = reqwest::Client::new();
     let admin_id = admin["client_id"].as_str().unwrap();
-    let admin_token: Value = token(&http, &server.url, admin_id, admin["client_secret"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let admin_token: Value = token(
+        &http,
+        &server.url,
+        admin_id,
+        admin["client_secret"].as_str().unwrap(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let admin_token = admin_token["access_token"].as_str().unwrap().to_owned();
     let post = |path: &str, body: Value| {
         http.post(format!("{}{path}", server.url))
@@ -55,7 +67,9 @@ async fn an_admin_registers_store_99_sees_it_synced_rotates_its_secret_and_revok
     };
 
     // The admin registers the site over HTTP and hands over one line.
-    let created = post("/admin/sites", json!({"name": "Store 99"})).await.unwrap();
+    let created = post("/admin/sites", json!({"name": "Store 99"}))
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     let site_id = created["client_id"].as_str().unwrap().to_owned();
@@ -81,7 +95,10 @@ async fn an_admin_registers_store_99_sees_it_synced_rotates_its_secret_and_revok
         .unwrap_or_else(|| panic!("Store 99 is listed: {sites}"));
     assert_eq!(store99["name"], "Store 99");
     assert_eq!(store99["status"], "active");
-    assert_eq!(store99["queue_depth"], 0, "its heartbeat says all synced: {store99}");
+    assert_eq!(
+        store99["queue_depth"], 0,
+        "its heartbeat says all synced: {store99}"
+    );
     assert_eq!(store99["records_24h"], 100);
     assert!(store99["last_seen_ms"].as_i64().is_some());
     assert_eq!(store99["needs_attention"], json!([]), "{store99}");
@@ -101,20 +118,41 @@ async fn an_admin_registers_store_99_sees_it_synced_rotates_its_secret_and_revok
     assert_eq!(rotated.status(), 200);
     let rotated: Value = rotated.json().await.unwrap();
     let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
-    assert_eq!(token(&http, &server.url, &site_id, &first_secret).await.status(), 200);
-    assert_eq!(token(&http, &server.url, &site_id, &new_secret).await.status(), 200);
+    assert_eq!(
+        token(&http, &server.url, &site_id, &first_secret)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        token(&http, &server.url, &site_id, &new_secret)
+            .await
+            .status(),
+        200
+    );
     // The site is re-enrolled with the new string; its queue stays.
     agent.enqueue("orders", &order_rows(100, 10));
     agent.enroll(rotated["enrollment"].as_str().unwrap());
-    assert_eq!(agent.status()["queue_depth"], 10, "re-enrolling keeps the queue");
+    assert_eq!(
+        agent.status()["queue_depth"],
+        10,
+        "re-enrolling keeps the queue"
+    );
     tokio::time::sleep(Duration::from_millis(3_200)).await;
     assert_eq!(
-        token(&http, &server.url, &site_id, &first_secret).await.status(),
+        token(&http, &server.url, &site_id, &first_secret)
+            .await
+            .status(),
         401,
         "the old secret stops when the grace ends"
     );
     let out = agent.run(&["sync"]);
-    assert_eq!(exit_code(&out), 0, "the new secret syncs: {}", output_text(&out));
+    assert_eq!(
+        exit_code(&out),
+        0,
+        "the new secret syncs: {}",
+        output_text(&out)
+    );
     assert_eq!(server_checksum(&db, "orders").await.0, 110);
 
     // Revoked: the site's next sync is refused (exit 4) and its queue is intact.

@@ -775,6 +775,11 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         "/config/rollback",
         "/config/drift",
         "/auth/stats",
+        "/sync/heartbeat",
+        "/admin/sites",
+        "/admin/sites/{client_id}",
+        "/admin/sites/{client_id}/revoke",
+        "/admin/sites/{client_id}/rotate-secret",
         "/health",
         "/metrics",
         "/openapi.json",
@@ -782,6 +787,9 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
     }
     assert!(openapi["components"]["schemas"]["Problem"].is_object());
+    assert!(openapi["components"]["schemas"]["SiteView"].is_object());
+    let scopes = &openapi["paths"]["/admin/sites"]["get"]["security"][0]["bearer"];
+    assert_eq!(scopes, &serde_json::json!(["clients:admin"]));
 
     let missing = server
         .http
