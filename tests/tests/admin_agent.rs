@@ -85,7 +85,14 @@ async fn an_admin_registers_store_99_sees_it_synced_rotates_its_secret_and_revok
     assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
 
     // The same PC is also the admin's console: a second identity, kept apart.
-    agent.ok(&["admin", "enroll", admin["enrollment"].as_str().unwrap()]);
+    // (Registered before the server first started, its string names the default address.)
+    let admin_enrollment = kendrix_core::enrollment::Enrollment {
+        server: server.url.clone(),
+        client_id: admin_id.to_owned(),
+        client_secret: admin["client_secret"].as_str().unwrap().to_owned(),
+    }
+    .encode();
+    agent.ok(&["admin", "enroll", &admin_enrollment]);
     let sites: Value = serde_json::from_str(&agent.ok(&["admin", "sites", "--json"])).unwrap();
     let store99 = sites
         .as_array()

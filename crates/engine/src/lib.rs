@@ -69,8 +69,10 @@ pub enum EngineError {
     Keychain(#[from] KeychainError),
     #[error("no dead letter with id {0:?}")]
     NoSuchDeadLetter(Vec<i64>),
+    /// (Not a `#[source]`: the message already holds the failure, and error chains would
+    /// print it twice.)
     #[error("the server: {0}")]
-    Server(#[from] Failure),
+    Server(Failure),
     /// The local disk is full (or failing): nothing of the call was written.
     #[error("the agent's disk is full or failing ({0}); free some space — everything already queued is intact")]
     DiskFull(String),
@@ -137,4 +139,10 @@ pub fn default_data_dir() -> Option<std::path::PathBuf> {
         .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
     Some(base.join("kendrix"))
+}
+
+impl From<Failure> for EngineError {
+    fn from(failure: Failure) -> Self {
+        EngineError::Server(failure)
+    }
 }
