@@ -787,7 +787,7 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
     }
     assert!(openapi["components"]["schemas"]["Problem"].is_object());
-    assert!(openapi["components"]["schemas"]["SiteView"].is_object());
+    assert!(openapi["components"]["schemas"]["SiteSummary"].is_object());
     let scopes = &openapi["paths"]["/admin/sites"]["get"]["security"][0]["bearer"];
     assert_eq!(scopes, &serde_json::json!(["clients:admin"]));
 

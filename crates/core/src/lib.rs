@@ -4,6 +4,7 @@
 //! the OS random source by itself — time and randomness are passed in, so every rule is
 //! testable exactly.
 
+pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -6,44 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kendrix_core::{Clock, UnixMillis};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+pub use kendrix_core::admin::SiteSummary;
+use kendrix_core::Clock;
+use serde::Deserialize;
 
 use super::{failure_of, short_error, Failure, Identity, ServerClient};
 use crate::keychain::Keychain;
-
-/// One site as `GET /admin/sites` describes it. Read leniently: a field the server leaves out
-/// takes its default, and fields this agent does not know are kept in `extra` (and printed
-/// back by `kendrix admin sites --json`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SiteSummary {
-    pub name: String,
-    pub client_id: String,
-    /// Space-separated scopes, e.g. `sync:write config:read`.
-    pub scopes: String,
-    /// `active` or `revoked`.
-    pub status: String,
-    pub created_ms: UnixMillis,
-    pub revoked_ms: Option<UnixMillis>,
-    /// The last request of the site (`None`: never seen).
-    pub last_seen_ms: Option<UnixMillis>,
-    pub last_batch_ms: Option<UnixMillis>,
-    pub records_24h: i64,
-    pub rejected_24h: i64,
-    /// From the site's last heartbeat (`None`: it never sent one).
-    pub queue_depth: Option<i64>,
-    pub oldest_pending_ms: Option<UnixMillis>,
-    pub dead_letters: Option<i64>,
-    pub agent_version: Option<String>,
-    pub config_version: Option<String>,
-    pub config_drift: bool,
-    /// Why the site needs a person, in the server's words (empty: it does not).
-    pub needs_attention: Vec<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
 
 #[derive(Deserialize)]
 struct SiteList {
@@ -101,36 +69,5 @@ impl AdminClient {
             retry_after: None,
         })?;
         Ok(list.sites)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_site_summary_reads_leniently_and_keeps_fields_it_does_not_know() {
-        let text = r#"{"sites": [
-            {"name": "Store 99", "client_id": "kxc_1", "scopes": "sync:write config:read",
-             "status": "active", "created_ms": 5, "revoked_ms": null, "last_seen_ms": null,
-             "last_batch_ms": null, "records_24h": 0, "rejected_24h": 0, "queue_depth": null,
-             "oldest_pending_ms": null, "dead_letters": null, "agent_version": null,
-             "config_version": null, "config_drift": false, "needs_attention": ["never synced"],
-             "region": "north"},
-            {"name": "Store 7", "client_id": "kxc_2", "queue_depth": 50}
-        ]}"#;
-        let list: SiteList = serde_json::from_str(text).unwrap();
-        assert_eq!(list.sites[0].needs_attention, vec!["never synced"]);
-        assert_eq!(list.sites[0].created_ms, 5);
-        assert_eq!(list.sites[0].queue_depth, None);
-        assert_eq!(list.sites[0].extra["region"], "north");
-        assert_eq!(list.sites[1].queue_depth, Some(50));
-        assert_eq!(
-            list.sites[1].status, "",
-            "a field left out takes its default"
-        );
-        let back = serde_json::to_value(&list.sites[0]).unwrap();
-        assert_eq!(back["region"], "north", "an unknown field is printed back");
-        assert_eq!(back["queue_depth"], Value::Null);
     }
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::bearer::{Bearer, ClientsAdmin, SyncWrite};
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::services::sites::{Heartbeat, Registration, Rotation, SiteDetail, SiteView};
+use crate::services::sites::{Heartbeat, Registration, Rotation, SiteDetail, SiteSummary};
 
 /// A site to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -25,7 +25,7 @@ pub struct NewSite {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SiteList {
     /// Every site of the tenant, active and revoked, those that need attention first.
-    pub sites: Vec<SiteView>,
+    pub sites: Vec<SiteSummary>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use kendrix_core::admin::SiteSummary;
 use kendrix_core::config::ConfigValue;
 use kendrix_core::UnixMillis;
 use kendrix_store::{BatchFigures, Client, SiteActivity, SiteRun};
@@ -22,41 +23,6 @@ const DEFAULT_INTERVAL_SECS: i64 = 300;
 const MISSED_INTERVALS: i64 = 3;
 const MIN_OVERDUE_MS: i64 = 15 * 60 * 1000;
 const DETAIL_ROWS: i64 = 20;
-
-/// One site (or, on the command line, any client) as an admin sees it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SiteView {
-    pub name: String,
-    pub client_id: String,
-    pub scopes: String,
-    /// `active` or `revoked`.
-    pub status: &'static str,
-    /// `site`, or `admin` for an admin credential (listed on the command line only).
-    pub role: &'static str,
-    pub created_ms: UnixMillis,
-    pub revoked_ms: Option<UnixMillis>,
-    /// Its last token, batch or heartbeat.
-    pub last_seen_ms: Option<UnixMillis>,
-    /// Its last batch that applied.
-    pub last_batch_ms: Option<UnixMillis>,
-    pub last_heartbeat_ms: Option<UnixMillis>,
-    /// Records received in the last 24 hours, and how many of them were refused.
-    pub records_24h: i64,
-    pub rejected_24h: i64,
-    /// From its latest heartbeat (`null` until it sends one).
-    pub queue_depth: Option<i64>,
-    pub oldest_pending_ms: Option<UnixMillis>,
-    pub dead_letters: Option<i64>,
-    pub agent_version: Option<String>,
-    /// How often it syncs, in seconds (its heartbeat's, else its configuration's).
-    pub interval_secs: i64,
-    /// The configuration version it should run (`<global>.<tenant>`).
-    pub config_version: String,
-    /// Whether it reported running a configuration other than that one.
-    pub config_drift: bool,
-    /// Plain reasons an admin should look at this site; empty when all is well.
-    pub needs_attention: Vec<String>,
-}
 
 /// One sync run a site reported.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -86,7 +52,7 @@ pub struct BatchView {
 /// A site's page: its summary, its latest runs and batches, and its alerts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SiteDetail {
-    pub site: SiteView,
+    pub site: SiteSummary,
     pub runs: Vec<RunView>,
     pub batches: Vec<BatchView>,
     /// Open alerts about this site (anomaly detection is not built yet: always empty).
@@ -102,7 +68,7 @@ impl Sites {
         ctx: &RequestContext,
         tenant_id: i64,
         include_admins: bool,
-    ) -> Result<Vec<SiteView>, SiteError> {
+    ) -> Result<Vec<SiteSummary>, SiteError> {
         let now = self.clock.now_ms();
         let clients = self.store.list_clients(Some(tenant_id)).await.within(ctx)?;
         let activity = self
@@ -160,7 +126,7 @@ impl Sites {
     }
 
     /// Every site of the admin's tenant (see [`Self::fleet`]).
-    pub async fn admin_fleet(&self, admin: &Caller) -> Result<Vec<SiteView>, SiteError> {
+    pub async fn admin_fleet(&self, admin: &Caller) -> Result<Vec<SiteSummary>, SiteError> {
         self.fleet(&admin.ctx, admin.tenant_id, false).await
     }
 
@@ -225,7 +191,7 @@ fn view(
     reported_hash: Option<&str>,
     expected: &Expected,
     now: UnixMillis,
-) -> SiteView {
+) -> SiteSummary {
     let status = activity.status.as_ref();
     let last_heartbeat = status.map(|s| s.received_at);
     let last_seen = [
@@ -241,7 +207,7 @@ fn view(
         .or(expected.interval_secs)
         .unwrap_or(DEFAULT_INTERVAL_SECS);
     let config_drift = reported_hash.is_some_and(|hash| hash != expected.hash);
-    let mut view = SiteView {
+    let mut view = SiteSummary {
         name: client.name.clone(),
         client_id: client.client_id.clone(),
         scopes: client.scopes.clone(),
@@ -249,8 +215,9 @@ fn view(
             "revoked"
         } else {
             "active"
-        },
-        role: if client.is_admin() { "admin" } else { "site" },
+        }
+        .into(),
+        role: if client.is_admin() { "admin" } else { "site" }.into(),
         created_ms: client.created_at,
         revoked_ms: client.revoked_at,
         last_seen_ms: last_seen,
@@ -266,6 +233,7 @@ fn view(
         config_version: expected.version.clone(),
         config_drift,
         needs_attention: Vec::new(),
+        extra: Default::default(),
     };
     if client.revoked_at.is_none() && !client.is_admin() {
         view.needs_attention = attention(&view, activity, now);
@@ -274,7 +242,7 @@ fn view(
 }
 
 /// The plain reasons an active site needs an admin's attention.
-fn attention(site: &SiteView, activity: &SiteActivity, now: UnixMillis) -> Vec<String> {
+fn attention(site: &SiteSummary, activity: &SiteActivity, now: UnixMillis) -> Vec<String> {
     let mut reasons = Vec::new();
     let overdue_after = (site.interval_secs * 1000 * MISSED_INTERVALS).max(MIN_OVERDUE_MS);
     let every = duration(site.interval_secs * 1000);

@@ -15,8 +15,9 @@ use kendrix_store::{Client, NewClient, RevokedClient, Store, StoreResult, Tenant
 use serde::Serialize;
 use serde_json::json;
 
-pub use fleet::{BatchView, RunView, SiteDetail, SiteView};
+pub use fleet::{BatchView, RunView, SiteDetail};
 pub use heartbeat::{Heartbeat, ReportedRun};
+pub use kendrix_core::admin::SiteSummary;
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
