@@ -18,11 +18,11 @@ use crate::services::configurations::{ChangedBy, DiffLine, DriftLine, EntryView,
 pub const CONFIG_VERSION: &str = "x-config-version";
 
 /// Changes through the API are made by the calling client.
-fn changed_by<'a>(caller: &'a Caller, comment: &'a str) -> ChangedBy<'a> {
+fn changed_by<'a>(caller: &'a Caller, comment: &'a Option<String>) -> ChangedBy<'a> {
     ChangedBy {
         ctx: caller.ctx.clone(),
         author: &caller.client_id,
-        comment,
+        comment: comment.as_deref().unwrap_or_default(),
         client_id: Some(&caller.client_id),
     }
 }
@@ -224,8 +224,10 @@ pub struct SetEntry {
     /// Let clients read the secret in clear (every such read is audited).
     #[serde(default)]
     pub reveal: bool,
-    #[serde(default)]
-    pub comment: String,
+    /// Why the change is made, kept with the version and its audit entry. Optional (stored
+    /// as an empty string) unless the server's `require_config_comment` is on; then a
+    /// missing or blank one is refused with 400 naming `comment`.
+    pub comment: Option<String>,
 }
 
 /// Sets a setting: a new version of the caller's tenant's configuration.
@@ -235,7 +237,7 @@ pub struct SetEntry {
     request_body = SetEntry,
     responses(
         (status = 200, description = "The new version", body = VersionView),
-        (status = 400, description = "Bad key, value, type or scope", body = Problem),
+        (status = 400, description = "Bad key, value, type or scope, or no comment where the server requires one", body = Problem),
         (status = 404, description = "No such client in this tenant", body = Problem),
         (status = 409, description = "A concurrent change, or no master key for a secret", body = Problem),
     )
@@ -269,8 +271,10 @@ pub struct UnsetQuery {
     /// `tenant` or `client:<client id>`.
     pub scope: String,
     pub key: String,
-    #[serde(default)]
-    pub comment: String,
+    /// Why the change is made, kept with the version and its audit entry. Optional (stored
+    /// as an empty string) unless the server's `require_config_comment` is on; then a
+    /// missing or blank one is refused with 400 naming `comment`.
+    pub comment: Option<String>,
 }
 
 /// Removes a setting: a new version of the caller's tenant's configuration.
@@ -280,6 +284,7 @@ pub struct UnsetQuery {
     params(UnsetQuery),
     responses(
         (status = 200, description = "The new version", body = VersionView),
+        (status = 400, description = "Bad scope, or no comment where the server requires one", body = Problem),
         (status = 404, description = "No such setting", body = Problem),
     )
 )]
@@ -306,8 +311,10 @@ pub async fn unset(
 pub struct Rollback {
     /// The version to make current again (as a new version).
     pub to: i64,
-    #[serde(default)]
-    pub comment: String,
+    /// Why the change is made, kept with the version and its audit entry. Optional (stored
+    /// as an empty string) unless the server's `require_config_comment` is on; then a
+    /// missing or blank one is refused with 400 naming `comment`.
+    pub comment: Option<String>,
 }
 
 /// Makes a new version equal to an old one.
@@ -317,6 +324,7 @@ pub struct Rollback {
     request_body = Rollback,
     responses(
         (status = 200, description = "The new version", body = VersionView),
+        (status = 400, description = "No comment where the server requires one", body = Problem),
         (status = 404, description = "No such version", body = Problem),
     )
 )]

@@ -37,6 +37,9 @@ pub enum ConfigError {
     Conflict,
     #[error("secret values need a master key: set KENDRIX_MASTER_KEY or master_key_file")]
     NoMasterKey,
+    /// The server requires a comment on every change (`require_config_comment`).
+    #[error("this server requires a comment saying why the configuration changes")]
+    CommentRequired,
     /// The database failed, or a stored secret cannot be opened.
     #[error(transparent)]
     Failed(Failure),
@@ -294,6 +297,7 @@ impl Configurations {
         details: serde_json::Value,
         by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
+        self.check_comment(by)?;
         let now = self.clock.now_ms();
         let mut audit = by
             .ctx
@@ -323,6 +327,14 @@ impl Configurations {
             })
             .await
             .map_err(|e| ConfigError::of_write(&by.ctx, e))
+    }
+
+    /// A blank comment is refused where the settings require one.
+    fn check_comment(&self, by: &ChangedBy<'_>) -> Result<(), ConfigError> {
+        if self.settings.require_config_comment && by.comment.trim().is_empty() {
+            return Err(ConfigError::CommentRequired);
+        }
+        Ok(())
     }
 
     /// Checks that a client scope names a client of this tenant.
