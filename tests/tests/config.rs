@@ -2,10 +2,14 @@
 //! their effective configuration in the format their software reads, secrets stay sealed,
 //! and no tenant sees another's. Each story runs on SQLite and on PostgreSQL.
 
+use std::sync::Arc;
+
 use kendrix_core::config::ConfigValue;
+use kendrix_core::SystemClock;
 use kendrix_server::services::configurations::{ChangedBy, Scope, GLOBAL};
 use kendrix_server::services::sites::Registration;
-use kendrix_tests::{on_both_backends, Backend, TestServer};
+use kendrix_server::Settings;
+use kendrix_tests::{on_both_backends, server_cli, Backend, TestServer};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -15,6 +19,10 @@ on_both_backends!(
     a_tenant_never_sees_or_changes_another_tenants_configuration,
     drift_lists_sites_not_on_their_current_configuration,
     bad_configuration_input_is_refused_and_changes_nothing,
+    an_admin_dry_runs_a_change_then_makes_it_with_a_comment,
+    with_comments_required_a_change_without_one_is_refused_and_changes_nothing,
+    a_dry_run_of_a_rollback_shows_the_way_back_to_the_old_version,
+    operators_dry_run_changes_from_the_command_line,
 );
 
 struct Setup {
@@ -26,7 +34,11 @@ struct Setup {
 }
 
 async fn setup(backend: Backend) -> Setup {
-    let server = TestServer::start(backend).await;
+    setup_with(backend, |_| {}).await
+}
+
+async fn setup_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Setup {
+    let server = TestServer::start_with(backend, adjust, Arc::new(SystemClock)).await;
     let tenant = server.tenant("Acme").await;
     let site = server
         .register(tenant, "Site 12", "sync:write config:read")
@@ -58,6 +70,75 @@ async fn put(s: &Setup, token: &str, body: Value) -> reqwest::Response {
 
 async fn get(s: &Setup, token: &str, path: &str) -> reqwest::Response {
     s.server.get_as(token, path).await
+}
+
+/// A change as the admin sends it: `PUT /config/entries` or `POST /config/rollback` with a
+/// JSON body, `DELETE /config/entries` with its query; `path` carries any `?dry_run=true`.
+async fn change(
+    s: &Setup,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let request = s
+        .server
+        .http
+        .request(method, s.server.endpoint(path))
+        .bearer_auth(&s.admin_token);
+    match body {
+        Some(body) => request.json(&body),
+        None => request,
+    }
+    .send()
+    .await
+    .unwrap()
+}
+
+/// The global configuration, set as operators do from the command line.
+async fn set_global(s: &Setup, key: &str, value: ConfigValue) {
+    let by = ChangedBy {
+        ctx: kendrix_server::RequestContext::cli(),
+        author: "ops",
+        comment: "base settings",
+        client_id: None,
+    };
+    s.server
+        .app
+        .configurations
+        .set(GLOBAL, &Scope::Global, key, value, false, false, &by)
+        .await
+        .unwrap();
+}
+
+/// What an admin can see was written: the version list and the whole audit log.
+async fn history_and_audit(s: &Setup) -> (Value, Vec<String>) {
+    let versions: Value = get(s, &s.admin_token, "/config/versions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let audit = s.server.audit().await.into_iter().map(|e| e.hash).collect();
+    (versions, audit)
+}
+
+fn ini_of(text: &str) -> ini::Ini {
+    ini::Ini::load_from_str_opt(
+        text,
+        ini::ParseOption {
+            enabled_quote: true,
+            enabled_escape: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn xml_value(xml: &str, key: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let found = doc
+        .descendants()
+        .find(|n| n.attribute("key") == Some(key))?;
+    found.attribute("value").map(str::to_owned)
 }
 
 async fn a_site_reads_its_effective_configuration_as_json_xml_and_ini(backend: Backend) {
@@ -524,4 +605,394 @@ async fn bad_configuration_input_is_refused_and_changes_nothing(backend: Backend
             .status(),
         400
     );
+}
+
+async fn an_admin_dry_runs_a_change_then_makes_it_with_a_comment(backend: Backend) {
+    use reqwest::Method;
+    let s = setup(backend).await;
+    set_global(&s, "log.level", ConfigValue::String("info".into())).await;
+    put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "sync.interval", "value": 60}),
+    )
+    .await;
+    put(&s, &s.admin_token, json!({"scope": "tenant", "key": "db.password", "value": "Pa$$w0rd", "secret": true, "reveal": true})).await;
+    let before = history_and_audit(&s).await;
+
+    // The admin asks what slowing the sites' polling would do, before doing it.
+    let dry = change(
+        &s,
+        Method::PUT,
+        "/config/entries?dry_run=true",
+        Some(json!({"scope": "tenant", "key": "sync.interval", "value": 120})),
+    )
+    .await;
+    assert_eq!(dry.status(), 200);
+    let dry: Value = dry.json().await.unwrap();
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["version"], 3, "the version it would make");
+    assert_eq!(
+        dry["diff"],
+        json!([{"scope": "tenant", "key": "sync.interval", "change": "changed", "from": 60, "to": 120}])
+    );
+    assert_eq!(dry["rendered_for"], "tenant");
+    let renderings = &dry["renderings"];
+    assert_eq!(
+        renderings["json"],
+        json!({"db.password": "********", "log.level": "info", "sync.interval": 120}),
+        "global then tenant settings, the secret masked although sites may read it"
+    );
+    let xml = renderings["xml"].as_str().unwrap();
+    assert_eq!(xml_value(xml, "sync.interval").as_deref(), Some("120"));
+    assert_eq!(xml_value(xml, "db.password").as_deref(), Some("********"));
+    let ini = ini_of(renderings["ini"].as_str().unwrap());
+    assert_eq!(ini.get_from(Some("sync"), "interval"), Some("120"));
+    assert_eq!(ini.get_from(Some("log"), "level"), Some("info"));
+    assert!(
+        !dry.to_string().contains("Pa$$w0rd"),
+        "no secret in a dry run"
+    );
+
+    // A dry run for one site shows that site's configuration.
+    let for_site: Value = change(
+        &s,
+        Method::PUT,
+        "/config/entries?dry_run=true",
+        Some(json!({"scope": format!("client:{}", s.site.client_id), "key": "site.note", "value": "back room"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        for_site["rendered_for"],
+        format!("client:{}", s.site.client_id).as_str()
+    );
+    assert_eq!(for_site["renderings"]["json"]["site.note"], "back room");
+    assert_eq!(for_site["renderings"]["json"]["sync.interval"], 60);
+    // And of a removal; a removal of nothing is refused as a real one is.
+    let unset: Value = change(
+        &s,
+        Method::DELETE,
+        "/config/entries?scope=tenant&key=sync.interval&dry_run=true",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        unset["diff"],
+        json!([{"scope": "tenant", "key": "sync.interval", "change": "removed", "from": 60, "to": null}])
+    );
+    assert_eq!(
+        unset["renderings"]["json"],
+        json!({"db.password": "********", "log.level": "info"})
+    );
+    let nothing = change(
+        &s,
+        Method::DELETE,
+        "/config/entries?scope=tenant&key=nope&dry_run=true",
+        None,
+    )
+    .await;
+    assert_eq!(nothing.status(), 404);
+    let bad = change(
+        &s,
+        Method::PUT,
+        "/config/entries?dry_run=true",
+        Some(json!({"scope": "tenant", "key": "bad key", "value": 1})),
+    )
+    .await;
+    assert_eq!(bad.status(), 400, "validated as a real change");
+
+    assert_eq!(
+        history_and_audit(&s).await,
+        before,
+        "dry runs make no version and no audit entry"
+    );
+    let site_config: Value = get(&s, &s.site_token, "/config")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        site_config["sync.interval"], 60,
+        "sites still get the old value"
+    );
+
+    // Then the admin makes the change, saying why.
+    let why = "slower polling over the holidays";
+    let written = change(
+        &s,
+        Method::PUT,
+        "/config/entries",
+        Some(json!({"scope": "tenant", "key": "sync.interval", "value": 120, "comment": why})),
+    )
+    .await;
+    assert_eq!(written.status(), 200);
+    let written: Value = written.json().await.unwrap();
+    assert_eq!(written["version"], dry["version"]);
+    assert_eq!(written["comment"], why);
+    let history: Value = get(&s, &s.admin_token, "/config/versions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            history[0]["version"].as_i64(),
+            history[0]["comment"].as_str()
+        ),
+        (Some(3), Some(why))
+    );
+    assert_eq!(
+        history[1]["comment"], "",
+        "a change without comment stores an empty one"
+    );
+    let diff: Value = get(&s, &s.admin_token, "/config/diff?from=2&to=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        diff, dry["diff"],
+        "the dry run showed the diff the change made"
+    );
+    let mut site_config: Value = get(&s, &s.site_token, "/config")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(site_config["db.password"], "Pa$$w0rd");
+    site_config["db.password"] = json!("********");
+    assert_eq!(
+        site_config, renderings["json"],
+        "the dry run showed what sites now get"
+    );
+    let changed = s.server.audit_events("config.changed").await;
+    let last: Value = serde_json::from_str(&changed.last().unwrap().details).unwrap();
+    assert_eq!(
+        (last["comment"].as_str(), last["new_version"].as_i64()),
+        (Some(why), Some(3))
+    );
+}
+
+async fn with_comments_required_a_change_without_one_is_refused_and_changes_nothing(
+    backend: Backend,
+) {
+    use reqwest::Method;
+    let s = setup_with(backend, |settings| settings.require_config_comment = true).await;
+    let first = put(
+        &s,
+        &s.admin_token,
+        json!({"scope": "tenant", "key": "sync.interval", "value": 60, "comment": "initial rollout"}),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let before = history_and_audit(&s).await;
+
+    let set = json!({"scope": "tenant", "key": "sync.interval", "value": 120});
+    let refusals = [
+        (Method::PUT, "/config/entries", Some(set.clone())),
+        (
+            Method::PUT,
+            "/config/entries?dry_run=true",
+            Some(set.clone()),
+        ),
+        (
+            Method::PUT,
+            "/config/entries",
+            Some(
+                json!({"scope": "tenant", "key": "sync.interval", "value": 120, "comment": "  \n"}),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/config/entries?scope=tenant&key=sync.interval",
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/config/entries?scope=tenant&key=sync.interval&comment=",
+            None,
+        ),
+        (Method::POST, "/config/rollback", Some(json!({"to": 1}))),
+        (
+            Method::POST,
+            "/config/rollback?dry_run=true",
+            Some(json!({"to": 1, "comment": null})),
+        ),
+    ];
+    for (method, path, body) in refusals {
+        let what = format!("{method} {path} {body:?}");
+        let response = change(&s, method, path, body).await;
+        assert_eq!(response.status(), 400, "{what}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{what}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["invalid_params"][0]["name"], "comment", "{what}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("comment"),
+            "{what}"
+        );
+    }
+    assert_eq!(history_and_audit(&s).await, before, "nothing changed");
+
+    let with_comment = change(
+        &s,
+        Method::DELETE,
+        "/config/entries?scope=tenant&key=sync.interval&comment=back%20to%20defaults",
+        None,
+    )
+    .await;
+    assert_eq!(with_comment.status(), 200);
+    let version: Value = with_comment.json().await.unwrap();
+    assert_eq!(
+        (version["version"].as_i64(), version["comment"].as_str()),
+        (Some(2), Some("back to defaults"))
+    );
+}
+
+async fn a_dry_run_of_a_rollback_shows_the_way_back_to_the_old_version(backend: Backend) {
+    use reqwest::Method;
+    let s = setup(backend).await;
+    for body in [
+        json!({"scope": "tenant", "key": "a", "value": 1}),
+        json!({"scope": "tenant", "key": "a", "value": 2}),
+        json!({"scope": "tenant", "key": "b", "value": "x"}),
+    ] {
+        assert_eq!(put(&s, &s.admin_token, body).await.status(), 200);
+    }
+    let before = history_and_audit(&s).await;
+
+    let dry = change(
+        &s,
+        Method::POST,
+        "/config/rollback?dry_run=true",
+        Some(json!({"to": 1})),
+    )
+    .await;
+    assert_eq!(dry.status(), 200);
+    let dry: Value = dry.json().await.unwrap();
+    assert_eq!(
+        (dry["dry_run"].as_bool(), dry["version"].as_i64()),
+        (Some(true), Some(4))
+    );
+    assert_eq!(
+        dry["diff"],
+        json!([
+            {"scope": "tenant", "key": "a", "change": "changed", "from": 2, "to": 1},
+            {"scope": "tenant", "key": "b", "change": "removed", "from": "x", "to": null},
+        ])
+    );
+    assert_eq!(dry["rendered_for"], "tenant");
+    assert_eq!(dry["renderings"]["json"], json!({"a": 1}));
+    assert_eq!(
+        xml_value(dry["renderings"]["xml"].as_str().unwrap(), "a").as_deref(),
+        Some("1")
+    );
+    assert_eq!(dry["renderings"]["ini"], "a = \"1\"\n");
+    let to_nowhere = change(
+        &s,
+        Method::POST,
+        "/config/rollback?dry_run=true",
+        Some(json!({"to": 9})),
+    )
+    .await;
+    assert_eq!(to_nowhere.status(), 404, "as a real rollback answers");
+    assert_eq!(history_and_audit(&s).await, before, "nothing written");
+
+    let rolled = change(
+        &s,
+        Method::POST,
+        "/config/rollback",
+        Some(json!({"to": 1, "comment": "b broke the tills"})),
+    )
+    .await;
+    let rolled: Value = rolled.json().await.unwrap();
+    assert_eq!(
+        (rolled["version"].as_i64(), rolled["comment"].as_str()),
+        (Some(4), Some("b broke the tills"))
+    );
+    let diff: Value = get(&s, &s.admin_token, "/config/diff?from=3&to=4")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(diff, dry["diff"]);
+    let config: Value = get(&s, &s.site_token, "/config")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config, dry["renderings"]["json"]);
+}
+
+/// Runs `kendrix-server` on the story's database, off the async threads.
+async fn server_command(s: &Setup, args: &[&str]) -> String {
+    let url = s.server.db.url.clone();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        server_cli(&url, &args)
+    })
+    .await
+    .unwrap()
+}
+
+async fn operators_dry_run_changes_from_the_command_line(backend: Backend) {
+    let s = setup(backend).await;
+    set_global(&s, "log.level", ConfigValue::String("info".into())).await;
+    let out = server_command(
+        &s,
+        &[
+            "config",
+            "set",
+            "log.level",
+            "debug",
+            "--global",
+            "--dry-run",
+        ],
+    )
+    .await;
+    let (summary, diff) = out.split_once('\n').unwrap();
+    assert_eq!(
+        summary,
+        "dry run: would make version 2 of the global configuration; nothing was written"
+    );
+    let diff: Value = serde_json::from_str(diff).unwrap();
+    assert_eq!(
+        diff,
+        json!([{"scope": "global", "key": "log.level", "change": "changed", "from": "info", "to": "debug"}])
+    );
+    assert_eq!(
+        s.server.store.config_versions(GLOBAL).await.unwrap().len(),
+        1,
+        "no version was made"
+    );
+    let tenant = s.tenant.to_string();
+    let out = server_command(
+        &s,
+        &[
+            "config",
+            "set",
+            "sync.interval",
+            "90",
+            "--type",
+            "number",
+            "--tenant-id",
+            &tenant,
+            "--comment",
+            "busier season",
+        ],
+    )
+    .await;
+    assert!(out.starts_with("version 1 of tenant "), "{out}");
+    let versions = s.server.store.config_versions(s.tenant).await.unwrap();
+    assert_eq!(versions[0].comment, "busier season");
 }

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Days audit entries are kept; older ones are pruned in the background, leaving a
     /// checkpoint so the rest of the chain still verifies. None keeps everything.
     pub audit_retention_days: Option<u32>,
+    /// Refuse configuration changes (set, unset, rollback; dry runs too) that carry no
+    /// comment saying why, through the API and the command line alike.
+    pub require_config_comment: bool,
     /// Log filter in `tracing` syntax, e.g. `info` or `kendrix_server=debug,info`.
     pub log: String,
     /// Log format: `text` or `json`.
@@ -120,6 +123,7 @@ impl Default for Settings {
             sync: SyncSettings::default(),
             master_key_file: None,
             audit_retention_days: None,
+            require_config_comment: false,
             log: "info".into(),
             log_format: "text".into(),
         }
@@ -140,6 +144,7 @@ impl fmt::Debug for Settings {
             .field("refresh_tokens", &self.refresh_tokens)
             .field("rate_limits", &self.rate_limits)
             .field("sync", &self.sync)
+            .field("require_config_comment", &self.require_config_comment)
             .field("log", &self.log)
             .finish_non_exhaustive()
     }
@@ -199,6 +204,24 @@ mod tests {
             let settings = Settings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(settings.bind.port(), 9999);
             assert_eq!(settings.rate_limits.api_per_client_per_minute, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn config_comments_are_optional_unless_the_file_or_the_environment_requires_them() {
+        figment::Jail::expect_with(|jail| {
+            let required = |file: Option<&str>| {
+                Settings::load(file.map(Path::new)).map(|s| s.require_config_comment)
+            };
+            assert!(!required(None).map_err(|e| *e)?);
+            jail.create_file("k.toml", "require_config_comment = true")?;
+            assert!(required(Some("k.toml")).map_err(|e| *e)?);
+            jail.set_env("KENDRIX_REQUIRE_CONFIG_COMMENT", "false");
+            assert!(
+                !required(Some("k.toml")).map_err(|e| *e)?,
+                "the environment comes after the file"
+            );
             Ok(())
         });
     }

@@ -1,5 +1,5 @@
 //! `config set|unset|get|history|diff|rollback|rotate-key`: the central configuration, every
-//! change a new version.
+//! change a new version (`--dry-run` shows what a change would do and writes nothing).
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -7,7 +7,7 @@ use clap::Subcommand;
 use super::open_app;
 use crate::app::App;
 use crate::context::RequestContext;
-use crate::services::configurations::{ChangedBy, Scope, GLOBAL};
+use crate::services::configurations::{ChangedBy, ConfigError, Edit, Scope, GLOBAL};
 use crate::settings::Settings;
 
 /// Which configuration a command works on.
@@ -31,9 +31,26 @@ impl Target {
     }
 }
 
+/// Who makes a change, why, and whether only to show what it would do.
+#[derive(Debug, clap::Args)]
+pub struct ChangeArgs {
+    /// Why the change is made (kept with the version; required when the server setting
+    /// require_config_comment is on).
+    #[arg(long, default_value = "")]
+    comment: String,
+    /// Who makes the change (default: $USER).
+    #[arg(long)]
+    author: Option<String>,
+    /// Print the version it would make and the diff against the current version, checked
+    /// as the change itself is, and write nothing (no version, no audit entry).
+    #[arg(long)]
+    dry_run: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Set a setting (a new version). Keys like `section.name` become INI sections.
+    /// Set a setting (a new version; --dry-run only shows the diff). Keys like
+    /// `section.name` become INI sections.
     Set {
         key: String,
         value: String,
@@ -51,23 +68,18 @@ pub enum ConfigCommand {
         client: Option<String>,
         #[command(flatten)]
         target: Target,
-        #[arg(long, default_value = "")]
-        comment: String,
-        /// Who makes the change (default: $USER).
-        #[arg(long)]
-        author: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
     },
-    /// Remove a setting (a new version).
+    /// Remove a setting (a new version; --dry-run only shows the diff).
     Unset {
         key: String,
         #[arg(long)]
         client: Option<String>,
         #[command(flatten)]
         target: Target,
-        #[arg(long, default_value = "")]
-        comment: String,
-        #[arg(long)]
-        author: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
     },
     /// Print a client's effective configuration, or a version's entries (secrets masked).
     Get {
@@ -95,15 +107,13 @@ pub enum ConfigCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Make a new version equal to an old one.
+    /// Make a new version equal to an old one (--dry-run only shows the diff).
     Rollback {
         to: i64,
         #[command(flatten)]
         target: Target,
-        #[arg(long, default_value = "")]
-        comment: String,
-        #[arg(long)]
-        author: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
     },
     /// Re-seal every secret value under the current master key (the first one configured;
     /// keep the old key configured too until this has run). Safe while servers run.
@@ -117,19 +127,61 @@ pub(super) async fn run(settings: Settings, command: ConfigCommand) -> anyhow::R
     run_config(&app, &RequestContext::cli(), command).await
 }
 
-fn changed_by<'a>(ctx: &RequestContext, author: &'a str, comment: &'a str) -> ChangedBy<'a> {
-    ChangedBy {
+/// Makes an edit as a new version and prints it, or with `--dry-run` prints what it would do.
+async fn change(
+    app: &App,
+    ctx: &RequestContext,
+    tenant_id: i64,
+    edit: Edit,
+    args: ChangeArgs,
+) -> anyhow::Result<()> {
+    let author = args
+        .author
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into());
+    let by = ChangedBy {
         ctx: ctx.clone(),
-        author,
-        comment,
+        author: &author,
+        comment: &args.comment,
         client_id: None,
+    };
+    let configurations = &app.configurations;
+    let hint = |err: ConfigError| match err {
+        ConfigError::CommentRequired => anyhow::anyhow!("{err}: pass --comment \"why\""),
+        other => other.into(),
+    };
+    if args.dry_run {
+        let run = configurations
+            .dry_run(tenant_id, edit, &by)
+            .await
+            .map_err(hint)?;
+        println!(
+            "dry run: would make version {} of {}; nothing was written",
+            run.version,
+            configuration_name(tenant_id)
+        );
+        println!("{}", serde_json::to_string_pretty(&run.diff)?);
+    } else {
+        let v = configurations
+            .apply(tenant_id, edit, &by)
+            .await
+            .map_err(hint)?;
+        println!(
+            "version {} of {} ({})",
+            v.version,
+            configuration_name(v.tenant_id),
+            v.content_hash
+        );
     }
+    Ok(())
 }
 
-fn author(given: Option<String>) -> String {
-    given
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "cli".into())
+fn configuration_name(tenant_id: i64) -> String {
+    if tenant_id == GLOBAL {
+        "the global configuration".to_owned()
+    } else {
+        format!("tenant {tenant_id}")
+    }
 }
 
 async fn run_config(app: &App, ctx: &RequestContext, command: ConfigCommand) -> anyhow::Result<()> {
@@ -141,18 +193,6 @@ async fn run_config(app: &App, ctx: &RequestContext, command: ConfigCommand) -> 
             (false, None) => Scope::Tenant,
         }
     };
-    let print_version = |v: kendrix_store::ConfigVersionRow| {
-        println!(
-            "version {} of {} ({})",
-            v.version,
-            if v.tenant_id == 0 {
-                "the global configuration".to_owned()
-            } else {
-                format!("tenant {}", v.tenant_id)
-            },
-            v.content_hash
-        );
-    };
     match command {
         ConfigCommand::Set {
             key,
@@ -162,8 +202,7 @@ async fn run_config(app: &App, ctx: &RequestContext, command: ConfigCommand) -> 
             reveal,
             client,
             target,
-            comment,
-            author: who,
+            change: args,
         } => {
             let json = if value_type == "string" {
                 serde_json::Value::String(value)
@@ -173,29 +212,26 @@ async fn run_config(app: &App, ctx: &RequestContext, command: ConfigCommand) -> 
             };
             let value = kendrix_core::config::ConfigValue::from_json(json, Some(&value_type))
                 .map_err(anyhow::Error::msg)?;
-            let scope = scope_of(&target, client);
-            let who = author(who);
-            let by = changed_by(ctx, &who, &comment);
-            let version = configurations
-                .set(target.tenant()?, &scope, &key, value, secret, reveal, &by)
-                .await?;
-            print_version(version);
+            let edit = Edit::Set {
+                scope: scope_of(&target, client),
+                key,
+                value,
+                secret,
+                reveal,
+            };
+            change(app, ctx, target.tenant()?, edit, args).await?;
         }
         ConfigCommand::Unset {
             key,
             client,
             target,
-            comment,
-            author: who,
+            change: args,
         } => {
-            let scope = scope_of(&target, client);
-            let who = author(who);
-            let by = changed_by(ctx, &who, &comment);
-            print_version(
-                configurations
-                    .unset(target.tenant()?, &scope, &key, &by)
-                    .await?,
-            );
+            let edit = Edit::Unset {
+                scope: scope_of(&target, client),
+                key,
+            };
+            change(app, ctx, target.tenant()?, edit, args).await?;
         }
         ConfigCommand::Get {
             client,
@@ -243,18 +279,9 @@ async fn run_config(app: &App, ctx: &RequestContext, command: ConfigCommand) -> 
         ConfigCommand::Rollback {
             to,
             target,
-            comment,
-            author: who,
+            change: args,
         } => {
-            print_version(
-                configurations
-                    .rollback(
-                        target.tenant()?,
-                        to,
-                        &changed_by(ctx, &author(who), &comment),
-                    )
-                    .await?,
-            );
+            change(app, ctx, target.tenant()?, Edit::Rollback { to }, args).await?;
         }
         ConfigCommand::RotateKey => {
             let count = configurations.rotate_master_key(ctx).await?;

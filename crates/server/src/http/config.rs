@@ -1,28 +1,31 @@
 //! The configuration endpoints: a client's effective configuration as JSON, App.config XML
-//! or INI (with ETag), the version history, diffs, admin changes and drift.
+//! or INI (with ETag), the version history, diffs, admin changes (each with a dry run) and
+//! drift.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kendrix_core::config::{ConfigFormat, ConfigValue};
+use kendrix_core::config::{ConfigFormat, ConfigValue, EffectiveConfig};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::bearer::{Bearer, Caller, ConfigRead, ConfigWrite};
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::services::configurations::{ChangedBy, DiffLine, DriftLine, EntryView, Scope};
+use crate::services::configurations::{
+    ChangedBy, DiffLine, DriftLine, DryRun, Edit, EntryView, Scope,
+};
 
 /// The response header naming the configuration version served.
 pub const CONFIG_VERSION: &str = "x-config-version";
 
 /// Changes through the API are made by the calling client.
-fn changed_by<'a>(caller: &'a Caller, comment: &'a str) -> ChangedBy<'a> {
+fn changed_by<'a>(caller: &'a Caller, comment: &'a Option<String>) -> ChangedBy<'a> {
     ChangedBy {
         ctx: caller.ctx.clone(),
         author: &caller.client_id,
-        comment,
+        comment: comment.as_deref().unwrap_or_default(),
         client_id: Some(&caller.client_id),
     }
 }
@@ -224,18 +227,122 @@ pub struct SetEntry {
     /// Let clients read the secret in clear (every such read is audited).
     #[serde(default)]
     pub reveal: bool,
-    #[serde(default)]
-    pub comment: String,
+    /// Why the change is made, kept with the version and its audit entry. Optional (stored
+    /// as an empty string) unless the server's `require_config_comment` is on; then a
+    /// missing or blank one is refused with 400 naming `comment`.
+    pub comment: Option<String>,
 }
 
-/// Sets a setting: a new version of the caller's tenant's configuration.
+/// `?dry_run=true` on a change.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DryRunQuery {
+    /// `true`: answer what the change would do (a `DryRunView`), checked as a real change
+    /// is, and write nothing: no version, no audit entry.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A configuration in each format `GET /config` serves, secrets masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Renderings {
+    /// What `GET /config` answers, as a JSON object (typed values).
+    #[schema(value_type = Object)]
+    pub json: serde_json::Value,
+    /// What `GET /config?format=xml` answers: .NET App.config `<appSettings>`.
+    pub xml: String,
+    /// What `GET /config?format=ini` answers.
+    pub ini: String,
+}
+
+impl From<&EffectiveConfig> for Renderings {
+    fn from(config: &EffectiveConfig) -> Self {
+        Self {
+            json: serde_json::Value::Object(
+                config
+                    .0
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.as_json()))
+                    .collect(),
+            ),
+            xml: config.render(ConfigFormat::Xml),
+            ini: config.render(ConfigFormat::Ini),
+        }
+    }
+}
+
+/// What a change would do, answered to `?dry_run=true`; nothing was written.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunView {
+    /// Always `true`: this is a dry run, not a new version.
+    pub dry_run: bool,
+    /// The number the new version would get (unless another change comes first).
+    pub version: i64,
+    /// From the current version to the would-be new one, as `GET /config/diff` shows it.
+    pub diff: Vec<DiffLine>,
+    /// Whose configuration `renderings` shows: `tenant` (the global settings, then the
+    /// tenant's; also for a rollback) or `client:<client id>` (then that client's own too).
+    pub rendered_for: String,
+    /// The resulting configuration; every secret masked (`********`), revealable or not.
+    pub renderings: Renderings,
+}
+
+impl From<DryRun> for DryRunView {
+    fn from(run: DryRun) -> Self {
+        Self {
+            dry_run: true,
+            version: run.version,
+            diff: run.diff,
+            rendered_for: run.rendered_for,
+            renderings: Renderings::from(&run.config),
+        }
+    }
+}
+
+/// The answer to a change: the new version, or with `?dry_run=true` what it would do.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ChangeAnswer {
+    Written(VersionView),
+    DryRun(DryRunView),
+}
+
+/// Writes an edit, or only dry-runs it.
+async fn change(
+    app: &AppState,
+    caller: &Caller,
+    edit: Edit,
+    comment: &Option<String>,
+    dry_run: bool,
+) -> Result<Json<ChangeAnswer>, ApiError> {
+    let by = changed_by(caller, comment);
+    let configurations = &app.configurations;
+    Ok(Json(if dry_run {
+        ChangeAnswer::DryRun(
+            configurations
+                .dry_run(caller.tenant_id, edit, &by)
+                .await?
+                .into(),
+        )
+    } else {
+        ChangeAnswer::Written(
+            configurations
+                .apply(caller.tenant_id, edit, &by)
+                .await?
+                .into(),
+        )
+    }))
+}
+
+/// Sets a setting: a new version of the caller's tenant's configuration (or, with
+/// `?dry_run=true`, what it would be).
 #[utoipa::path(
     put, path = "/config/entries", tag = "config",
     security(("bearer" = ["config:write"])),
+    params(DryRunQuery),
     request_body = SetEntry,
     responses(
-        (status = 200, description = "The new version", body = VersionView),
-        (status = 400, description = "Bad key, value, type or scope", body = Problem),
+        (status = 200, description = "The new version (VersionView), or with dry_run what it would be (DryRunView)", body = ChangeAnswer),
+        (status = 400, description = "Bad key, value, type or scope, or no comment where the server requires one", body = Problem),
         (status = 404, description = "No such client in this tenant", body = Problem),
         (status = 409, description = "A concurrent change, or no master key for a secret", body = Problem),
     )
@@ -243,25 +350,20 @@ pub struct SetEntry {
 pub async fn set(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<ConfigWrite>,
+    query: Result<Query<DryRunQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Json<SetEntry>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<VersionView>, ApiError> {
+) -> Result<Json<ChangeAnswer>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Json(entry) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let scope = Scope::parse(&entry.scope)?;
-    let value = ConfigValue::from_json(entry.value, entry.value_type.as_deref())
-        .map_err(ApiError::BadRequest)?;
-    let version = app
-        .configurations
-        .set(
-            caller.tenant_id,
-            &scope,
-            &entry.key,
-            value,
-            entry.secret,
-            entry.reveal,
-            &changed_by(&caller, &entry.comment),
-        )
-        .await?;
-    Ok(Json(version.into()))
+    let edit = Edit::Set {
+        scope: Scope::parse(&entry.scope)?,
+        key: entry.key,
+        value: ConfigValue::from_json(entry.value, entry.value_type.as_deref())
+            .map_err(ApiError::BadRequest)?,
+        secret: entry.secret,
+        reveal: entry.reveal,
+    };
+    change(&app, &caller, edit, &entry.comment, query.dry_run).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -269,17 +371,24 @@ pub struct UnsetQuery {
     /// `tenant` or `client:<client id>`.
     pub scope: String,
     pub key: String,
+    /// Why the change is made, kept with the version and its audit entry. Optional (stored
+    /// as an empty string) unless the server's `require_config_comment` is on; then a
+    /// missing or blank one is refused with 400 naming `comment`.
+    pub comment: Option<String>,
+    /// `true`: answer what the change would do (a `DryRunView`) and write nothing.
     #[serde(default)]
-    pub comment: String,
+    pub dry_run: bool,
 }
 
-/// Removes a setting: a new version of the caller's tenant's configuration.
+/// Removes a setting: a new version of the caller's tenant's configuration (or, with
+/// `?dry_run=true`, what it would be).
 #[utoipa::path(
     delete, path = "/config/entries", tag = "config",
     security(("bearer" = ["config:write"])),
     params(UnsetQuery),
     responses(
-        (status = 200, description = "The new version", body = VersionView),
+        (status = 200, description = "The new version (VersionView), or with dry_run what it would be (DryRunView)", body = ChangeAnswer),
+        (status = 400, description = "Bad scope, or no comment where the server requires one", body = Problem),
         (status = 404, description = "No such setting", body = Problem),
     )
 )]
@@ -287,54 +396,48 @@ pub async fn unset(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<ConfigWrite>,
     query: Result<Query<UnsetQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<VersionView>, ApiError> {
+) -> Result<Json<ChangeAnswer>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let scope = Scope::parse(&query.scope)?;
-    let version = app
-        .configurations
-        .unset(
-            caller.tenant_id,
-            &scope,
-            &query.key,
-            &changed_by(&caller, &query.comment),
-        )
-        .await?;
-    Ok(Json(version.into()))
+    let edit = Edit::Unset {
+        scope: Scope::parse(&query.scope)?,
+        key: query.key,
+    };
+    change(&app, &caller, edit, &query.comment, query.dry_run).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Rollback {
     /// The version to make current again (as a new version).
     pub to: i64,
-    #[serde(default)]
-    pub comment: String,
+    /// Why the change is made, kept with the version and its audit entry. Optional (stored
+    /// as an empty string) unless the server's `require_config_comment` is on; then a
+    /// missing or blank one is refused with 400 naming `comment`.
+    pub comment: Option<String>,
 }
 
-/// Makes a new version equal to an old one.
+/// Makes a new version equal to an old one (or, with `?dry_run=true`, shows what it would
+/// change).
 #[utoipa::path(
     post, path = "/config/rollback", tag = "config",
     security(("bearer" = ["config:write"])),
+    params(DryRunQuery),
     request_body = Rollback,
     responses(
-        (status = 200, description = "The new version", body = VersionView),
+        (status = 200, description = "The new version (VersionView), or with dry_run what it would be (DryRunView)", body = ChangeAnswer),
+        (status = 400, description = "No comment where the server requires one", body = Problem),
         (status = 404, description = "No such version", body = Problem),
     )
 )]
 pub async fn rollback(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<ConfigWrite>,
+    query: Result<Query<DryRunQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Json<Rollback>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<VersionView>, ApiError> {
+) -> Result<Json<ChangeAnswer>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Json(rollback) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let version = app
-        .configurations
-        .rollback(
-            caller.tenant_id,
-            rollback.to,
-            &changed_by(&caller, &rollback.comment),
-        )
-        .await?;
-    Ok(Json(version.into()))
+    let edit = Edit::Rollback { to: rollback.to };
+    change(&app, &caller, edit, &rollback.comment, query.dry_run).await
 }
 
 /// The clients of the caller's tenant not running their current configuration (by the
@@ -353,4 +456,78 @@ pub async fn drift(
         .drift(&caller.ctx, caller.tenant_id)
         .await?;
     Ok(Json(lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_describes_dry_runs_of_every_change() {
+        let doc = serde_json::to_value(crate::http::ApiDoc::openapi()).unwrap();
+        for (path, method) in [
+            ("/config/entries", "put"),
+            ("/config/entries", "delete"),
+            ("/config/rollback", "post"),
+        ] {
+            let operation = &doc["paths"][path][method];
+            let params = operation["parameters"].as_array().unwrap();
+            assert!(
+                params.iter().any(|p| p["name"] == "dry_run"),
+                "{method} {path} takes dry_run"
+            );
+            assert_eq!(
+                operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ChangeAnswer",
+                "{method} {path}"
+            );
+        }
+        let schemas = &doc["components"]["schemas"];
+        for schema in [
+            "ChangeAnswer",
+            "DryRunView",
+            "Renderings",
+            "DiffLine",
+            "InvalidParam",
+        ] {
+            assert!(schemas[schema].is_object(), "{schema} is described");
+        }
+        assert!(schemas["DryRunView"]["properties"]["renderings"].is_object());
+        let answers: Vec<_> = schemas["ChangeAnswer"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["$ref"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            answers,
+            [
+                "#/components/schemas/VersionView",
+                "#/components/schemas/DryRunView"
+            ]
+        );
+    }
+
+    #[test]
+    fn renderings_are_what_get_config_serves() {
+        let config = EffectiveConfig(
+            [
+                (
+                    "db.password".to_owned(),
+                    ConfigValue::String("********".into()),
+                ),
+                ("sync.interval".to_owned(), ConfigValue::Number(300.into())),
+            ]
+            .into(),
+        );
+        let renderings = Renderings::from(&config);
+        let served: serde_json::Value =
+            serde_json::from_str(&config.render(ConfigFormat::Json)).unwrap();
+        assert_eq!(renderings.json, served);
+        assert_eq!(renderings.xml, config.render(ConfigFormat::Xml));
+        assert_eq!(renderings.ini, config.render(ConfigFormat::Ini));
+        assert!(renderings.ini.contains("[sync]\ninterval = \"300\""));
+    }
 }

@@ -27,6 +27,18 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub errors: Option<Vec<RecordProblem>>,
+    /// For a refused request parameter or body field: which one, and why (RFC 9457 §3's
+    /// `invalid-params`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_params: Option<Vec<InvalidParam>>,
+}
+
+/// A request parameter or body field that was refused.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvalidParam {
+    /// The parameter or field, as the request names it.
+    pub name: &'static str,
+    pub reason: String,
 }
 
 /// Every way an API request can fail, each with the status and headers a client acts on.
@@ -45,6 +57,9 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("{0}")]
     BadRequest(String),
+    /// One named parameter or body field is refused.
+    #[error("{name}: {reason}")]
+    InvalidParam { name: &'static str, reason: String },
     #[error("this request needs an Idempotency-Key header (any unique string up to 255 characters, the same for every retry)")]
     MissingIdempotencyKey,
     #[error("the Idempotency-Key must be 1 to 255 visible ASCII characters")]
@@ -84,6 +99,7 @@ impl ApiError {
             ApiError::MissingToken | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::MalformedToken
             | ApiError::BadRequest(_)
+            | ApiError::InvalidParam { .. }
             | ApiError::MissingIdempotencyKey
             | ApiError::BadIdempotencyKey
             | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
@@ -110,6 +126,7 @@ impl ApiError {
             ApiError::InsufficientScope(_) => "insufficient-scope",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::BadRequest(_) => "bad-request",
+            ApiError::InvalidParam { .. } => "invalid-param",
             ApiError::MissingIdempotencyKey => "missing-idempotency-key",
             ApiError::BadIdempotencyKey => "bad-idempotency-key",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
@@ -156,6 +173,13 @@ impl IntoResponse for ApiError {
                 ApiError::InvalidBatch(BatchError::InvalidRecords(problems)) => {
                     Some(problems.clone())
                 }
+                _ => None,
+            },
+            invalid_params: match &self {
+                ApiError::InvalidParam { name, reason } => Some(vec![InvalidParam {
+                    name,
+                    reason: reason.clone(),
+                }]),
                 _ => None,
             },
         };
@@ -210,6 +234,10 @@ impl From<ConfigError> for ApiError {
                 "secret values need a master key on the server (KENDRIX_MASTER_KEY or master_key_file)"
                     .into(),
             ),
+            err @ ConfigError::CommentRequired => ApiError::InvalidParam {
+                name: "comment",
+                reason: err.to_string(),
+            },
             ConfigError::Failed(failure) => failure.into(),
         }
     }

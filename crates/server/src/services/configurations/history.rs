@@ -120,65 +120,27 @@ impl Configurations {
         from: i64,
         to: i64,
     ) -> Result<Vec<DiffLine>, ConfigError> {
-        let (_, old) = self.version(ctx, tenant_id, from).await?;
-        let (_, new) = self.version(ctx, tenant_id, to).await?;
-        let index = |entries: Vec<EntryView>| -> BTreeMap<(String, String), EntryView> {
-            entries
-                .into_iter()
-                .map(|e| ((e.scope.clone(), e.key.clone()), e))
-                .collect()
-        };
-        let (old, new) = (index(old), index(new));
-        let old_rows = self
+        let old = self.version_rows(ctx, tenant_id, from).await?;
+        let new = self.version_rows(ctx, tenant_id, to).await?;
+        Ok(diff_rows(&old, &new))
+    }
+
+    /// The stored entries of a version that exists.
+    async fn version_rows(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: i64,
+        version: i64,
+    ) -> Result<Vec<ConfigRow>, ConfigError> {
+        let versions = self.store.config_versions(tenant_id).await.within(ctx)?;
+        if !versions.iter().any(|v| v.version == version) {
+            return Err(ConfigError::NotFound("this configuration version"));
+        }
+        Ok(self
             .store
-            .config_entries(tenant_id, from)
+            .config_entries(tenant_id, version)
             .await
-            .within(ctx)?;
-        let new_rows = self.store.config_entries(tenant_id, to).await.within(ctx)?;
-        let stored = |rows: &[ConfigRow], scope: &str, key: &str| {
-            rows.iter()
-                .find(|r| view_scope(&r.scope) == scope && r.key == key)
-                .map(|r| (r.value.clone(), r.value_type.clone(), r.reveal))
-        };
-        let mut lines = Vec::new();
-        for ((scope, key), entry) in &new {
-            match old.get(&(scope.clone(), key.clone())) {
-                None => lines.push(DiffLine {
-                    scope: scope.clone(),
-                    key: key.clone(),
-                    change: "added",
-                    from: None,
-                    to: Some(entry.value.clone()),
-                }),
-                Some(before) => {
-                    // Secrets compare by their stored (sealed) text: a re-set secret shows as changed.
-                    if stored(&old_rows, scope, key) != stored(&new_rows, scope, key)
-                        || before.secret != entry.secret
-                    {
-                        lines.push(DiffLine {
-                            scope: scope.clone(),
-                            key: key.clone(),
-                            change: "changed",
-                            from: Some(before.value.clone()),
-                            to: Some(entry.value.clone()),
-                        });
-                    }
-                }
-            }
-        }
-        for ((scope, key), entry) in &old {
-            if !new.contains_key(&(scope.clone(), key.clone())) {
-                lines.push(DiffLine {
-                    scope: scope.clone(),
-                    key: key.clone(),
-                    change: "removed",
-                    from: Some(entry.value.clone()),
-                    to: None,
-                });
-            }
-        }
-        lines.sort_by(|a, b| (&a.scope, &a.key).cmp(&(&b.scope, &b.key)));
-        Ok(lines)
+            .within(ctx)?)
     }
 
     /// The clients of a tenant not running their current configuration.
@@ -205,5 +167,119 @@ impl Configurations {
             }
         }
         Ok(drift)
+    }
+}
+
+/// What changed from one snapshot to another, by scope and key; secret values masked.
+pub(super) fn diff_rows(old: &[ConfigRow], new: &[ConfigRow]) -> Vec<DiffLine> {
+    let index = |rows: &[ConfigRow]| -> BTreeMap<(String, String), (EntryView, ConfigRow)> {
+        rows.iter()
+            .map(|r| {
+                let view = masked_view(r);
+                ((view.scope.clone(), view.key.clone()), (view, r.clone()))
+            })
+            .collect()
+    };
+    let (old, new) = (index(old), index(new));
+    let line = |(scope, key): &(String, String), change, from, to| DiffLine {
+        scope: scope.clone(),
+        key: key.clone(),
+        change,
+        from,
+        to,
+    };
+    let mut lines = Vec::new();
+    for (at, (entry, row)) in &new {
+        match old.get(at) {
+            None => lines.push(line(at, "added", None, Some(entry.value.clone()))),
+            // Secrets compare by their stored (sealed) text: a re-set secret shows as changed.
+            Some((before, was))
+                if (&was.value, &was.value_type, was.reveal, was.secret)
+                    != (&row.value, &row.value_type, row.reveal, row.secret) =>
+            {
+                lines.push(line(
+                    at,
+                    "changed",
+                    Some(before.value.clone()),
+                    Some(entry.value.clone()),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for (at, (entry, _)) in &old {
+        if !new.contains_key(at) {
+            lines.push(line(at, "removed", Some(entry.value.clone()), None));
+        }
+    }
+    lines.sort_by(|a, b| (&a.scope, &a.key).cmp(&(&b.scope, &b.key)));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(scope: &str, key: &str, value: &str, secret: bool) -> ConfigRow {
+        ConfigRow {
+            scope: scope.into(),
+            key: key.into(),
+            value_type: if secret { "string" } else { "number" }.into(),
+            value: value.into(),
+            secret,
+            reveal: false,
+        }
+    }
+
+    #[test]
+    fn a_diff_lists_added_changed_and_removed_entries_by_scope_and_key() {
+        let old = [
+            row("tenant", "a", "1", false),
+            row("tenant", "b", "2", false),
+            row("kxc_site", "a", "3", false),
+        ];
+        let new = [
+            row("tenant", "a", "1", false),
+            row("tenant", "b", "5", false),
+            row("tenant", "c", "6", false),
+        ];
+        let lines: Vec<_> = diff_rows(&old, &new)
+            .into_iter()
+            .map(|l| (l.scope, l.key, l.change, l.from, l.to))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    "client:kxc_site".into(),
+                    "a".into(),
+                    "removed",
+                    Some(json!(3)),
+                    None
+                ),
+                (
+                    "tenant".into(),
+                    "b".into(),
+                    "changed",
+                    Some(json!(2)),
+                    Some(json!(5))
+                ),
+                ("tenant".into(), "c".into(), "added", None, Some(json!(6))),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_re_sealed_secret_shows_as_changed_and_stays_masked() {
+        let old = [row("tenant", "db.password", "kxs1:k1:aaaa", true)];
+        let new = [row("tenant", "db.password", "kxs1:k1:bbbb", true)];
+        let lines = diff_rows(&old, &new);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].change, "changed");
+        assert_eq!(lines[0].from, Some(json!(MASKED)));
+        assert_eq!(lines[0].to, Some(json!(MASKED)));
+        assert!(diff_rows(&new, &new).is_empty(), "a snapshot equals itself");
     }
 }

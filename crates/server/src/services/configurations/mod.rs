@@ -1,6 +1,8 @@
-//! The configuration service: effective configuration per client, changes as new versions,
-//! history, diffs, drift, and master-key rotation. Shared by the HTTP API and the CLI.
+//! The configuration service: effective configuration per client, changes as new versions
+//! (or dry runs of them), history, diffs, drift, and master-key rotation. Shared by the HTTP
+//! API and the CLI.
 
+mod dry_run;
 mod history;
 
 use std::collections::BTreeMap;
@@ -14,6 +16,7 @@ use kendrix_store::{
 };
 use serde_json::json;
 
+pub use dry_run::DryRun;
 use history::view_scope;
 pub use history::{DiffLine, DriftLine, EntryView};
 
@@ -37,6 +40,9 @@ pub enum ConfigError {
     Conflict,
     #[error("secret values need a master key: set KENDRIX_MASTER_KEY or master_key_file")]
     NoMasterKey,
+    /// The server requires a comment on every change (`require_config_comment`).
+    #[error("this server requires a comment saying why the configuration changes")]
+    CommentRequired,
     /// The database failed, or a stored secret cannot be opened.
     #[error(transparent)]
     Failed(Failure),
@@ -106,6 +112,30 @@ pub struct ChangedBy<'a> {
     pub author: &'a str,
     pub comment: &'a str,
     pub client_id: Option<&'a str>,
+}
+
+/// A change an admin asks for: written as a new version by [`Configurations::apply`], or
+/// only previewed by [`Configurations::dry_run`]. Both check it the same way.
+#[derive(Debug, Clone)]
+pub enum Edit {
+    /// Set a value, sealed if `secret`; `reveal` lets clients read the secret in clear.
+    Set {
+        scope: Scope,
+        key: String,
+        value: ConfigValue,
+        secret: bool,
+        reveal: bool,
+    },
+    /// Remove a setting.
+    Unset { scope: Scope, key: String },
+    /// Make a new version equal to an old one.
+    Rollback { to: i64 },
+}
+
+/// An edit that passed every check, as the store's change with its audit details.
+struct Checked {
+    change: ConfigChange,
+    details: serde_json::Value,
 }
 
 /// A client's effective configuration, and what reading it involved.
@@ -193,26 +223,22 @@ impl Configurations {
         tenant_id: i64,
         row: &ConfigRow,
     ) -> Result<(ConfigValue, bool), ConfigError> {
-        let text = if row.secret {
-            if !row.reveal {
-                return Ok((ConfigValue::String(MASKED.into()), false));
-            }
-            self.keys
-                .open(
-                    &self.settings,
-                    &row.value,
-                    &seal_context(tenant_id, &row.scope, &row.key),
-                )
-                .map_err(Unopenable)
-                .within(ctx)?
-        } else {
-            row.value.clone()
-        };
-        let json: serde_json::Value =
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        let value =
-            ConfigValue::from_json(json, Some(&row.value_type)).map_err(ConfigError::Invalid)?;
-        Ok((value, row.secret))
+        if !row.secret {
+            return Ok((typed_value(row, &row.value)?, false));
+        }
+        if !row.reveal {
+            return Ok((ConfigValue::String(MASKED.into()), false));
+        }
+        let text = self
+            .keys
+            .open(
+                &self.settings,
+                &row.value,
+                &seal_context(tenant_id, &row.scope, &row.key),
+            )
+            .map_err(Unopenable)
+            .within(ctx)?;
+        Ok((typed_value(row, &text)?, true))
     }
 
     /// The configuration a client runs: global, then its tenant's, then its own settings.
@@ -258,27 +284,16 @@ impl Configurations {
             tenant_version,
             tenant,
         } = current;
-        let tenant_id = *tenant_id;
-        let mut layers = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
         let mut revealed = Vec::new();
-        for (owner, rows) in [(GLOBAL, global), (tenant_id, tenant)] {
-            for row in rows {
-                let layer = match row.scope.as_str() {
-                    "global" if owner == GLOBAL => 0,
-                    "tenant" if owner != GLOBAL => 1,
-                    scope if owner != GLOBAL && scope == client_id => 2,
-                    _ => continue,
-                };
-                let (value, secret_read) = self.client_value(ctx, owner, row)?;
-                if secret_read {
-                    revealed.push(row.key.clone());
-                }
-                layers[layer].insert(row.key.clone(), value);
+        let config = layered(*tenant_id, Some(client_id), global, tenant, |owner, row| {
+            let (value, secret_read) = self.client_value(ctx, owner, row)?;
+            if secret_read {
+                revealed.push(row.key.clone());
             }
-        }
-        let layers = layers.map(EffectiveConfig);
+            Ok(value)
+        })?;
         Ok(Effective {
-            config: EffectiveConfig::layered(&layers),
+            config,
             version: format!("{global_version}.{tenant_version}"),
             revealed,
         })
@@ -332,11 +347,11 @@ impl Configurations {
         Ok(self.store.append_audit(&[draft]).await.within(ctx)?)
     }
 
-    async fn change(
+    /// Writes a checked edit as a new version, with its audit entry.
+    async fn write_version(
         &self,
         tenant_id: i64,
-        change: ConfigChange,
-        details: serde_json::Value,
+        Checked { change, details }: Checked,
         by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
         let now = self.clock.now_ms();
@@ -370,6 +385,14 @@ impl Configurations {
             .map_err(|e| ConfigError::of_write(&by.ctx, e))
     }
 
+    /// A blank comment is refused where the settings require one.
+    fn check_comment(&self, by: &ChangedBy<'_>) -> Result<(), ConfigError> {
+        if self.settings.require_config_comment && by.comment.trim().is_empty() {
+            return Err(ConfigError::CommentRequired);
+        }
+        Ok(())
+    }
+
     /// Checks that a client scope names a client of this tenant.
     async fn check_scope(
         &self,
@@ -394,6 +417,82 @@ impl Configurations {
         }
     }
 
+    /// Checks an edit as a write would (comment, key, value, scope, master key) and makes
+    /// it into the store's change, sealing a secret value.
+    async fn check(
+        &self,
+        tenant_id: i64,
+        edit: Edit,
+        by: &ChangedBy<'_>,
+    ) -> Result<Checked, ConfigError> {
+        self.check_comment(by)?;
+        match edit {
+            Edit::Set {
+                scope,
+                key,
+                value,
+                secret,
+                reveal,
+            } => {
+                check_key(&key).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                check_value(&value).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                self.check_scope(&by.ctx, tenant_id, &scope).await?;
+                let json = value.as_json().to_string();
+                let stored = if secret {
+                    let ring = self.keys.ring();
+                    let key_now = ring.current().ok_or(ConfigError::NoMasterKey)?;
+                    key_now.seal(
+                        &json,
+                        &seal_context(tenant_id, scope.stored(), &key),
+                        &mut self.entropy.rng(),
+                    )
+                } else {
+                    json
+                };
+                let details = json!({"action": "set", "scope": view_scope(scope.stored()), "key": key, "secret": secret});
+                let row = ConfigRow {
+                    scope: scope.stored().to_owned(),
+                    key,
+                    value_type: value.type_name().to_owned(),
+                    value: stored,
+                    secret,
+                    reveal: secret && reveal,
+                };
+                Ok(Checked {
+                    change: ConfigChange::Set(row),
+                    details,
+                })
+            }
+            Edit::Unset { scope, key } => {
+                self.check_scope(&by.ctx, tenant_id, &scope).await?;
+                let details =
+                    json!({"action": "unset", "scope": view_scope(scope.stored()), "key": key});
+                Ok(Checked {
+                    change: ConfigChange::Unset {
+                        scope: scope.stored().to_owned(),
+                        key,
+                    },
+                    details,
+                })
+            }
+            Edit::Rollback { to } => Ok(Checked {
+                change: ConfigChange::Rollback { to },
+                details: json!({"action": "rollback", "to": to}),
+            }),
+        }
+    }
+
+    /// Makes an edit as a new version of the configuration, with its audit entry.
+    pub async fn apply(
+        &self,
+        tenant_id: i64,
+        edit: Edit,
+        by: &ChangedBy<'_>,
+    ) -> Result<ConfigVersionRow, ConfigError> {
+        let checked = self.check(tenant_id, edit, by).await?;
+        self.write_version(tenant_id, checked, by).await
+    }
+
     /// Sets a value (sealed if secret) as a new version of the configuration.
     #[allow(clippy::too_many_arguments)]
     pub async fn set(
@@ -406,34 +505,17 @@ impl Configurations {
         reveal: bool,
         by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
-        check_key(key).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        check_value(&value).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        self.check_scope(&by.ctx, tenant_id, scope).await?;
-        let json = value.as_json().to_string();
-        let stored = if secret {
-            let ring = self.keys.ring();
-            let key_now = ring.current().ok_or(ConfigError::NoMasterKey)?;
-            key_now.seal(
-                &json,
-                &seal_context(tenant_id, scope.stored(), key),
-                &mut self.entropy.rng(),
-            )
-        } else {
-            json
-        };
-        let row = ConfigRow {
-            scope: scope.stored().to_owned(),
+        let edit = Edit::Set {
+            scope: scope.clone(),
             key: key.to_owned(),
-            value_type: value.type_name().to_owned(),
-            value: stored,
+            value,
             secret,
-            reveal: secret && reveal,
+            reveal,
         };
-        let details = json!({"action": "set", "scope": view_scope(scope.stored()), "key": key, "secret": secret});
-        self.change(tenant_id, ConfigChange::Set(row), details, by)
-            .await
+        self.apply(tenant_id, edit, by).await
     }
 
+    /// Removes a setting as a new version of the configuration.
     pub async fn unset(
         &self,
         tenant_id: i64,
@@ -441,24 +523,21 @@ impl Configurations {
         key: &str,
         by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
-        self.check_scope(&by.ctx, tenant_id, scope).await?;
-        let change = ConfigChange::Unset {
-            scope: scope.stored().to_owned(),
+        let edit = Edit::Unset {
+            scope: scope.clone(),
             key: key.to_owned(),
         };
-        let details = json!({"action": "unset", "scope": view_scope(scope.stored()), "key": key});
-        self.change(tenant_id, change, details, by).await
+        self.apply(tenant_id, edit, by).await
     }
 
+    /// Makes a new version equal to version `to`.
     pub async fn rollback(
         &self,
         tenant_id: i64,
         to: i64,
         by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
-        let details = json!({"action": "rollback", "to": to});
-        self.change(tenant_id, ConfigChange::Rollback { to }, details, by)
-            .await
+        self.apply(tenant_id, Edit::Rollback { to }, by).await
     }
 
     /// Re-seals every secret value under the current master key (the first of the ring).
@@ -514,4 +593,34 @@ impl Configurations {
             ))
         }
     }
+}
+
+/// A stored value's JSON text read as its type.
+fn typed_value(row: &ConfigRow, text: &str) -> Result<ConfigValue, ConfigError> {
+    let json: serde_json::Value = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+    ConfigValue::from_json(json, Some(&row.value_type)).map_err(ConfigError::Invalid)
+}
+
+/// Layers the global entries, then the tenant's, then (if given) one client's own, each
+/// value as `value` reads it (`value` gets the entry's owner: [`GLOBAL`] or the tenant).
+fn layered(
+    tenant_id: i64,
+    client_id: Option<&str>,
+    global: &[ConfigRow],
+    tenant: &[ConfigRow],
+    mut value: impl FnMut(i64, &ConfigRow) -> Result<ConfigValue, ConfigError>,
+) -> Result<EffectiveConfig, ConfigError> {
+    let mut layers = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
+    for (owner, rows) in [(GLOBAL, global), (tenant_id, tenant)] {
+        for row in rows {
+            let layer = match row.scope.as_str() {
+                "global" if owner == GLOBAL => 0,
+                "tenant" if owner != GLOBAL => 1,
+                scope if owner != GLOBAL && Some(scope) == client_id => 2,
+                _ => continue,
+            };
+            layers[layer].insert(row.key.clone(), value(owner, row)?);
+        }
+    }
+    Ok(EffectiveConfig::layered(&layers.map(EffectiveConfig)))
 }
