@@ -2,32 +2,20 @@
 //! their way, the dead letters, the configuration and the last run. A real SQLite file, an
 //! engine clock the test moves.
 
+mod common;
+use common::orders;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use kendrix_core::clock::ManualClock;
-use kendrix_core::sync::{BatchResponse, Change, Op, RecordResult, RecordStatus, StatusCounts};
+use kendrix_core::sync::{BatchResponse, RecordResult, RecordStatus, StatusCounts};
 use kendrix_engine::{Engine, FormedBatch, RunOutcome, Trigger};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
 const T0: i64 = 1_764_590_000_000;
-
-fn orders(from: usize, n: usize) -> Vec<Change> {
-    (from..from + n)
-        .map(|i| {
-            Change::new(
-                "orders",
-                format!("o{i:04}").as_str(),
-                Op::Upsert,
-                None,
-                json!({"n": i}).as_object().cloned(),
-            )
-            .unwrap()
-        })
-        .collect()
-}
 
 /// The server's answer to `batch`: every record applied except those named in `refused`.
 fn answer(batch: &FormedBatch, refused: &[&str]) -> BatchResponse {

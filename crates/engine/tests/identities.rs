@@ -4,16 +4,18 @@
 //! outbox. The real OS keychain (run inside scripts/with-session.sh); the server is a port
 //! nobody listens on, so enrollments are kept unverified, as they are while offline.
 
+mod common;
+use common::orders;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use kendrix_core::clock::ManualClock;
 use kendrix_core::enrollment::Enrollment;
-use kendrix_core::sync::{BatchResponse, Change, Op, RecordResult, RecordStatus, StatusCounts};
+use kendrix_core::sync::{BatchResponse, RecordResult, RecordStatus, StatusCounts};
 use kendrix_engine::{Engine, EngineError, Keychain};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
-use serde_json::json;
 
 /// Nothing listens there: every request is refused at once (the server is "offline").
 const SERVER: &str = "http://127.0.0.1:9";
@@ -51,21 +53,6 @@ async fn admin_secret(client_id: &str) -> Option<String> {
         .unwrap()
 }
 
-fn orders(n: usize) -> Vec<Change> {
-    (0..n)
-        .map(|i| {
-            Change::new(
-                "orders",
-                format!("o{i:04}").as_str(),
-                Op::Upsert,
-                None,
-                json!({"n": i}).as_object().cloned(),
-            )
-            .unwrap()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_admin_credential_is_kept_apart_from_the_site_and_signing_it_out_leaves_the_site() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +61,7 @@ async fn the_admin_credential_is_kept_apart_from_the_site_and_signing_it_out_lea
     let admin = client_id("admin");
     let enrolled = engine.enroll(&enrollment(&site, "kxs_site")).await.unwrap();
     assert!(!enrolled.verified, "nobody answers at {SERVER}");
-    engine.enqueue(&orders(3)).await.unwrap();
+    engine.enqueue(&orders(0, 3)).await.unwrap();
     assert!(matches!(
         engine.admin_sites().await.unwrap_err(),
         EngineError::NoAdmin
@@ -206,7 +193,7 @@ async fn a_new_secret_for_the_same_client_keeps_the_queue_and_the_dead_letters()
         .enroll(&enrollment(&site, "kxs_first"))
         .await
         .unwrap();
-    engine.enqueue(&orders(10)).await.unwrap();
+    engine.enqueue(&orders(0, 10)).await.unwrap();
     let store = engine.store();
     let mut rng = StdRng::seed_from_u64(3);
     // One record refused by the server (a dead letter), one applied, two on their way.

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use kendrix_core::admin::SiteSummary;
 use kendrix_core::config::ConfigValue;
 use kendrix_core::UnixMillis;
-use kendrix_store::{BatchFigures, Client, SiteActivity, SiteRun};
+use kendrix_store::{BatchFigures, Client, SiteActivity};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{SiteError, Sites};
+use super::{ReportedRun, SiteError, Sites};
 use crate::context::RequestContext;
 use crate::services::authorizer::Caller;
 use crate::services::Within;
@@ -23,18 +23,6 @@ const DEFAULT_INTERVAL_SECS: i64 = 300;
 const MISSED_INTERVALS: i64 = 3;
 const MIN_OVERDUE_MS: i64 = 15 * 60 * 1000;
 const DETAIL_ROWS: i64 = 20;
-
-/// One sync run a site reported.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RunView {
-    pub started_ms: UnixMillis,
-    pub finished_ms: UnixMillis,
-    pub outcome: String,
-    pub sent: i64,
-    pub applied: i64,
-    pub refused: i64,
-    pub message: Option<String>,
-}
 
 /// One batch the server received from a site.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -53,7 +41,8 @@ pub struct BatchView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SiteDetail {
     pub site: SiteSummary,
-    pub runs: Vec<RunView>,
+    /// Its latest runs, as it reported them, newest first.
+    pub runs: Vec<ReportedRun>,
     pub batches: Vec<BatchView>,
     /// Open alerts about this site (anomaly detection is not built yet: always empty).
     #[schema(value_type = Vec<Object>)]
@@ -155,7 +144,7 @@ impl Sites {
             .within(&admin.ctx)?;
         Ok(SiteDetail {
             site,
-            runs: runs.into_iter().map(run_view).collect(),
+            runs: runs.into_iter().map(ReportedRun::from).collect(),
             batches: batches.into_iter().map(batch_view).collect(),
             alerts: Vec::new(),
         })
@@ -314,18 +303,6 @@ fn duration(ms: i64) -> String {
         s if s < 2 * 3600 => format!("{} min", s / 60),
         s if s < 2 * 86_400 => format!("{} h", s / 3600),
         s => format!("{} days", s / 86_400),
-    }
-}
-
-fn run_view(run: SiteRun) -> RunView {
-    RunView {
-        started_ms: run.started_at,
-        finished_ms: run.finished_at,
-        outcome: run.outcome,
-        sent: run.sent,
-        applied: run.applied,
-        refused: run.refused,
-        message: run.message,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use kendrix_core::UnixMillis;
 use kendrix_store::{NewHeartbeat, SiteRun};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{SiteError, Sites};
@@ -35,8 +35,8 @@ pub struct Heartbeat {
     pub last_run: Option<ReportedRun>,
 }
 
-/// A run as the agent reports it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// A run as the agent reports it, and as its site's page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReportedRun {
     pub started_ms: UnixMillis,
     pub finished_ms: UnixMillis,
@@ -145,5 +145,19 @@ impl Sites {
         let beat = heartbeat.checked(site, self.clock.now_ms())?;
         self.store.record_heartbeat(&beat).await.within(&site.ctx)?;
         Ok(())
+    }
+}
+
+impl From<SiteRun> for ReportedRun {
+    fn from(run: SiteRun) -> Self {
+        Self {
+            started_ms: run.started_at,
+            finished_ms: run.finished_at,
+            outcome: run.outcome,
+            sent: run.sent,
+            applied: run.applied,
+            refused: run.refused,
+            message: run.message,
+        }
     }
 }

@@ -15,7 +15,7 @@ use kendrix_store::{Client, NewClient, RevokedClient, Store, StoreResult, Tenant
 use serde::Serialize;
 use serde_json::json;
 
-pub use fleet::{BatchView, RunView, SiteDetail};
+pub use fleet::{BatchView, SiteDetail};
 pub use heartbeat::{Heartbeat, ReportedRun};
 pub use kendrix_core::admin::SiteSummary;
 
