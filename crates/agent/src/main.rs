@@ -9,13 +9,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use kendrix_core::clock::format_utc;
 use kendrix_core::enrollment::Enrollment;
 use kendrix_core::SystemClock;
-use kendrix_engine::{
-    Engine, Format, Inbox, RowShape, RunOutcome, SiteSummary, Status, SyncRun, Trigger,
-};
+use kendrix_engine::{Engine, Format, Inbox, RowShape, RunOutcome, Status, SyncRun, Trigger};
 
 /// Exit codes of `kendrix sync`, for scripts and service managers.
+mod admin;
+
+use admin::AdminCommand;
+
 mod exit {
     /// Everything arrived: the queue is empty and no record was refused.
     pub const ALL_SYNCED: u8 = 0;
@@ -120,30 +123,6 @@ enum Command {
     /// used to sync.
     #[command(subcommand)]
     Admin(AdminCommand),
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Keep an admin credential on this PC, beside the site's enrollment.
-    ///
-    /// The enrollment string (argument or stdin) of a client registered with
-    /// `kendrix-server client register --scopes "clients:admin …"`. It is checked against the
-    /// server; the site's enrollment and queue are not touched.
-    Enroll {
-        /// The `kendrix1:…` enrollment string; read from stdin when omitted.
-        enrollment: Option<String>,
-    },
-    /// The sites of the admin's tenant, those needing attention first.
-    ///
-    /// A table of NAME, STATUS, LAST SEEN, QUEUE and NEEDS ATTENTION, as the server sees
-    /// them (QUEUE is from each site's last heartbeat).
-    Sites {
-        /// Print the sites as a JSON array (every field the server sent).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Forget the admin credential (keychain and record); the site's enrollment stays.
-    SignOut,
 }
 
 #[derive(Subcommand)]
@@ -334,7 +313,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::ALL_SYNCED)
         }
         Command::DeadLetters(command) => dead_letters(&engine, command).await,
-        Command::Admin(command) => admin(&engine, command).await,
+        Command::Admin(command) => admin::run(&engine, command).await,
         Command::History { limit, json } => {
             let runs = engine.history(limit).await?;
             if json {
@@ -387,7 +366,7 @@ async fn dead_letters(engine: &Engine, command: DeadLetterCommand) -> anyhow::Re
                         d.record_id,
                         d.op,
                         d.version,
-                        format_time(d.at),
+                        format_utc(d.at),
                         d.reason,
                         d.data.as_deref().unwrap_or("-")
                     );
@@ -410,89 +389,6 @@ async fn dead_letters(engine: &Engine, command: DeadLetterCommand) -> anyhow::Re
         }
     }
     Ok(exit::ALL_SYNCED)
-}
-
-async fn admin(engine: &Engine, command: AdminCommand) -> anyhow::Result<u8> {
-    match command {
-        AdminCommand::Enroll { enrollment } => {
-            let text = match enrollment {
-                Some(text) => text,
-                None => read_stdin_line("the admin enrollment string")?,
-            };
-            let report = engine.admin_enroll(&Enrollment::decode(&text)?).await?;
-            println!(
-                "admin credential kept for client {} with {}; the secret is in the OS keychain (the site's enrollment is unchanged)",
-                report.client_id, report.server
-            );
-            if let Some(n) = report.sites {
-                println!("it sees {n} site(s): run `kendrix admin sites`");
-            }
-            if let Some(note) = report.note {
-                println!("note: {note}");
-            }
-        }
-        AdminCommand::Sites { json } => {
-            let sites = engine.admin_sites().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&sites)?);
-            } else if sites.is_empty() {
-                println!("no sites yet");
-            } else {
-                print!("{}", sites_table(&sites));
-            }
-        }
-        AdminCommand::SignOut => match engine.admin_sign_out().await? {
-            Some(admin) => println!(
-                "signed out: the admin credential of client {} with {} is forgotten; the site's enrollment stays",
-                admin.client_id, admin.server
-            ),
-            None => println!("no admin credential on this PC; nothing to sign out"),
-        },
-    }
-    Ok(exit::ALL_SYNCED)
-}
-
-/// The sites as a table: NAME, STATUS, LAST SEEN, QUEUE, NEEDS ATTENTION.
-fn sites_table(sites: &[SiteSummary]) -> String {
-    let rows: Vec<[String; 5]> = sites
-        .iter()
-        .map(|s| {
-            [
-                s.name.clone(),
-                s.status.clone(),
-                s.last_seen_ms.map_or("never".into(), format_time),
-                s.queue_depth.map_or("-".into(), |n| n.to_string()),
-                if s.needs_attention.is_empty() {
-                    "-".into()
-                } else {
-                    s.needs_attention.join("; ")
-                },
-            ]
-        })
-        .collect();
-    let header = ["NAME", "STATUS", "LAST SEEN", "QUEUE", "NEEDS ATTENTION"].map(String::from);
-    let mut widths = [0usize; 5];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut table = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (cell, width))| match i {
-                4 => cell.clone(),
-                3 => format!("{cell:>width$}"),
-                _ => format!("{cell:<width$}"),
-            })
-            .collect();
-        table.push_str(cells.join("  ").trim_end());
-        table.push('\n');
-    }
-    table
 }
 
 /// A progress bar on stderr while a sync runs, when stderr is a terminal.
@@ -547,10 +443,10 @@ fn print_status(s: &Status) {
     println!("dead letters: {}", s.dead_letters);
     println!(
         "last success: {}",
-        s.last_success_at.map(format_time).unwrap_or("never".into())
+        s.last_success_at.map(format_utc).unwrap_or("never".into())
     );
     if let Some(next) = s.next_run_at {
-        println!("next run:     {}", format_time(next));
+        println!("next run:     {}", format_utc(next));
     }
     if let Some(version) = &s.config_version {
         println!("config:       version {version}");
@@ -569,7 +465,7 @@ fn print_run(run: &SyncRun) {
         "run #{} ({}) {} — {}: {} sent in {} batch(es): {} applied, {} duplicate, {} stale, {} refused{}",
         run.id,
         run.trigger.as_str(),
-        format_time(run.started_at),
+        format_utc(run.started_at),
         run.outcome.map_or("unfinished", RunOutcome::as_str),
         run.sent,
         run.batches,
@@ -585,10 +481,6 @@ fn print_run(run: &SyncRun) {
 }
 
 /// Unix milliseconds as `YYYY-MM-DD HH:MM:SS UTC`.
-fn format_time(ms: i64) -> String {
-    kendrix_core::clock::format_utc(ms)
-}
-
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -608,38 +500,6 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(1_732_838_400_123), "2024-11-29 00:00:00 UTC");
-        assert_eq!(format_time(951_825_600_000), "2000-02-29 12:00:00 UTC");
-    }
-
-    #[test]
-    fn the_sites_table_has_a_column_for_each_thing_an_admin_checks() {
-        let sites = [
-            SiteSummary {
-                name: "Store 99".into(),
-                status: "active".into(),
-                needs_attention: vec!["never synced".into()],
-                ..SiteSummary::default()
-            },
-            SiteSummary {
-                name: "Store 7".into(),
-                status: "active".into(),
-                last_seen_ms: Some(1_732_838_400_123),
-                queue_depth: Some(50),
-                ..SiteSummary::default()
-            },
-        ];
-        assert_eq!(
-            sites_table(&sites),
-            "NAME      STATUS  LAST SEEN                QUEUE  NEEDS ATTENTION\n\
-             Store 99  active  never                        -  never synced\n\
-             Store 7   active  2024-11-29 00:00:00 UTC     50  -\n"
-        );
-    }
 
     #[test]
     fn the_command_line_is_consistent() {

@@ -67,6 +67,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(1_732_838_400_123), "2024-11-29 00:00:00 UTC");
+        assert_eq!(format_utc(951_825_600_000), "2000-02-29 12:00:00 UTC");
+    }
+
+    #[test]
     fn the_system_clock_reads_the_present_and_a_manual_clock_moves_when_told() {
         // 2024-01-01 and 2100-01-01: any machine running this is in between.
         let now = SystemClock.now_ms();

@@ -4,15 +4,15 @@
 
 mod dry_run;
 mod history;
+mod master_keys;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kendrix_core::config::{check_key, check_value, ConfigValue, EffectiveConfig, MASKED};
-use kendrix_core::sealed::key_id_of;
 use kendrix_core::{AuditEvent, AuditOutcome, Clock};
 use kendrix_store::{
-    ConfigChange, ConfigRow, ConfigVersionRow, NewConfigVersion, Reseal, Store, StoreError,
+    ConfigChange, ConfigRow, ConfigVersionRow, NewConfigVersion, Store, StoreError,
 };
 use serde_json::json;
 
@@ -538,60 +538,6 @@ impl Configurations {
         by: &ChangedBy<'_>,
     ) -> Result<ConfigVersionRow, ConfigError> {
         self.apply(tenant_id, Edit::Rollback { to }, by).await
-    }
-
-    /// Re-seals every secret value under the current master key (the first of the ring).
-    pub async fn rotate_master_key(&self, ctx: &RequestContext) -> Result<u64, ConfigError> {
-        let ring = self.keys.ring();
-        let current = ring.current().ok_or(ConfigError::NoMasterKey)?.clone();
-        let mut updates: Vec<Reseal> = Vec::new();
-        for entry in self.store.sealed_entries().await.within(ctx)? {
-            if key_id_of(&entry.value).ok() == Some(current.id()) {
-                continue;
-            }
-            let context = seal_context(entry.tenant_id, &entry.scope, &entry.key);
-            let plain = self
-                .keys
-                .open(&self.settings, &entry.value, &context)
-                .map_err(Unopenable)
-                .within(ctx)?;
-            updates.push(Reseal {
-                value: current.seal(&plain, &context, &mut self.entropy.rng()),
-                ..entry
-            });
-        }
-        let audit = ctx.audit().draft(
-            self.clock.now_ms(),
-            AuditEvent::ConfigKeyRotated,
-            AuditOutcome::Success,
-            json!({"key_id": current.id()}),
-        );
-        Ok(self.store.reseal(&updates, audit).await.within(ctx)?)
-    }
-
-    /// Refuses to serve when stored secrets were sealed with keys this server lacks.
-    pub async fn check_master_keys(&self) -> Result<(), String> {
-        let ring = self.keys.ring();
-        let mut missing: Vec<String> = self
-            .store
-            .sealed_entries()
-            .await
-            .map_err(|e| e.to_string())?
-            .iter()
-            .filter_map(|e| key_id_of(&e.value).ok().map(str::to_owned))
-            .filter(|id| !ring.has(id))
-            .collect();
-        missing.sort();
-        missing.dedup();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "encrypted configuration values exist that no configured master key can open (key id {}); \
-                 set KENDRIX_MASTER_KEY or list the key in master_key_file",
-                missing.join(", ")
-            ))
-        }
     }
 }
 
