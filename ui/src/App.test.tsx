@@ -7,10 +7,14 @@ import { makeStatus } from './test/fixtures';
 
 vi.mock('./api');
 
+const SITE = { server: 'https://sync.example.com', client_id: 'kxc_site', name: 'Store 12', tenant: 'Acme Stores' };
+const ADMIN = { server: 'https://sync.example.com', client_id: 'kxc_admin', name: 'Head office', tenant: 'Acme Stores' };
+
 beforeEach(() => {
   vi.resetAllMocks();
-  vi.mocked(api.getStatus).mockResolvedValue(makeStatus({ all_synced: true }));
+  vi.mocked(api.getStatus).mockResolvedValue(makeStatus({ all_synced: true, dead_letters: 3 }));
   vi.mocked(api.onStatus).mockResolvedValue(() => {});
+  vi.mocked(api.onNavigate).mockResolvedValue(() => {});
   vi.mocked(api.history).mockResolvedValue([]);
   vi.mocked(api.deadLetters).mockResolvedValue([]);
   vi.mocked(api.getSettings).mockResolvedValue({ autostart: false, notifications: true, interval_seconds: null });
@@ -28,31 +32,47 @@ async function go(hash: string) {
   });
 }
 
-describe('App navigation', () => {
-  it('opens on the dashboard and follows the nav links', async () => {
+describe('App: two modes, two identities', () => {
+  it('a site PC shows staff mode only, with the count of records needing attention', async () => {
+    vi.mocked(api.identities).mockResolvedValue({ site: SITE, admin: null });
     render(<App />);
-    expect(await screen.findByTestId('screen-dashboard')).toBeInTheDocument();
-    expect(screen.getByTestId('nav-dashboard')).toHaveAttribute('aria-current', 'page');
-    for (const name of ['audit', 'config', 'stats', 'dead-letters', 'settings']) {
+    expect(await screen.findByTestId('screen-status')).toBeInTheDocument();
+    for (const name of ['status', 'attention', 'history', 'settings']) {
       expect(screen.getByTestId(`nav-${name}`)).toHaveAttribute('href', `#/${name}`);
     }
+    expect(await screen.findByTestId('nav-attention-badge')).toHaveTextContent('3');
+    expect(screen.queryByTestId('nav-sites')).toBeNull();
 
-    await go('#/dead-letters');
-    expect(await screen.findByTestId('screen-dead-letters')).toBeInTheDocument();
-    expect(screen.getByTestId('nav-dead-letters')).toHaveAttribute('aria-current', 'page');
-    expect(screen.queryByTestId('screen-dashboard')).not.toBeInTheDocument();
+    // An admin screen's address, without an admin signed in, is not shown as a refusal.
+    await go('#/audit');
+    expect(screen.getByTestId('screen-status')).toBeInTheDocument();
+  });
 
-    await go('#/settings');
-    expect(await screen.findByTestId('screen-settings')).toBeInTheDocument();
+  it('an admin signed in adds admin mode; a PC that is only an admin console has no staff screens but Settings', async () => {
+    vi.mocked(api.identities).mockResolvedValue({ site: SITE, admin: ADMIN });
+    const { unmount } = render(<App />);
+    expect(await screen.findByTestId('nav-sites')).toBeInTheDocument();
+    await go('#/site/kxc_7');
+    expect(screen.getByTestId('screen-site')).toBeInTheDocument();
+    expect(screen.getByTestId('nav-sites')).toHaveAttribute('aria-current', 'page');
+    unmount();
+
+    vi.mocked(api.identities).mockResolvedValue({ site: null, admin: ADMIN });
+    await go('');
+    render(<App />);
+    expect(await screen.findByTestId('nav-sites')).toBeInTheDocument();
+    expect(screen.queryByTestId('nav-status')).toBeNull();
+    expect(screen.getByTestId('nav-settings')).toBeInTheDocument();
   });
 
   it('moves between nav links with the arrow keys', async () => {
-    const user = userEvent.setup();
+    vi.mocked(api.identities).mockResolvedValue({ site: SITE, admin: null });
     render(<App />);
-    screen.getByTestId('nav-dashboard').focus();
-    await user.keyboard('{ArrowDown}');
-    expect(screen.getByTestId('nav-audit')).toHaveFocus();
-    await user.keyboard('{ArrowUp}{ArrowUp}');
+    await screen.findByTestId('screen-status');
+    screen.getByTestId('nav-status').focus();
+    await userEvent.keyboard('{ArrowDown}');
+    expect(screen.getByTestId('nav-attention')).toHaveFocus();
+    await userEvent.keyboard('{ArrowUp}{ArrowUp}');
     expect(screen.getByTestId('nav-settings')).toHaveFocus();
   });
 });

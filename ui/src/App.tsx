@@ -1,35 +1,44 @@
-import type { KeyboardEvent } from 'react';
-import { hrefFor, useHashScreen, type ScreenName } from './lib/route';
-import { Dashboard } from './screens/Dashboard';
-import { AuditLog } from './screens/AuditLog';
-import { Config } from './screens/Config';
-import { Stats } from './screens/Stats';
-import { DeadLetters } from './screens/DeadLetters';
-import { Settings } from './screens/Settings';
+import { useCallback, useEffect, useState, type KeyboardEvent } from 'react';
+import { getStatus, identities, onNavigate, onStatus, type Identities, type Status } from './api';
+import { hrefFor, isAdminScreen, navigate, routeFromHash, useRoute, type Route, type ScreenName } from './lib/route';
+import { t } from './messages';
+import { Status as StatusScreen } from './screens/staff/Status';
+import { Attention } from './screens/staff/Attention';
+import { History } from './screens/staff/History';
+import { Settings } from './screens/staff/Settings';
+import { Sites } from './screens/admin/Sites';
+import { Site } from './screens/admin/Site';
+import { Config } from './screens/admin/Config';
+import { Audit } from './screens/admin/Audit';
+import { Stats } from './screens/admin/Stats';
 
-const NAV: { screen: ScreenName; label: string }[] = [
-  { screen: 'dashboard', label: 'Dashboard' },
-  { screen: 'audit', label: 'Audit log' },
-  { screen: 'config', label: 'Config' },
-  { screen: 'stats', label: 'Stats' },
-  { screen: 'dead-letters', label: 'Dead letters' },
-  { screen: 'settings', label: 'Settings' },
-];
+/** Who may see what: staff screens need the site identity (Settings always shows, it enrolls); admin screens the admin's. */
+function screensFor(who: Identities): { staff: ScreenName[]; admin: ScreenName[] } {
+  const staff: ScreenName[] = who.site ? ['status', 'attention', 'history', 'settings'] : ['settings'];
+  const admin: ScreenName[] = who.admin ? ['sites', 'config', 'audit', 'stats'] : [];
+  return { staff, admin };
+}
 
-function Screen({ name }: { name: ScreenName }) {
-  switch (name) {
-    case 'dashboard':
-      return <Dashboard />;
-    case 'audit':
-      return <AuditLog />;
+function Screen({ route, who, onIdentityChange }: { route: Route; who: Identities; onIdentityChange: () => void }) {
+  switch (route.screen) {
+    case 'status':
+      return <StatusScreen />;
+    case 'attention':
+      return <Attention />;
+    case 'history':
+      return <History />;
+    case 'settings':
+      return <Settings identities={who} onIdentityChange={onIdentityChange} />;
+    case 'sites':
+      return <Sites />;
+    case 'site':
+      return <Site clientId={route.param ?? ''} />;
     case 'config':
       return <Config />;
+    case 'audit':
+      return <Audit />;
     case 'stats':
       return <Stats />;
-    case 'dead-letters':
-      return <DeadLetters />;
-    case 'settings':
-      return <Settings />;
   }
 }
 
@@ -44,28 +53,91 @@ function onNavKeyDown(e: KeyboardEvent<HTMLElement>) {
   next?.focus();
 }
 
-export function App() {
-  const screen = useHashScreen();
+function NavLink({ screen, current, badge }: { screen: ScreenName; current: ScreenName; badge?: number }) {
+  const active = screen === current || (screen === 'sites' && current === 'site');
   return (
-    <div className="app">
-      <nav className="nav" aria-label="Screens" onKeyDown={onNavKeyDown}>
-        <p className="brand">Kendrix Sync</p>
+    <li>
+      <a href={hrefFor(screen)} data-testid={`nav-${screen}`} aria-current={active ? 'page' : undefined}>
+        <span>{t(`nav.${screen}`)}</span>
+        {badge ? (
+          <span className="badge" data-testid={`nav-${screen}-badge`} aria-label={`${badge}`}>
+            {badge}
+          </span>
+        ) : null}
+      </a>
+    </li>
+  );
+}
+
+export function App() {
+  const route = useRoute();
+  const [who, setWho] = useState<Identities | null>(null);
+  const [status, setStatus] = useState<Status | null>(null);
+
+  const reloadIdentities = useCallback(() => {
+    identities()
+      .then(setWho)
+      .catch(() => setWho({ site: null, admin: null }));
+  }, []);
+
+  useEffect(() => {
+    reloadIdentities();
+    let stop: (() => void) | undefined;
+    let stopNav: (() => void) | undefined;
+    getStatus().then(setStatus).catch(() => undefined);
+    onStatus(setStatus).then((s) => (stop = s));
+    // The tray and notification clicks name the screen they are about.
+    onNavigate((target) => {
+      const next = routeFromHash(`#/${target}`);
+      navigate(next.screen, next.param);
+    }).then((s) => (stopNav = s));
+    return () => {
+      stop?.();
+      stopNav?.();
+    };
+  }, [reloadIdentities]);
+
+  // An enrollment or sign-out elsewhere (the status event carries the site's).
+  const enrolledId = status?.enrolled?.client_id ?? null;
+  useEffect(() => {
+    if (who && (who.site?.client_id ?? null) !== enrolledId) reloadIdentities();
+  }, [enrolledId, who, reloadIdentities]);
+
+  if (!who) return null;
+  const { staff, admin } = screensFor(who);
+  const visible = [...staff, ...admin, ...(admin.length ? (['site'] as ScreenName[]) : [])];
+  // A screen this identity cannot read is not offered: go to the first one it can.
+  const home: ScreenName = who.site ? 'status' : (admin[0] ?? 'settings');
+  const shown: Route = visible.includes(route.screen) ? route : { screen: home, param: null };
+  const mode = isAdminScreen(shown.screen) ? 'admin' : 'staff';
+  return (
+    <div className="app" data-mode={mode}>
+      <nav className="nav" aria-label={t('nav.label')} onKeyDown={onNavKeyDown}>
+        <p className="brand">{t('app.name')}</p>
+        {admin.length > 0 && <p className="nav-section">{t('nav.mode.staff')}</p>}
         <ul>
-          {NAV.map((item) => (
-            <li key={item.screen}>
-              <a
-                href={hrefFor(item.screen)}
-                data-testid={`nav-${item.screen}`}
-                aria-current={item.screen === screen ? 'page' : undefined}
-              >
-                {item.label}
-              </a>
-            </li>
+          {staff.map((screen) => (
+            <NavLink
+              key={screen}
+              screen={screen}
+              current={shown.screen}
+              badge={screen === 'attention' ? (status?.dead_letters ?? 0) : undefined}
+            />
           ))}
         </ul>
+        {admin.length > 0 && (
+          <>
+            <p className="nav-section">{t('nav.mode.admin')}</p>
+            <ul>
+              {admin.map((screen) => (
+                <NavLink key={screen} screen={screen} current={shown.screen} />
+              ))}
+            </ul>
+          </>
+        )}
       </nav>
       <main className="main">
-        <Screen key={screen} name={screen} />
+        <Screen key={`${shown.screen}/${shown.param ?? ''}`} route={shown} who={who} onIdentityChange={reloadIdentities} />
       </main>
     </div>
   );

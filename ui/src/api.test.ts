@@ -3,6 +3,7 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as api from './api';
+import * as admin from './apiAdmin';
 import { makeStatus } from './test/fixtures';
 
 afterEach(() => {
@@ -13,7 +14,7 @@ function recordCalls() {
   const calls: [string, unknown][] = [];
   mockIPC((cmd, args) => {
     calls.push([cmd, args]);
-    return null;
+    return cmd === 'admin_request' ? { sites: [] } : null;
   });
   return calls;
 }
@@ -33,13 +34,17 @@ describe('api', () => {
     await api.retryDeadLetters([1, 2]);
     await api.discardDeadLetters([3]);
     await api.fixDeadLetter(4, '{"a":1}');
-    await api.auditLogs(query);
-    await api.auditExport(query, 'ndjson');
-    await api.configEffective('xml');
-    await api.configVersions();
-    await api.configDiff(2, 3);
-    await api.syncStats();
-    await api.authStats();
+    await api.enroll('kendrix1:other', true);
+    await api.identities();
+    await api.checkConnection();
+    await api.adminEnroll('kendrix1:admin');
+    await api.adminSignOut();
+    await api.saveDiagnostics();
+    await api.revealFile('/tmp/a.csv');
+    await admin.sites();
+    await admin.auditLogs(query);
+    await admin.exportAudit(query, 'csv');
+    await admin.rotateSecret('kxc_1', 3600);
     await api.getSettings();
     await api.saveSettings({ autostart: true, notifications: false, interval_seconds: null });
 
@@ -50,19 +55,23 @@ describe('api', () => {
       ['pause', { minutes: 60 }],
       ['pause', { minutes: null }],
       ['resume', {}],
-      ['enroll', { enrollment: 'kendrix1:abc' }],
+      ['enroll', { enrollment: 'kendrix1:abc', replace: false }],
       ['history', { limit: 20 }],
       ['dead_letters', {}],
       ['retry_dead_letters', { ids: [1, 2] }],
       ['discard_dead_letters', { ids: [3] }],
       ['fix_dead_letter', { id: 4, data: '{"a":1}' }],
-      ['audit_logs', { query }],
-      ['audit_export', { query, format: 'ndjson' }],
-      ['config_effective', { format: 'xml' }],
-      ['config_versions', {}],
-      ['config_diff', { from: 2, to: 3 }],
-      ['sync_stats', {}],
-      ['auth_stats', {}],
+      ['enroll', { enrollment: 'kendrix1:other', replace: true }],
+      ['identities', {}],
+      ['check_connection', {}],
+      ['admin_enroll', { enrollment: 'kendrix1:admin' }],
+      ['admin_sign_out', {}],
+      ['save_diagnostics', {}],
+      ['reveal_file', { path: '/tmp/a.csv' }],
+      ['admin_request', { method: 'GET', path: '/admin/sites', body: null }],
+      ['admin_request', { method: 'GET', path: '/audit/logs?q=orders&cursor=c2VxOjg&limit=50', body: null }],
+      ['admin_export_audit', { query, format: 'csv' }],
+      ['admin_request', { method: 'POST', path: '/admin/sites/kxc_1/rotate-secret', body: { grace_seconds: 3600 } }],
       ['settings', {}],
       ['save_settings', { settings: { autostart: true, notifications: false, interval_seconds: null } }],
     ]);

@@ -19,13 +19,15 @@ export type Problem = 'auth' | 'permission' | 'offline' | 'refused' | 'keychain'
  * What kind of failure a command met: a Problem, or `not_enrolled`, `invalid` (the input),
  * `not_found`, `unreadable` (the server's answer); `unknown` when the shell gave no code.
  */
-export type ErrorCode = Problem | 'not_enrolled' | 'invalid' | 'not_found' | 'unreadable' | 'unknown';
+export type ErrorCode =
+  | Problem | 'not_enrolled' | 'no_admin' | 'invalid' | 'not_found' | 'conflict' | 'unreadable'
+  | 'other_site' | 'unknown';
 
 /** How every command fails. */
 export interface CommandError { code: ErrorCode; message: string }
 
-/** The one way to call the shell: every failure rejects as a CommandError. */
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+/** The one way to call the shell: every failure rejects as a CommandError (apiAdmin.ts uses it too). */
+export async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {
@@ -63,6 +65,16 @@ export function onStatus(cb: (s: Status) => void): Promise<() => void> {
   return listen<Status>('status', (event) => cb(event.payload));
 }
 
+/** Screens the tray or a notification click asks for (event `navigate`, payload a route such as `attention`). */
+export function onNavigate(cb: (route: string) => void): Promise<() => void> {
+  return listen<string>('navigate', (event) => cb(event.payload));
+}
+
+/** Listens to an event the Rust side emits while it works (e.g. `export-progress`). */
+export function onEvent<T>(name: string, cb: (payload: T) => void): Promise<() => void> {
+  return listen<T>(name, (event) => cb(event.payload));
+}
+
 /** Runs a sync now and resolves when it has finished. */
 export function syncNow(): Promise<SyncRun> {
   return call<SyncRun>('sync_now');
@@ -77,9 +89,13 @@ export function resume(): Promise<void> {
   return call<void>('resume');
 }
 
-/** Enrolls with a pasted `kendrix1:…` string; the secret goes to the OS keychain. */
-export function enroll(enrollment: string): Promise<Status> {
-  return call<Status>('enroll', { enrollment });
+/**
+ * Enrolls this PC as a site with a pasted `kendrix1:…` string; the secret goes to the OS
+ * keychain. A string for another site than the one enrolled is refused with the code
+ * `other_site` unless `replace` is true (the UI asks staff first: "Change site…").
+ */
+export function enroll(enrollment: string, replace = false): Promise<Status> {
+  return call<Status>('enroll', { enrollment, replace });
 }
 
 /** The most recent local sync runs, newest first. */
@@ -106,166 +122,68 @@ export function fixDeadLetter(id: number, data: string): Promise<void> {
   return call<void>('fix_dead_letter', { id, data });
 }
 
-// ---- Server audit log (GET /audit/logs, /audit/export) ------------------------------------
+// ---- Identities: the site this PC syncs as, and the admin signed in on it -----------------
 
-export type AuditOutcome = 'success' | 'failure';
+/** The site identity; `name`/`tenant` are what the server said at the last check (null before). */
+export interface SiteIdentity { server: string; client_id: string; name: string | null; tenant: string | null }
+/** The admin credential kept on this PC (its own keychain entries, apart from the site's). */
+export interface AdminIdentity { server: string; client_id: string; name: string | null; tenant: string | null }
+/** Who this PC is: a site, an admin console, both, or neither yet. */
+export interface Identities { site: SiteIdentity | null; admin: AdminIdentity | null }
 
-/** The server's audit filter; omitted fields do not filter. */
-export interface AuditQuery {
-  /** Entries at or after this time (Unix ms). */
-  since?: number | null;
-  /** Entries before this time (Unix ms). */
-  until?: number | null;
-  /** Event names, comma-separated (docs/audit-events.md). */
-  event?: string | null;
-  client_id?: string | null;
-  outcome?: AuditOutcome | null;
-  /** Words that must all appear in the event, client id or details. */
-  q?: string | null;
-  /** The `next` cursor of the previous page. */
-  cursor?: string | null;
-  /** Page size, 1 to 1000 (server default 100). */
-  limit?: number | null;
+/** Read locally (no request): which identities are enrolled. */
+export function identities(): Promise<Identities> {
+  return call<Identities>('identities');
 }
 
-export interface AuditEntry {
-  seq: number;
-  at: number;
-  tenant_id: number | null;
-  client_id: string | null;
-  request_id: string | null;
-  source: string | null;
-  event: string;
-  outcome: string;
-  details: unknown;
-  hash: string;
+/** The answer to Settings → "Check connection". */
+export interface ConnectionCheck {
+  /** The server answered and accepted this PC's credentials. */
+  ok: boolean;
+  /** The site's name and tenant as the server knows them (null when the check failed). */
+  name: string | null;
+  tenant: string | null;
+  /** The round trip, in milliseconds. */
+  latency_ms: number;
+  /** Why the check failed, in plain words (null when ok). */
+  message: string | null;
+  problem: Problem | null;
 }
 
-export interface AuditPage {
-  /** Newest first. */
-  entries: AuditEntry[];
-  /** Pass as `cursor` for the next (older) page; null or absent on the last page. */
-  next?: string | null;
+/** Asks the server who this site is (a token and `GET /whoami`); names are remembered. */
+export function checkConnection(): Promise<ConnectionCheck> {
+  return call<ConnectionCheck>('check_connection');
 }
 
-export function auditLogs(q: AuditQuery): Promise<AuditPage> {
-  return call<AuditPage>('audit_logs', { query: q });
+/**
+ * Signs in as admin with an admin enrollment string (a credential with `clients:admin`):
+ * kept in the keychain apart from the site's; the site enrollment is untouched.
+ */
+export function adminEnroll(enrollment: string): Promise<AdminIdentity> {
+  return call<AdminIdentity>('admin_enroll', { enrollment });
 }
 
-/** Every entry the filter selects, as CSV or NDJSON text. */
-export function auditExport(q: AuditQuery, format: 'csv' | 'ndjson'): Promise<string> {
-  return call<string>('audit_export', { query: q, format });
+/** Forgets the admin credential; the site enrollment and its queue stay. */
+export function adminSignOut(): Promise<void> {
+  return call<void>('admin_sign_out');
 }
 
-// ---- Configuration (GET /config, /config/versions, /config/diff) --------------------------
+// ---- Files: native save dialog, written by the Rust side -----------------------------------
 
-export type ConfigFormat = 'json' | 'xml' | 'ini';
+/** Where a file was saved; null when the user cancelled the dialog. */
+export interface SavedFile { path: string; bytes: number }
 
-export interface EffectiveConfig {
-  /** The rendering; in JSON an object of key → value, secrets shown as `********`. */
-  body: string;
-  /** `<global version>.<tenant version>` (X-Config-Version). */
-  version: string;
-  etag: string;
+/**
+ * Writes a support bundle (versions, status, last runs, settings, the log tail — no secrets)
+ * to a file the user picks in the native save dialog.
+ */
+export function saveDiagnostics(): Promise<SavedFile | null> {
+  return call<SavedFile | null>('save_diagnostics');
 }
 
-export interface ConfigVersion {
-  version: number;
-  author: string;
-  at: number;
-  comment: string;
-  content_hash: string;
-}
-
-export type ConfigChange = 'added' | 'removed' | 'changed';
-
-export interface ConfigDiffLine {
-  /** `global`, `tenant` or `client:<client id>`. */
-  scope: string;
-  key: string;
-  change: ConfigChange;
-  from: unknown;
-  to: unknown;
-}
-
-export function configEffective(format: ConfigFormat): Promise<EffectiveConfig> {
-  return call<EffectiveConfig>('config_effective', { format });
-}
-
-/** The tenant's configuration versions, newest first. */
-export function configVersions(): Promise<ConfigVersion[]> {
-  return call<ConfigVersion[]>('config_versions');
-}
-
-export function configDiff(from: number, to: number): Promise<ConfigDiffLine[]> {
-  return call<ConfigDiffLine[]>('config_diff', { from, to });
-}
-
-// ---- Statistics (GET /sync/stats, /auth/stats) --------------------------------------------
-
-export interface SyncFigures {
-  batches: number;
-  /** Batches refused as a whole (invalid records). */
-  refused_batches: number;
-  records: number;
-  applied: number;
-  duplicate: number;
-  stale: number;
-  rejected: number;
-  /** Median time to apply a batch, in milliseconds (0 when there were no batches). */
-  p50_batch_ms: number;
-  p95_batch_ms: number;
-}
-
-export interface ClientSyncFigures extends SyncFigures { client_id: string }
-
-export interface EntitySyncFigures {
-  client_id: string;
-  entity: string;
-  applied: number;
-  duplicate: number;
-  stale: number;
-  rejected: number;
-}
-
-export interface SyncWindow {
-  /** `1h`, `24h` or `7d`. */
-  window: string;
-  since: number;
-  total: SyncFigures;
-  per_client: ClientSyncFigures[];
-  per_entity: EntitySyncFigures[];
-}
-
-export interface SyncStats { tenant_id: number; windows: SyncWindow[] }
-
-export interface AuthCounts {
-  issued: number;
-  refreshed: number;
-  failed: number;
-  revoked: number;
-  refresh_reuse: number;
-  rate_limited: number;
-}
-
-export interface ClientAuthCounts extends AuthCounts { client_id: string | null }
-
-export interface AuthWindow {
-  /** `1h`, `24h` or `7d`. */
-  window: string;
-  since: number;
-  total: AuthCounts;
-  per_client: ClientAuthCounts[];
-}
-
-export interface AuthStats { tenant_id: number; windows: AuthWindow[] }
-
-export function syncStats(): Promise<SyncStats> {
-  return call<SyncStats>('sync_stats');
-}
-
-export function authStats(): Promise<AuthStats> {
-  return call<AuthStats>('auth_stats');
+/** Shows the file in the system's file manager ("Open folder"). */
+export function revealFile(path: string): Promise<void> {
+  return call<void>('reveal_file', { path });
 }
 
 // ---- App settings -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { ConfigChange, ConfigDiffLine } from '../api';
+import type { ConfigChange, ConfigDiffLine } from '../apiAdmin';
 
 /** What a masked secret looks like in every server answer. */
 export const MASKED = '********';

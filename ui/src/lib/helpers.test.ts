@@ -3,24 +3,37 @@ import { barHeight, compactNumber, niceMax, ticks } from './chart';
 import { effectiveRows, formatConfigValue, groupDiff } from './configDiff';
 import { asCommandError, errorMessage, lacksPermission } from './errors';
 import { parseJsonObject, prettyJson } from './json';
-import { screenFromHash } from './route';
-import { formatAbsolute, formatDuration, formatRelative } from './time';
+import { hrefFor, routeFromHash } from './route';
+import { formatAgo, formatBytes, formatDateTime, formatDue, formatDuration } from './time';
 
 const NOW = Date.UTC(2025, 2, 12, 14, 0, 0);
 
 describe('time formatting', () => {
-  it('says how long ago or how soon, in words staff read at a glance', () => {
-    expect(formatRelative(NOW - 10_000, NOW)).toBe('just now');
-    expect(formatRelative(NOW + 10_000, NOW)).toBe('in a moment');
-    expect(formatRelative(NOW - 5 * 60_000, NOW)).toBe('5 min ago');
-    expect(formatRelative(NOW + 90_000, NOW)).toBe('in 2 min');
-    expect(formatRelative(NOW - 3 * 3_600_000, NOW)).toBe('3 h ago');
-    expect(formatRelative(NOW - 24 * 3_600_000, NOW)).toBe('1 day ago');
-    expect(formatRelative(NOW - 72 * 3_600_000, NOW)).toBe('3 days ago');
+  it('says how long ago in the past tense, even when the PC clock runs a little behind', () => {
+    expect(formatAgo(NOW - 10_000, NOW)).toBe('just now');
+    expect(formatAgo(NOW + 10_000, NOW)).toBe('just now');
+    expect(formatAgo(NOW + 10 * 60_000, NOW)).toBe('just now');
+    expect(formatAgo(NOW - 5 * 60_000, NOW)).toBe('5 min ago');
+    expect(formatAgo(NOW - 3 * 3_600_000, NOW)).toBe('3 h ago');
+    expect(formatAgo(NOW - 24 * 3_600_000, NOW)).toBe('1 day ago');
+    expect(formatAgo(NOW - 72 * 3_600_000, NOW)).toBe('3 days ago');
   });
 
-  it('writes absolute times the same way in every locale (tests run in UTC)', () => {
-    expect(formatAbsolute(Date.UTC(2025, 0, 5, 7, 8, 9))).toBe('2025-01-05 07:08:09');
+  it('says when something is due in the future tense', () => {
+    expect(formatDue(NOW + 10_000, NOW)).toBe('in a moment');
+    expect(formatDue(NOW + 90_000, NOW)).toBe('in 2 min');
+    expect(formatDue(NOW - 1, NOW)).toBe('due now');
+  });
+
+  it('writes exact times one way, in local time (tests run in UTC)', () => {
+    expect(formatDateTime(Date.UTC(2025, 0, 5, 7, 8, 9))).toBe('5 Jan 2025, 07:08');
+    expect(formatDateTime(Date.UTC(2025, 0, 5, 7, 8, 9), true)).toBe('5 Jan 2025, 07:08:09');
+  });
+
+  it('writes sizes as staff read them', () => {
+    expect(formatBytes(512)).toBe('512 bytes');
+    expect(formatBytes(70_012)).toBe('68 KB');
+    expect(formatBytes(65_536)).toBe('64 KB');
   });
 
   it('writes durations from milliseconds to minutes', () => {
@@ -131,10 +144,11 @@ describe('errors', () => {
 });
 
 describe('routes', () => {
-  it('maps the location hash to a screen, the dashboard by default', () => {
-    expect(screenFromHash('#/audit')).toBe('audit');
-    expect(screenFromHash('#/dead-letters')).toBe('dead-letters');
-    expect(screenFromHash('')).toBe('dashboard');
-    expect(screenFromHash('#/nowhere')).toBe('dashboard');
+  it('maps the location hash to a screen and its parameter, Status by default', () => {
+    expect(routeFromHash('#/audit')).toEqual({ screen: 'audit', param: null });
+    expect(routeFromHash('#/site/kxc_1%2F2')).toEqual({ screen: 'site', param: 'kxc_1/2' });
+    expect(routeFromHash('')).toEqual({ screen: 'status', param: null });
+    expect(routeFromHash('#/nowhere')).toEqual({ screen: 'status', param: null });
+    expect(hrefFor('site', 'kxc_1/2')).toBe('#/site/kxc_1%2F2');
   });
 });

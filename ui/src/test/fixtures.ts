@@ -1,4 +1,5 @@
-import type { AuditEntry, CommandError, DeadLetter, ErrorCode, Status, SyncRun } from '../api';
+import type { CommandError, DeadLetter, ErrorCode, Status, SyncRun } from '../api';
+import type { AuditEntry } from '../apiAdmin';
 
 export const NOW = Date.UTC(2025, 2, 12, 14, 0, 0);
 
