@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import type { CommandError } from '../api';
 import { lacksPermission } from '../lib/errors';
+import { t } from '../messages';
 
 /** A failed command's message, as the agent worded it. */
 export function ErrorBanner({ message, onRetry }: { message: string; onRetry?: () => void }) {
@@ -9,17 +10,18 @@ export function ErrorBanner({ message, onRetry }: { message: string; onRetry?: (
       <span>{message}</span>
       {onRetry && (
         <button type="button" className="button-small" onClick={onRetry}>
-          Try again
+          {t('common.retry')}
         </button>
       )}
     </div>
   );
 }
 
-export function Loading({ what }: { what: string }) {
+/** "Loading the sync status…": `text` as it is, or "Loading {what}…", or just "Loading…". */
+export function Loading({ what, text }: { what?: string; text?: string }) {
   return (
     <p className="muted loading" role="status">
-      Loading {what}…
+      {text ?? (what ? t('common.loadingWhat', { what }) : t('common.loading'))}
     </p>
   );
 }
@@ -50,9 +52,10 @@ export function ReadError({
 }) {
   if (lacksPermission(error)) {
     return (
-      <Empty title={`This site may not read ${what}.`}>
-        The server refused because this computer's client lacks the <code>{scope}</code>{' '}
-        permission. An admin can grant it to the client.
+      <Empty title={t('common.readRefused', { what })}>
+        {t('common.readRefused.before')}
+        <code>{scope}</code>
+        {t('common.readRefused.after')}
       </Empty>
     );
   }

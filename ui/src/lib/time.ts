@@ -60,12 +60,12 @@ export function fileStamp(at: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}`;
 }
 
-/** "0.4 ms", "350 ms", "4.2 s", "2 min 5 s". */
+/** "0.4 ms", "350 ms", "3 s", "4.2 s", "2 min 5 s". */
 export function formatDuration(ms: number): string {
   // Server batch times are often a few milliseconds: keep a decimal there.
   if (ms < 10) return `${+ms.toFixed(1)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < MINUTE) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < MINUTE) return `${+(ms / 1000).toFixed(1)} s`;
   const minutes = Math.floor(ms / MINUTE);
   const seconds = Math.round((ms % MINUTE) / 1000);
   return seconds ? `${minutes} min ${seconds} s` : `${minutes} min`;
