@@ -112,7 +112,7 @@ export const STAFF: Record<string, Message> = {
   'attention.group.retry': 'Retry all',
   'attention.group.discard': 'Discard all',
   'attention.group.discardConfirm': (v) => `Discard ${plural(n(v), 'record')} for good? They will never reach the server.`,
-  'attention.refusedAt': 'Refused {ago}',
+  'attention.refused': 'Refused',
   'attention.retried': (v) => `${plural(n(v), 'record')} will be sent again.`,
   'attention.discarded': (v) => `${plural(n(v), 'record')} discarded.`,
   'attention.fixed': '{record} was corrected and will be sent again.',

@@ -1,10 +1,90 @@
-// Placeholder: the redesign (issue 14) replaces this screen.
+import { useCallback, useMemo, useState } from 'react';
+import { deadLetters, discardDeadLetters, fixDeadLetter, retryDeadLetters } from '../../api';
+import { Empty, ErrorBanner, Loading } from '../../components/States';
+import { asCommandError } from '../../lib/errors';
+import { groupRefused, recordLabel } from '../../lib/refused';
+import { useAsync } from '../../lib/useAsync';
+import { useNow } from '../../lib/useNow';
 import { t } from '../../messages';
+import { Drawer } from './attention/Drawer';
+import { Group } from './attention/Group';
 
+/** Records the server refused, grouped by why: correct and resend them, retry them, or discard them. */
 export function Attention() {
+  const load = useCallback(() => deadLetters(), []);
+  const letters = useAsync(load);
+  const now = useNow();
+  const [openId, setOpenId] = useState<number | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+
+  const list = useMemo(() => letters.data ?? [], [letters.data]);
+  const groups = useMemo(() => groupRefused(list), [list]);
+  const open = list.find((d) => d.id === openId) ?? null;
+
+  const run = async (action: () => Promise<void>, done: string) => {
+    setBusy(true);
+    setActionError(null);
+    setNotice(null);
+    try {
+      await action();
+      setNotice(done);
+      setOpenId(null);
+    } catch (e) {
+      setActionError(asCommandError(e).message);
+    } finally {
+      setBusy(false);
+      letters.reload();
+    }
+  };
+  const retry = (ids: number[]) => void run(() => retryDeadLetters(ids), t('attention.retried', { n: ids.length }));
+  const discard = (ids: number[]) => void run(() => discardDeadLetters(ids), t('attention.discarded', { n: ids.length }));
+
   return (
-    <section data-testid="screen-attention">
-      <h1>{t('nav.attention')}</h1>
+    <section className={open ? 'screen with-drawer' : 'screen'} data-testid="screen-attention" aria-labelledby="attention-title">
+      <h1 id="attention-title">{t('attention.title')}</h1>
+      {notice && (
+        <div className="banner banner-ok" role="status" data-testid="attention-notice">
+          {notice}
+        </div>
+      )}
+      {actionError && <ErrorBanner message={actionError} />}
+      {letters.error && <ErrorBanner message={letters.error.message} onRetry={letters.reload} />}
+
+      {!letters.data && !letters.error ? (
+        <Loading text={t('attention.loading')} />
+      ) : letters.data && list.length === 0 ? (
+        <Empty title={t('attention.empty')}>{t('attention.emptyDetail')}</Empty>
+      ) : (
+        <>
+          <p className="muted intro">{t('attention.intro')}</p>
+          {groups.map((group) => (
+            <Group
+              key={group.key}
+              group={group}
+              now={now}
+              busy={busy}
+              openId={openId}
+              onOpen={(letter) => setOpenId(letter.id)}
+              onRetryAll={retry}
+              onDiscardAll={discard}
+            />
+          ))}
+        </>
+      )}
+
+      {open && (
+        <Drawer
+          key={open.id}
+          letter={open}
+          busy={busy}
+          onClose={() => setOpenId(null)}
+          onRetry={() => retry([open.id])}
+          onDiscard={() => discard([open.id])}
+          onFix={(data) => void run(() => fixDeadLetter(open.id, data), t('attention.fixed', { record: recordLabel(open) }))}
+        />
+      )}
     </section>
   );
 }
