@@ -81,11 +81,6 @@ export const STAFF: Record<string, Message> = {
   'history.empty': 'No syncs yet',
   'history.emptyDetail': 'Each sync this PC runs shows here.',
   'history.loading': 'Reading the sync history…',
-  'history.col.time': 'Time',
-  'history.col.trigger': 'Started by',
-  'history.col.outcome': 'Outcome',
-  'history.col.records': 'Records',
-  'history.col.duration': 'Took',
 
   // ---- Needs attention (and lib/refused.ts) ------------------------------------------------
   'attention.title': 'Needs attention',
