@@ -65,6 +65,25 @@ describe('App: two modes, two identities', () => {
     expect(screen.getByTestId('nav-settings')).toBeInTheDocument();
   });
 
+  it('names the site at the top of the nav, and a tray click opens the screen it is about', async () => {
+    let navigateTo: (route: string) => void = () => {};
+    vi.mocked(api.onNavigate).mockImplementation(async (cb) => {
+      navigateTo = (route) => act(() => cb(route));
+      return () => {};
+    });
+    vi.mocked(api.identities).mockResolvedValue({ site: SITE, admin: null });
+    render(<App />);
+    expect(await screen.findByTestId('nav-site-name')).toHaveTextContent('Store 12');
+    expect(await screen.findByTestId('nav-attention-badge')).toHaveAttribute('aria-label', '3 records need attention');
+
+    await act(async () => {
+      navigateTo('attention');
+      window.dispatchEvent(new HashChangeEvent('hashchange'));
+    });
+    expect(await screen.findByTestId('screen-attention')).toBeInTheDocument();
+    expect(screen.getByTestId('nav-attention')).toHaveAttribute('aria-current', 'page');
+  });
+
   it('moves between nav links with the arrow keys', async () => {
     vi.mocked(api.identities).mockResolvedValue({ site: SITE, admin: null });
     render(<App />);

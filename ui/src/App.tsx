@@ -58,9 +58,9 @@ function NavLink({ screen, current, badge }: { screen: ScreenName; current: Scre
   return (
     <li>
       <a href={hrefFor(screen)} data-testid={`nav-${screen}`} aria-current={active ? 'page' : undefined}>
-        <span>{t(`nav.${screen}`)}</span>
+        <span className="nav-label">{t(`nav.${screen}`)}</span>
         {badge ? (
-          <span className="badge" data-testid={`nav-${screen}-badge`} aria-label={`${badge}`}>
+          <span className="badge" data-testid={`nav-${screen}-badge`} aria-label={t('nav.badge', { n: badge })}>
             {badge}
           </span>
         ) : null}
@@ -113,7 +113,14 @@ export function App() {
   return (
     <div className="app" data-mode={mode}>
       <nav className="nav" aria-label={t('nav.label')} onKeyDown={onNavKeyDown}>
-        <p className="brand">{t('app.name')}</p>
+        <div className="brand">
+          <p className="brand-name">{t('app.name')}</p>
+          {who.site && (
+            <p className="brand-site" data-testid="nav-site-name" title={who.site.tenant ?? undefined}>
+              {who.site.name ?? who.site.client_id}
+            </p>
+          )}
+        </div>
         {admin.length > 0 && <p className="nav-section">{t('nav.mode.staff')}</p>}
         <ul>
           {staff.map((screen) => (

@@ -19,6 +19,7 @@ const SHELL = {
   'nav.attention': 'Needs attention',
   'nav.history': 'History',
   'nav.settings': 'Settings',
+  'nav.badge': (v) => `${plural(Number(v.n), 'record')} ${Number(v.n) === 1 ? 'needs' : 'need'} attention`,
   'nav.sites': 'Sites',
   'nav.site': 'Site',
   'nav.config': 'Configuration',
