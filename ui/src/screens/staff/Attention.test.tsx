@@ -1,8 +1,8 @@
-import { render, screen, within } from '@testing-library/react';
+import { act, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as api from '../../api';
-import { commandError, makeDeadLetter } from '../../test/fixtures';
+import { commandError, makeDeadLetter, makeStatus } from '../../test/fixtures';
 import { Attention } from './Attention';
 
 vi.mock('../../api');
@@ -122,6 +122,23 @@ describe('Needs attention', () => {
     await user.click(within(screen.getAllByTestId('attention-group')[0]).getByTestId('attention-group-discard'));
     await user.click(screen.getByTestId('confirm-yes'));
     expect(api.discardDeadLetters).toHaveBeenCalledWith([7, 8]);
+  });
+
+  it('reads the list again when records are refused while it is open', async () => {
+    let emit: (s: api.Status) => void = () => {};
+    vi.mocked(api.onStatus).mockImplementation(async (cb) => {
+      emit = (s) => act(() => cb(s));
+      return () => {};
+    });
+    render(<Attention />);
+    await screen.findAllByTestId('attention-group');
+    emit(makeStatus({ dead_letters: 3 }));
+    emit(makeStatus({ dead_letters: 3 }));
+    expect(api.deadLetters).toHaveBeenCalledTimes(1);
+    vi.mocked(api.deadLetters).mockResolvedValue([BIG_NOTE, BIG_PHOTO, REMOVAL, makeDeadLetter({ id: 10, record_id: 'A-1010' })]);
+    emit(makeStatus({ dead_letters: 4 }));
+    expect(api.deadLetters).toHaveBeenCalledTimes(2);
+    expect(await screen.findByText('Orders A-1010')).toBeInTheDocument();
   });
 
   it('says when nothing needs attention, and shows a failure as the agent worded it', async () => {

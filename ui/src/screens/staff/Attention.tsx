@@ -1,5 +1,5 @@
-import { useCallback, useMemo, useState } from 'react';
-import { deadLetters, discardDeadLetters, fixDeadLetter, retryDeadLetters } from '../../api';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { deadLetters, discardDeadLetters, fixDeadLetter, onStatus, retryDeadLetters } from '../../api';
 import { Empty, ErrorBanner, Loading } from '../../components/States';
 import { asCommandError } from '../../lib/errors';
 import { groupRefused, recordLabel } from '../../lib/refused';
@@ -18,6 +18,31 @@ export function Attention() {
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
+
+  // Records refused (or resolved) elsewhere while the screen is open: the count in the status changes.
+  const reload = letters.reload;
+  useEffect(() => {
+    let live = true;
+    let last: number | null = null;
+    let stop: (() => void) | undefined;
+    Promise.resolve(
+      onStatus((s) => {
+        if (live && last !== null && last !== s.dead_letters) reload();
+        last = s.dead_letters;
+      }),
+    ).then(
+      (unlisten) => {
+        if (typeof unlisten !== 'function') return;
+        if (live) stop = unlisten;
+        else unlisten();
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+      stop?.();
+    };
+  }, [reload]);
 
   const list = useMemo(() => letters.data ?? [], [letters.data]);
   const groups = useMemo(() => groupRefused(list), [list]);
