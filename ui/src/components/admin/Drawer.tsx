@@ -5,9 +5,12 @@ import { t } from '../../messages';
 export function Drawer({ title, onClose, children, testId }: { title: string; onClose: () => void; children: ReactNode; testId?: string }) {
   const titleId = useId();
   const panel = useRef<HTMLElement>(null);
+  // Focus moves in when it opens and back where it was (the row) when it closes.
   useEffect(() => {
+    const before = document.activeElement as HTMLElement | null;
     panel.current?.focus();
-  }, [title]);
+    return () => before?.focus?.();
+  }, []);
   return (
     <aside
       ref={panel}

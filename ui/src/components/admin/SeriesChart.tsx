@@ -1,7 +1,6 @@
 // The one module that draws with uPlot (canvas). Screen tests mock it: jsdom has no canvas.
 import { useEffect, useRef } from 'react';
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
+import type uPlot from 'uplot';
 import type { StatsSeries } from '../../apiAdmin';
 import { t } from '../../messages';
 
@@ -64,11 +63,18 @@ export function SeriesChart({ series, activeIndex, onHover, height = 240 }: Seri
   useEffect(() => {
     const el = box.current;
     if (!el) return;
+    let live = true;
+    let UPlot: typeof uPlot | null = null;
     const make = () => {
+      if (!live || !UPlot) return;
       plot.current?.destroy();
-      plot.current = new uPlot(options(el.clientWidth || 600, height, (i) => hover.current(i)), dataOf(series), el);
+      plot.current = new UPlot(options(el.clientWidth || 600, height, (i) => hover.current(i)), dataOf(series), el);
     };
-    make();
+    // Loaded when a chart is first shown: uPlot reads the window (matchMedia) as it loads.
+    void Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]).then(([mod]) => {
+      UPlot = mod.default;
+      make();
+    });
     const resize = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth || 600, height }));
     resize.observe(el);
     // The theme's colours are read when drawing: draw again when it changes.
@@ -77,6 +83,7 @@ export function SeriesChart({ series, activeIndex, onHover, height = 240 }: Seri
     const media = window.matchMedia?.('(prefers-color-scheme: dark)');
     media?.addEventListener?.('change', make);
     return () => {
+      live = false;
       resize.disconnect();
       theme.disconnect();
       media?.removeEventListener?.('change', make);
