@@ -11,8 +11,9 @@ import { call, type SavedFile } from './api';
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** One request to the server with the admin credential; resolves to the parsed JSON answer (null for 204). */
-function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
-  return call<T>('admin_request', { method, path, body: body ?? null });
+async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  // Awaited here so every call returns a promise, whatever `call` gives back.
+  return await call<T>('admin_request', { method, path, body: body ?? null });
 }
 
 /** `?a=1&b=x` from the set values of `params` (empty and null ones left out). */
@@ -267,8 +268,8 @@ export interface ExportProgress { bytes: number }
  * Streams every entry the filter selects (CSV or NDJSON) to a file the user picks in the
  * native save dialog; progress arrives as `export-progress` events. Null: cancelled.
  */
-export function exportAudit(q: AuditQuery, format: 'csv' | 'ndjson'): Promise<SavedFile | null> {
-  return call<SavedFile | null>('admin_export_audit', { query: q, format });
+export async function exportAudit(q: AuditQuery, format: 'csv' | 'ndjson'): Promise<SavedFile | null> {
+  return await call<SavedFile | null>('admin_export_audit', { query: q, format });
 }
 
 // ---- Statistics (GET /sync/stats, /auth/stats, /stats/series) -----------------------------

@@ -1,10 +1,159 @@
-// Placeholder: the redesign (issue 14) replaces this screen.
+import { useCallback, useMemo, useState } from 'react';
+import { sites, type SiteSummary } from '../../apiAdmin';
+import { Chip, FilterChip, StatusPill } from '../../components/admin/Pills';
+import { Busy } from '../../components/admin/Busy';
+import { Empty, ErrorBanner } from '../../components/States';
+import { Ago } from '../../components/Time';
+import { versionName } from '../../lib/admin/format';
+import { hrefFor } from '../../lib/route';
+import { useAsync } from '../../lib/useAsync';
+import { useNow } from '../../lib/useNow';
 import { t } from '../../messages';
+import { RegisterDialog } from './parts/RegisterDialog';
 
-export function Sites() {
+function matches(site: SiteSummary, words: string): boolean {
+  const text = `${site.name} ${site.client_id} ${site.agent_version ?? ''}`.toLowerCase();
+  return words
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((w) => text.includes(w));
+}
+
+function SiteRow({ site, now }: { site: SiteSummary; now: number }) {
+  const num = (v: number | null) => (v === null ? t('admin.common.none') : v.toLocaleString('en'));
   return (
-    <section data-testid="screen-sites">
-      <h1>{t('nav.sites')}</h1>
+    <tr data-testid="sites-row" className={site.needs_attention.length ? 'admin-row-attention' : undefined}>
+      <td className="admin-name-cell">
+        <a href={hrefFor('site', site.client_id)} className="admin-site-link">
+          {site.name}
+        </a>
+        {site.role === 'admin' && <span className="admin-tag">{t('admin.role.admin')}</span>}
+        <div className="muted mono admin-id">{site.client_id}</div>
+      </td>
+      <td>
+        <StatusPill status={site.status} />
+      </td>
+      <td className="nowrap">
+        <Ago at={site.last_seen_ms} now={now} never={t('admin.never_seen')} />
+      </td>
+      <td className="num">{site.records_24h.toLocaleString('en')}</td>
+      <td className={site.rejected_24h ? 'num admin-bad' : 'num'}>{site.rejected_24h.toLocaleString('en')}</td>
+      <td className="num">{num(site.queue_depth)}</td>
+      <td className="nowrap">
+        <span title={site.config_version}>{versionName(site.config_version)}</span>
+        {site.config_drift && (
+          <span className="admin-drift" title={t('admin.sites.drift_title')}>
+            {t('admin.sites.drift')}
+          </span>
+        )}
+      </td>
+      <td className="mono nowrap">{site.agent_version ?? t('admin.common.none')}</td>
+      <td>
+        {site.needs_attention.length === 0 ? (
+          <span className="muted">{t('admin.sites.all_well')}</span>
+        ) : (
+          <span className="admin-chips">
+            {site.needs_attention.map((reason) => (
+              <Chip key={reason} tone={reason.startsWith('credentials') || reason.includes('refused') ? 'bad' : 'warn'}>
+                {reason}
+              </Chip>
+            ))}
+          </span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+/** The fleet: every site, those needing attention first (the server's order). */
+export function Sites() {
+  const load = useCallback(() => sites(), []);
+  const fleet = useAsync(load);
+  const now = useNow();
+  const [words, setWords] = useState('');
+  const [onlyAttention, setOnlyAttention] = useState(false);
+  const [registering, setRegistering] = useState(false);
+
+  const all = useMemo(() => fleet.data ?? [], [fleet.data]);
+  const shown = useMemo(
+    () => all.filter((s) => (!onlyAttention || s.needs_attention.length > 0) && matches(s, words)),
+    [all, onlyAttention, words],
+  );
+  const attention = all.filter((s) => s.needs_attention.length > 0).length;
+
+  return (
+    <section className="screen admin-screen" data-testid="screen-sites" aria-labelledby="sites-title">
+      <header className="admin-head">
+        <div>
+          <h1 id="sites-title">{t('admin.sites.title')}</h1>
+          {fleet.data && (
+            <p className="muted admin-sub">
+              {t('admin.sites.count', { n: all.length })}
+              {attention > 0 && <> · {t('admin.sites.attention_count', { n: attention })}</>}
+            </p>
+          )}
+        </div>
+        <button type="button" className="button-primary" data-testid="sites-register" onClick={() => setRegistering(true)}>
+          {t('admin.sites.register')}
+        </button>
+      </header>
+
+      <div className="admin-toolbar" role="search">
+        <input
+          type="search"
+          aria-label={t('admin.sites.filter')}
+          placeholder={t('admin.sites.filter_placeholder')}
+          data-testid="sites-filter"
+          value={words}
+          onChange={(e) => setWords(e.target.value)}
+        />
+        <FilterChip pressed={onlyAttention} onToggle={() => setOnlyAttention((v) => !v)} testId="sites-attention">
+          {t('admin.sites.only_attention')}
+          {attention > 0 && <span className="admin-count">{attention}</span>}
+        </FilterChip>
+      </div>
+
+      {fleet.error && <ErrorBanner message={fleet.error.message} onRetry={fleet.reload} />}
+      {!fleet.data && !fleet.error ? (
+        <Busy text={t('admin.loading.sites')} />
+      ) : fleet.data && all.length === 0 ? (
+        <Empty title={t('admin.sites.empty')}>{t('admin.sites.empty_hint')}</Empty>
+      ) : fleet.data && shown.length === 0 ? (
+        <Empty title={t('admin.sites.none_match')}>{t('admin.sites.none_match_hint')}</Empty>
+      ) : fleet.data ? (
+        <div className="table-wrap">
+          <table className="admin-table" aria-busy={fleet.loading}>
+            <thead>
+              <tr>
+                <th>{t('admin.sites.col.site')}</th>
+                <th>{t('admin.sites.col.status')}</th>
+                <th>{t('admin.sites.col.last_seen')}</th>
+                <th className="num">{t('admin.sites.col.records')}</th>
+                <th className="num">{t('admin.sites.col.refused')}</th>
+                <th className="num">{t('admin.sites.col.queue')}</th>
+                <th>{t('admin.sites.col.config')}</th>
+                <th>{t('admin.sites.col.agent')}</th>
+                <th>{t('admin.sites.col.attention')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((s) => (
+                <SiteRow key={s.client_id} site={s} now={now} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+
+      {registering && (
+        <RegisterDialog
+          onClose={() => {
+            setRegistering(false);
+            fleet.reload();
+          }}
+        />
+      )}
     </section>
   );
 }
