@@ -1,19 +1,21 @@
-//! The commands the UI invokes (through `ui/src/api.ts` only). Each is a thin wrapper over
-//! one engine call; errors reach the UI as a [`CommandError`]: a code and plain words.
+//! The site's commands the UI invokes (through `ui/src/api.ts` only; the admin console's
+//! are in `admin.rs`, files in `files.rs`). Each is a thin wrapper over one engine call;
+//! errors reach the UI as a [`CommandError`]: a code and plain words.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kendrix_core::enrollment::Enrollment;
-use kendrix_engine::{DeadLetter, Engine, Problem, Status, SyncRun, Trigger};
+use kendrix_engine::{
+    DeadLetter, Engine, EngineError, Enrolled, Names, Problem, Status, SyncRun, Trigger,
+};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tauri::State;
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::error::{CallError, CommandError};
 
-type Answer<T> = Result<T, CommandError>;
+pub type Answer<T> = Result<T, CommandError>;
 
 /// How long Sync Now keeps retrying while the server is unreachable or busy.
 pub const SYNC_NOW_RETRY: Duration = Duration::from_secs(30);
@@ -41,11 +43,34 @@ pub async fn resume(engine: State<'_, Arc<Engine>>) -> Answer<()> {
     engine.resume().await.map_err(CommandError::from)
 }
 
-/// Paste-once enrollment: the secret goes to the OS keychain, never to a file.
+/// Paste-once enrollment: the secret goes to the OS keychain, never to a file. A string
+/// for another site than the one enrolled is refused (code `other_site`) unless `replace`:
+/// pasting a string must never silently turn this PC into another site.
 #[tauri::command]
-pub async fn enroll(engine: State<'_, Arc<Engine>>, enrollment: String) -> Answer<Status> {
+pub async fn enroll(
+    engine: State<'_, Arc<Engine>>,
+    enrollment: String,
+    replace: bool,
+) -> Answer<Status> {
     let enrollment = Enrollment::decode(&enrollment)?;
+    let current = engine.store().agent_state().await?.enrolled;
+    if let Some(current) = current {
+        let same = current.client_id == enrollment.client_id;
+        if !same && !replace {
+            return Err(CommandError::new(
+                CallError::OtherSite,
+                format!(
+                    "this string is for another site ({}); this PC syncs as {} now — confirm to change site",
+                    enrollment.client_id, current.client_id
+                ),
+            ));
+        }
+    }
     engine.enroll(&enrollment).await?;
+    // The names shown in Settings: a failure here is not a failed enrollment.
+    if let Err(e) = engine.site_profile().await {
+        tracing::info!(error = %e, "the site's names could not be read yet");
+    }
     engine.status().await.map_err(CommandError::from)
 }
 
@@ -85,123 +110,81 @@ pub async fn fix_dead_letter(engine: State<'_, Arc<Engine>>, id: i64, data: Stri
     Ok(())
 }
 
-/// The server's audit filter, as the UI sends it.
-#[derive(Debug, Default, Deserialize)]
-pub struct AuditQuery {
-    since: Option<i64>,
-    until: Option<i64>,
-    event: Option<String>,
-    client_id: Option<String>,
-    outcome: Option<String>,
-    q: Option<String>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
-impl AuditQuery {
-    /// The query string of `GET /audit/logs` and `/audit/export`, every value encoded.
-    fn encoded(&self, extra: &[(&str, String)]) -> String {
-        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
-        let text = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        for (name, value) in [
-            ("since", self.since.map(|v| v.to_string())),
-            ("until", self.until.map(|v| v.to_string())),
-            ("event", text(&self.event)),
-            ("client_id", text(&self.client_id)),
-            ("outcome", text(&self.outcome)),
-            ("q", text(&self.q)),
-            ("cursor", text(&self.cursor)),
-            ("limit", self.limit.map(|v| v.to_string())),
-        ] {
-            if let Some(value) = value {
-                pairs.append_pair(name, &value);
-            }
-        }
-        for (name, value) in extra {
-            pairs.append_pair(name, value);
-        }
-        pairs.finish()
-    }
-}
-
-async fn server_json(engine: &Engine, path: &str) -> Answer<Value> {
-    let body = engine.server_get(path).await?;
-    serde_json::from_str(&body).map_err(|e| {
-        CommandError::new(
-            CallError::Unreadable,
-            format!("the server's answer could not be read: {e}"),
-        )
-    })
-}
-
-#[tauri::command]
-pub async fn audit_logs(engine: State<'_, Arc<Engine>>, query: AuditQuery) -> Answer<Value> {
-    server_json(&engine, &format!("/audit/logs?{}", query.encoded(&[]))).await
-}
-
-#[tauri::command]
-pub async fn audit_export(
-    engine: State<'_, Arc<Engine>>,
-    query: AuditQuery,
-    format: String,
-) -> Answer<String> {
-    if format != "csv" && format != "ndjson" {
-        return Err(CommandError::new(
-            CallError::Invalid,
-            format!("unknown export format {format:?}: csv or ndjson"),
-        ));
-    }
-    let query = query.encoded(&[("format", format)]);
-    engine
-        .server_get(&format!("/audit/export?{query}"))
-        .await
-        .map_err(CommandError::from)
+/// Who this PC is, read locally: the site it syncs as and the admin signed in on it, with
+/// the names the server gave at the last check.
+#[derive(Debug, Serialize)]
+pub struct Identities {
+    site: Option<Identity>,
+    admin: Option<Identity>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct EffectiveConfig {
-    body: String,
-    version: String,
-    etag: String,
+pub struct Identity {
+    server: String,
+    client_id: String,
+    name: Option<String>,
+    tenant: Option<String>,
+}
+
+impl Identity {
+    fn of(enrolled: Option<Enrolled>, names: Option<Names>) -> Option<Self> {
+        let enrolled = enrolled?;
+        let (name, tenant) = names.map(|n| (n.name, n.tenant)).unzip();
+        Some(Self {
+            server: enrolled.server,
+            client_id: enrolled.client_id,
+            name,
+            tenant,
+        })
+    }
 }
 
 #[tauri::command]
-pub async fn config_effective(
-    engine: State<'_, Arc<Engine>>,
-    format: String,
-) -> Answer<EffectiveConfig> {
-    if !matches!(format.as_str(), "json" | "xml" | "ini") {
-        return Err(CommandError::new(
-            CallError::Invalid,
-            format!("unknown format {format:?}: json, xml or ini"),
-        ));
-    }
-    let config = engine.config_as(&format).await?;
-    Ok(EffectiveConfig {
-        body: config.body,
-        version: config.version,
-        etag: config.etag,
+pub async fn identities(engine: State<'_, Arc<Engine>>) -> Answer<Identities> {
+    let state = engine.store().agent_state().await?;
+    Ok(Identities {
+        site: Identity::of(state.enrolled, state.site_names),
+        admin: Identity::of(state.admin, state.admin_names),
     })
 }
 
-#[tauri::command]
-pub async fn config_versions(engine: State<'_, Arc<Engine>>) -> Answer<Value> {
-    server_json(&engine, "/config/versions").await
+/// The answer to Settings → "Check connection".
+#[derive(Debug, Serialize)]
+pub struct ConnectionCheck {
+    ok: bool,
+    name: Option<String>,
+    tenant: Option<String>,
+    latency_ms: u64,
+    message: Option<String>,
+    problem: Option<Problem>,
 }
 
+/// Asks the server who this site is: a token and `GET /whoami`. A failure is an answer
+/// (ok: false, in plain words), not an error, except when the PC is not enrolled.
 #[tauri::command]
-pub async fn config_diff(engine: State<'_, Arc<Engine>>, from: i64, to: i64) -> Answer<Value> {
-    server_json(&engine, &format!("/config/diff?from={from}&to={to}")).await
-}
-
-#[tauri::command]
-pub async fn sync_stats(engine: State<'_, Arc<Engine>>) -> Answer<Value> {
-    server_json(&engine, "/sync/stats").await
-}
-
-#[tauri::command]
-pub async fn auth_stats(engine: State<'_, Arc<Engine>>) -> Answer<Value> {
-    server_json(&engine, "/auth/stats").await
+pub async fn check_connection(engine: State<'_, Arc<Engine>>) -> Answer<ConnectionCheck> {
+    let started = std::time::Instant::now();
+    let answer = engine.site_profile().await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    Ok(match answer {
+        Ok(profile) => ConnectionCheck {
+            ok: true,
+            name: Some(profile.name),
+            tenant: Some(profile.tenant_name),
+            latency_ms,
+            message: None,
+            problem: None,
+        },
+        Err(EngineError::NotEnrolled) => return Err(EngineError::NotEnrolled.into()),
+        Err(e) => ConnectionCheck {
+            ok: false,
+            name: None,
+            tenant: None,
+            latency_ms,
+            problem: e.problem(),
+            message: Some(e.to_string()),
+        },
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! No one reads the message to decide anything.
 
 use kendrix_core::enrollment::EnrollmentError;
-use kendrix_engine::{EngineError, Problem};
+use kendrix_engine::{EngineError, Failure, Problem};
 use serde::Serialize;
 
 /// What kind of failure a command met: the engine's `Problem` (the words `Status.problem`
@@ -25,8 +25,12 @@ pub enum CallError {
     Invalid,
     /// What the call names does not exist (a dead letter).
     NotFound,
-    /// The server answered something the app cannot read.
-    Unreadable,
+    /// No admin credential is signed in on this PC.
+    NoAdmin,
+    /// The server refused the change as it stands (409: a revoked site, a concurrent edit).
+    Conflict,
+    /// The enrollment string is for another site than the one enrolled: confirm to change.
+    OtherSite,
 }
 
 impl From<Problem> for ErrorCode {
@@ -60,8 +64,16 @@ impl CommandError {
 impl From<EngineError> for CommandError {
     fn from(e: EngineError) -> Self {
         let code: ErrorCode = match (e.problem(), &e) {
+            // The admin console decides on what the server refused (400, 404, 409).
+            (_, EngineError::Server(Failure::Refused { status, .. })) => match status {
+                404 => CallError::NotFound.into(),
+                409 => CallError::Conflict.into(),
+                400 | 413 | 422 => CallError::Invalid.into(),
+                _ => Problem::Refused.into(),
+            },
             (Some(problem), _) => problem.into(),
             (None, EngineError::NotEnrolled) => CallError::NotEnrolled.into(),
+            (None, EngineError::NoAdmin) => CallError::NoAdmin.into(),
             (None, EngineError::NoSuchDeadLetter(_)) => CallError::NotFound.into(),
             (None, _) => CallError::Invalid.into(),
         };
@@ -77,8 +89,6 @@ impl From<EnrollmentError> for CommandError {
 
 #[cfg(test)]
 mod tests {
-    use kendrix_engine::Failure;
-
     use super::*;
 
     #[test]
@@ -111,5 +121,16 @@ mod tests {
             serde_json::to_value(CommandError::from(EnrollmentError::NotBase64)).unwrap()["code"],
             "invalid"
         );
+        assert_eq!(code(EngineError::NoAdmin), "no_admin");
+        let refused = |status| {
+            EngineError::Server(Failure::Refused {
+                status,
+                detail: "why".into(),
+            })
+        };
+        assert_eq!(code(refused(404)), "not_found");
+        assert_eq!(code(refused(409)), "conflict");
+        assert_eq!(code(refused(400)), "invalid");
+        assert_eq!(code(refused(418)), "refused");
     }
 }

@@ -5,8 +5,10 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod admin;
 mod commands;
 mod error;
+mod files;
 mod notify;
 mod tray;
 
@@ -19,13 +21,44 @@ use tauri::{Emitter, Manager, WindowEvent};
 /// Started by the autostart entry: stay in the tray, no window.
 const HIDDEN_FLAG: &str = "--hidden";
 
-fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KENDRIX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+/// Logs to stderr and to `logs/desktop.log.<date>` in the agent's folder (a week kept), so
+/// "Copy diagnostics" can carry the log's tail. The guard flushes the file at exit.
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::{Layer, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("KENDRIX_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let file = kendrix_engine::default_data_dir().and_then(|dir| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("desktop.log")
+            .max_log_files(7)
+            .build(files::log_dir(&dir))
+            .ok()
+    });
+    let (writer, guard) = match file {
+        Some(file) => {
+            let (writer, guard) = tracing_appender::non_blocking(file);
+            (Some(writer), Some(guard))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_filter(filter()))
+        .with(writer.map(|w| {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(w)
+                .with_filter(filter())
+        }))
         .init();
+    guard
+}
+
+fn main() {
+    let _log_guard = init_logging();
     let start_hidden = std::env::args().any(|a| a == HIDDEN_FLAG);
 
     let result = tauri::Builder::default()
@@ -33,6 +66,8 @@ fn main() {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             show_main_window(app);
         }))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![HIDDEN_FLAG]),
@@ -73,15 +108,16 @@ fn main() {
             commands::retry_dead_letters,
             commands::discard_dead_letters,
             commands::fix_dead_letter,
-            commands::audit_logs,
-            commands::audit_export,
-            commands::config_effective,
-            commands::config_versions,
-            commands::config_diff,
-            commands::sync_stats,
-            commands::auth_stats,
+            commands::identities,
+            commands::check_connection,
             commands::settings,
             commands::save_settings,
+            admin::admin_enroll,
+            admin::admin_sign_out,
+            admin::admin_request,
+            admin::admin_export_audit,
+            files::save_diagnostics,
+            files::reveal_file,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
@@ -98,6 +134,13 @@ pub fn show_main_window(app: &tauri::AppHandle) {
     }
 }
 
+/// Shows the window on a screen (`attention`, `settings`, …): a tray item or a notification
+/// click names the screen it is about.
+pub fn open_screen(app: &tauri::AppHandle, screen: &str) {
+    show_main_window(app);
+    let _ = app.emit("navigate", screen);
+}
+
 /// Every status change goes to the UI (event `status`), the tray and, when it needs a
 /// person, a desktop notification.
 fn forward_status(app: tauri::AppHandle, engine: Arc<Engine>) {
@@ -110,7 +153,7 @@ fn forward_status(app: tauri::AppHandle, engine: Arc<Engine>) {
             let _ = app.emit("status", &current);
             tray::show(&app, &current);
             let enabled = commands::notifications_enabled(&engine).await;
-            notifier.observe(&current, enabled);
+            notifier.observe(&app, &current, enabled);
             if changes.changed().await.is_err() {
                 break;
             }

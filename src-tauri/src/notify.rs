@@ -4,6 +4,7 @@
 
 use kendrix_core::UnixMillis;
 use kendrix_engine::{Problem, Status, SyncState};
+use tauri::AppHandle;
 
 /// Remembers what was told, to notify on changes only.
 #[derive(Debug, Default)]
@@ -15,15 +16,16 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Notes a status and shows what it calls for.
-    pub fn observe(&mut self, status: &Status, enabled: bool) {
-        for (title, body) in self.notifications_for(status) {
-            send(&title, &body, enabled);
+    /// Notes a status and shows what it calls for; a click on a notification opens the
+    /// screen it is about.
+    pub fn observe(&mut self, app: &AppHandle, status: &Status, enabled: bool) {
+        for (title, body, screen) in self.notifications_for(status) {
+            send(app, &title, &body, screen, enabled);
         }
     }
 
-    /// The notifications (title, body) a new status calls for.
-    fn notifications_for(&mut self, status: &Status) -> Vec<(String, String)> {
+    /// The notifications (title, body, the screen a click opens) a new status calls for.
+    fn notifications_for(&mut self, status: &Status) -> Vec<(String, String, &'static str)> {
         if !self.seen {
             // What the app finds at start is on screen already.
             self.seen = true;
@@ -36,22 +38,27 @@ impl Notifier {
         let mut out = Vec::new();
         match status.state {
             SyncState::Error if self.told != Some(SyncState::Error) => {
-                let title = if is_auth_problem(status) {
-                    "Kendrix Sync: credentials refused"
+                let (title, screen) = if is_auth_problem(status) {
+                    ("Kendrix Sync: credentials refused", "settings")
                 } else {
-                    "Kendrix Sync needs attention"
+                    ("Kendrix Sync needs attention", "status")
                 };
-                out.push((title.to_owned(), message()));
+                out.push((title.to_owned(), message(), screen));
                 self.told = Some(SyncState::Error);
             }
             SyncState::Offline if run_over && self.told.is_none() => {
-                out.push(("Kendrix Sync cannot reach the server".to_owned(), message()));
+                out.push((
+                    "Kendrix Sync cannot reach the server".to_owned(),
+                    message(),
+                    "status",
+                ));
                 self.told = Some(SyncState::Offline);
             }
             SyncState::Idle | SyncState::Paused if self.told.is_some() => {
                 out.push((
                     "Kendrix Sync recovered".to_owned(),
                     "Syncing works again.".to_owned(),
+                    "status",
                 ));
                 self.told = None;
             }
@@ -60,10 +67,8 @@ impl Notifier {
         if status.dead_letters > self.dead_letters {
             out.push((
                 "Kendrix Sync: records refused".to_owned(),
-                format!(
-                    "{} record(s) wait in Dead letters to be fixed or resent.",
-                    status.dead_letters
-                ),
+                crate::tray::attention_words(status.dead_letters) + " — click to review them.",
+                "attention",
             ));
         }
         self.dead_letters = status.dead_letters;
@@ -75,25 +80,50 @@ fn is_auth_problem(status: &Status) -> bool {
     matches!(status.problem, Some(Problem::Auth | Problem::Permission))
 }
 
-fn send(title: &str, body: &str, enabled: bool) {
+fn send(app: &AppHandle, title: &str, body: &str, screen: &'static str, enabled: bool) {
     tracing::info!(%title, %body, "notification");
     if !enabled {
         return;
     }
-    if let Err(e) = notify_rust::Notification::new()
+    let mut notification = notify_rust::Notification::new();
+    notification
         .appname("Kendrix Sync")
         .summary(title)
-        .body(body)
-        .show()
-    {
-        tracing::warn!(error = %e, "no notification service; the message is in the log only");
+        .body(body);
+    #[cfg(all(unix, not(target_os = "macos")))]
+    notification.action("default", "Open");
+    match notification.show() {
+        #[cfg(all(unix, not(target_os = "macos")))]
+        Ok(handle) => {
+            // The click arrives on D-Bus; waiting for it blocks, so on a thread of its own.
+            let app = app.clone();
+            std::thread::spawn(move || {
+                handle.wait_for_action(|action| {
+                    if action == "default" {
+                        crate::open_screen(&app, screen);
+                    }
+                });
+            });
+        }
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        Ok(_) => {
+            let _ = (app, screen);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no notification service; the message is in the log only")
+        }
     }
 }
 
-/// Unix milliseconds as `HH:MM` UTC for tooltips (short, and no time-zone database needed).
+/// Unix milliseconds as `HH:MM` in the PC's time zone (the tray's and notifications' times).
 pub fn local_time(at: UnixMillis) -> String {
-    let secs = at.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(at) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.format("%H:%M").to_string()
+        }
+        chrono::LocalResult::None => "--:--".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -122,7 +152,7 @@ mod tests {
         notifier
             .notifications_for(&s)
             .into_iter()
-            .map(|(t, _)| t)
+            .map(|(t, ..)| t)
             .collect()
     }
 
@@ -172,10 +202,14 @@ mod tests {
             "told once"
         );
         let _ = titles(&mut n, status(SyncState::Idle, 0, None));
+        let refused = n.notifications_for(&status(SyncState::Idle, 2, None));
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "Kendrix Sync: records refused");
         assert_eq!(
-            titles(&mut n, status(SyncState::Idle, 2, None)),
-            ["Kendrix Sync: records refused"]
+            refused[0].1,
+            "2 records need attention — click to review them."
         );
+        assert_eq!(refused[0].2, "attention", "a click opens Needs attention");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! and drops it when done.
 
 pub mod agent;
+pub mod desktop;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,256 +1,125 @@
 //! The desktop app, end to end: the real `kendrix-desktop` binary (UI embedded) driven over
-//! WebDriver (tauri-driver + WebKitWebDriver, under the session's Xvfb) against a real
-//! server process. One story, because the app is single-instance per desktop session.
-//! Screenshots of every screen go to `target/screenshots/` (copied to docs/screenshots/
-//! when they change on purpose).
+//! WebDriver against a real server process, as site staff and as an admin would use it.
+//! The app is single-instance per desktop session, so these stories run one at a time
+//! (nextest test group `desktop`, `.config/nextest.toml`). Screenshots of every screen, light
+//! and dark, go to `target/screenshots/` (copied to docs/screenshots/ when they change on
+//! purpose).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use kendrix_tests::agent::{
-    enrollment_for, order_rows, register_site, server_checksum, set_config_number, source_checksum,
-    sqlite_server, Agent,
+    enrollment_for, order_rows, register_site, server_checksum, source_checksum, sqlite_server,
+    Agent,
 };
-use kendrix_tests::binary;
+use kendrix_tests::desktop::{
+    all, click, find, go, screenshot, screenshot_both, start_app, text_of, type_into, wait_any,
+    wait_text,
+};
 use serde_json::{json, Value};
 
-struct Driver {
-    child: Child,
+const ADMIN_SCOPES: &str = "clients:admin config:read config:write audit:read stats:read";
+
+/// Signs the app in as admin (Settings → Sign in as admin) with the string of `admin`.
+async fn sign_in_as_admin(app: &Client, enrollment: &str, name: &str) {
+    go(app, "settings").await;
+    click(app, "admin-signin").await;
+    type_into(app, "admin-enroll-input", enrollment).await;
+    click(app, "admin-enroll-submit").await;
+    wait_text(app, "admin-identity", |t| t.contains(name)).await;
+    find(app, "nav-sites").await;
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tauri_driver() -> PathBuf {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .expect("a home folder");
-    let path = cargo_home.join("bin/tauri-driver");
-    assert!(
-        path.exists(),
-        "tauri-driver is missing: `cargo install tauri-driver --version ^2 --locked` (scripts/test.sh does)"
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_app(agent_dir: &std::path::Path) -> (Driver, Client) {
-    // Two TLS backends are linked into the test (reqwest's and fantoccini's): pick one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let (port, native) = (free_port(), free_port());
-    let child = Command::new(tauri_driver())
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .env("KENDRIX_AGENT_DIR", agent_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tauri-driver");
-    let driver = Driver { child };
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({"application": binary("kendrix-desktop")}),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if let Ok(client) = ClientBuilder::rustls()
-            .expect("TLS config")
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            return (driver, client);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the app did not start under tauri-driver");
-}
-
-/// Waits for the element, up to 60 s; if it never comes, saves what the window shows
-/// (`target/screenshots/failure-<test id>.png` and `.html`) and fails.
-async fn find(app: &Client, test_id: &str) -> Element {
-    match app
-        .wait()
-        .at_most(Duration::from_secs(60))
-        .for_element(Locator::Css(&format!("[data-testid='{test_id}']")))
+/// The value of a form field (a textarea's text is its value).
+async fn value_of(app: &Client, test_id: &str) -> String {
+    find(app, test_id)
         .await
-    {
-        Ok(element) => element,
-        Err(e) => {
-            screenshot(app, &format!("failure-{test_id}")).await;
-            let html = app.source().await.unwrap_or_default();
-            let _ = std::fs::write(
-                screenshots_dir().join(format!("failure-{test_id}.html")),
-                &html,
-            );
-            panic!("no element {test_id}: {e}\n{html}")
-        }
-    }
-}
-
-async fn all(app: &Client, test_id: &str) -> Vec<Element> {
-    app.find_all(Locator::Css(&format!("[data-testid='{test_id}']")))
+        .prop("value")
         .await
+        .unwrap()
         .unwrap_or_default()
 }
 
-async fn text_of(app: &Client, test_id: &str) -> String {
-    find(app, test_id).await.text().await.unwrap_or_default()
-}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_see_one_plain_sentence_at_each_step_and_fix_a_refused_record_through_its_form() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 12", "sync:write config:read");
+    // The CLI shares the app's agent folder: it plays the site's systems feeding records.
+    let feeder = Agent::new();
+    let saves = tempfile::tempdir().unwrap();
+    let (_driver, app) = start_app(&feeder.data_dir(), saves.path()).await;
 
-/// Polls until the element's text satisfies `ok`, up to 60 s.
-async fn wait_text(app: &Client, test_id: &str, ok: impl Fn(&str) -> bool) -> String {
-    let mut last = String::new();
-    for _ in 0..300 {
-        if let Ok(element) = app
-            .find(Locator::Css(&format!("[data-testid='{test_id}']")))
-            .await
-        {
-            last = element.text().await.unwrap_or_default();
-            if ok(&last) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{test_id} never matched; last text: {last:?}");
-}
+    wait_text(&app, "status-sentence", |t| t.contains("not connected")).await;
+    screenshot_both(&app, "staff-first-run").await;
 
-async fn go(app: &Client, screen: &str) {
-    find(app, &format!("nav-{screen}"))
+    // Staff paste the enrollment string once; the card names the site and its tenant.
+    go(&app, "settings").await;
+    type_into(&app, "enroll-input", &enrollment_for(&site, &server.url)).await;
+    click(&app, "enroll-submit").await;
+    wait_text(&app, "site-card", |t| t.contains("Store 12")).await;
+    click(&app, "check-connection").await;
+    wait_text(&app, "connection-result", |t| !t.trim().is_empty()).await;
+    assert!(
+        all(&app, "nav-sites").await.is_empty(),
+        "no admin screens without an admin credential"
+    );
+
+    // Records arrive: the sentence says they wait; Sync Now sends them.
+    let rows = order_rows(0, 500);
+    feeder.enqueue("orders", &rows);
+    go(&app, "status").await;
+    wait_text(&app, "queue-depth", |t| t.trim() == "500").await;
+    wait_text(&app, "status-sentence", |t| {
+        t.contains("500") && t.contains("waiting")
+    })
+    .await;
+    click(&app, "sync-now").await;
+    wait_text(&app, "status-sentence", |t| t.contains("All synced")).await;
+    wait_text(&app, "status-result", |t| t.contains("Sent 500")).await;
+    assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
+    screenshot_both(&app, "staff-status").await;
+
+    // A record the server refuses: the sentence and the badge say one needs attention.
+    feeder.enqueue(
+        "orders",
+        &[json!({"id": "o-big", "customer": "c-7", "note": "x".repeat(70_000)})],
+    );
+    click(&app, "sync-now").await;
+    wait_text(&app, "status-sentence", |t| {
+        t.contains("1 record needs your attention")
+    })
+    .await;
+    wait_text(&app, "status-result", |t| t.contains("1 refused")).await;
+    wait_text(&app, "nav-attention-badge", |t| t.trim() == "1").await;
+
+    // Needs attention groups it by its reason, in plain words; the drawer has a field per property.
+    go(&app, "attention").await;
+    wait_any(&app, "attention-group", |t| t.contains("Note is 68 KB")).await;
+    app.find(Locator::Css("[data-testid='attention-row']"))
         .await
+        .unwrap()
         .click()
         .await
         .unwrap();
-    find(app, &format!("screen-{screen}")).await;
-}
-
-fn screenshots_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
-}
-
-async fn screenshot(app: &Client, name: &str) {
-    let dir = screenshots_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let png = app.screenshot().await.expect("screenshot");
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_enroll_sync_fix_a_rejected_record_and_admins_see_audit_config_and_stats() {
-    let (db, server) = sqlite_server(&[]).await;
-    let site = register_site(
-        &db,
-        "Store 12",
-        "sync:write config:read audit:read stats:read",
+    let reason = text_of(&app, "attention-reason").await;
+    assert!(
+        reason.contains("Note is 68 KB; the limit is 64 KB"),
+        "{reason}"
     );
-    set_config_number(&db, "sync.batch_size", "100");
-    // The CLI shares the app's agent folder: it plays the site's systems feeding records.
-    let feeder = Agent::new();
-    let (_driver, app) = start_app(&feeder.data_dir()).await;
-
-    // Staff paste the enrollment string once; the secret goes to the keychain.
-    go(&app, "settings").await;
-    find(&app, "enroll-input")
-        .await
-        .send_keys(&enrollment_for(&site, &server.url))
-        .await
-        .unwrap();
-    find(&app, "enroll-submit").await.click().await.unwrap();
-    wait_text(&app, "enrolled-client", |t| t.contains(&site.client_id)).await;
-    screenshot(&app, "settings").await;
-
-    // Records arrive; Sync Now drains the queue.
-    let rows = order_rows(0, 500);
-    feeder.enqueue("orders", &rows);
-    go(&app, "dashboard").await;
-    wait_text(&app, "queue-depth", |t| t.trim() == "500").await;
-    find(&app, "sync-now").await.click().await.unwrap();
-    wait_text(&app, "queue-depth", |t| t.trim() == "0").await;
-    wait_text(&app, "status-state", |t| t.contains("All synced")).await;
-    assert_eq!(server_checksum(&db, "orders").await, source_checksum(&rows));
-    screenshot(&app, "dashboard").await;
-
-    // The batch shows in the server's audit log, and the run in the local history.
-    go(&app, "audit").await;
-    find(&app, "audit-tab-server").await.click().await.unwrap();
-    let mut seen = false;
-    for _ in 0..50 {
-        for row in all(&app, "audit-row").await {
-            if row
-                .text()
-                .await
-                .unwrap_or_default()
-                .contains("sync.batch.applied")
-            {
-                seen = true;
-            }
-        }
-        if seen {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(seen, "the batch is in the audit screen");
-    screenshot(&app, "audit").await;
-    find(&app, "audit-tab-local").await.click().await.unwrap();
-    find(&app, "history-row").await;
-
-    // A record the server refuses waits in dead letters; staff fix it and it goes through.
-    feeder.enqueue(
-        "orders",
-        &[json!({"id": "o-big", "note": "x".repeat(70_000)})],
+    let drawer = text_of(&app, "attention-drawer").await;
+    assert!(
+        !drawer.contains("upsert") && !drawer.contains("-0000-"),
+        "no operation words or versions for staff: {drawer}"
     );
-    go(&app, "dashboard").await;
-    find(&app, "sync-now").await.click().await.unwrap();
-    wait_text(&app, "dead-letter-count", |t| t.trim() == "1").await;
-    go(&app, "dead-letters").await;
-    find(&app, "dead-letter-row").await;
-    // A row opens when clicked (its first cell is the selection checkbox).
-    app.find(Locator::Css(
-        "[data-testid='dead-letter-row'] td:nth-child(2)",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    let reason = text_of(&app, "dead-letter-reason").await;
-    assert!(reason.contains("bytes"), "{reason}");
-    screenshot(&app, "dead-letters").await;
-    let editor = find(&app, "dead-letter-data").await;
-    editor.clear().await.unwrap();
-    editor
-        .send_keys(r#"{"id": "o-big", "note": "short now"}"#)
-        .await
-        .unwrap();
-    find(&app, "dead-letter-fix").await.click().await.unwrap();
-    go(&app, "dashboard").await;
+    screenshot_both(&app, "staff-attention").await;
+    type_into(&app, "attention-field-note", "short now").await;
+    click(&app, "attention-fix").await;
+
+    // Fixed and resent: all synced again, and the server holds the corrected record.
+    go(&app, "status").await;
     wait_text(&app, "dead-letter-count", |t| t.trim() == "0").await;
-    find(&app, "sync-now").await.click().await.unwrap();
-    wait_text(&app, "status-state", |t| t.contains("All synced")).await;
+    click(&app, "sync-now").await;
+    wait_text(&app, "status-sentence", |t| t.contains("All synced")).await;
     let stored: Vec<Value> = db
         .store()
         .await
@@ -261,41 +130,220 @@ async fn staff_enroll_sync_fix_a_rejected_record_and_admins_see_audit_config_and
         .filter(|r| r.record_id == "o-big")
         .map(|r| serde_json::from_str(r.data.as_deref().unwrap()).unwrap())
         .collect();
-    assert_eq!(stored, vec![json!({"id": "o-big", "note": "short now"})]);
+    assert_eq!(
+        stored,
+        vec![json!({"id": "o-big", "customer": "c-7", "note": "short now"})]
+    );
 
-    // An admin changes the configuration: a new version with its diff.
-    set_config_number(&db, "sync.batch_size", "250");
-    go(&app, "config").await;
-    let mut versions = 0;
+    go(&app, "history").await;
+    wait_any(&app, "history-row", |t| t.contains("1 refused")).await;
+    screenshot_both(&app, "staff-history").await;
+    go(&app, "settings").await;
+    screenshot_both(&app, "staff-settings").await;
+
+    // Pasting another site's string never silently re-enrolls the PC: it asks first.
+    let other = register_site(&db, "Store 13", "sync:write config:read");
+    click(&app, "change-site").await;
+    type_into(&app, "enroll-input", &enrollment_for(&other, &server.url)).await;
+    click(&app, "enroll-submit").await;
+    find(&app, "confirm-yes").await;
+    screenshot(&app, "staff-change-site").await;
+    assert_eq!(feeder.status()["enrolled"]["client_id"], site.client_id);
+    app.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and_revokes_it() {
+    let (db, server) = sqlite_server(&[]).await;
+    let admin = register_site(&db, "Head office", ADMIN_SCOPES);
+    let console = Agent::new();
+    let saves = tempfile::tempdir().unwrap();
+    let (_driver, app) = start_app(&console.data_dir(), saves.path()).await;
+    sign_in_as_admin(&app, &enrollment_for(&admin, &server.url), "Head office").await;
+
+    // Register a site: its one-time string, with Copy and a QR code.
+    go(&app, "sites").await;
+    click(&app, "sites-register").await;
+    type_into(&app, "register-name", "Store 12").await;
+    click(&app, "register-submit").await;
+    find(&app, "register-qr").await;
+    let enrollment = value_of(&app, "register-enrollment").await;
+    assert!(enrollment.starts_with("kendrix1:"), "{enrollment}");
+    screenshot_both(&app, "admin-register").await;
+    click(&app, "register-close").await;
+    wait_any(&app, "sites-row", |t| {
+        t.contains("Store 12") && t.contains("Never")
+    })
+    .await;
+
+    // A real agent enrolls with that string and syncs: the fleet shows it as seen.
+    let store = Agent::new();
+    store.enroll(&enrollment);
+    store.enqueue("orders", &order_rows(0, 20));
+    store.ok(&["sync"]);
     for _ in 0..50 {
-        versions = all(&app, "config-version-row").await.len();
-        if versions >= 2 {
+        go(&app, "sites").await;
+        let rows = all(&app, "sites-row").await;
+        let mut seen = false;
+        for row in rows {
+            let text = row.text().await.unwrap_or_default();
+            seen |= text.contains("Store 12") && !text.contains("Never");
+        }
+        if seen {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert!(versions >= 2, "{versions} versions shown");
-    find(&app, "config-diff-from")
+    wait_any(&app, "sites-row", |t| {
+        t.contains("Store 12") && !t.contains("Never")
+    })
+    .await;
+    screenshot_both(&app, "admin-sites").await;
+
+    let before = store.status()["config_version"].clone();
+    // A configuration change: previewed (diff and App.config rendering) before it is published.
+    go(&app, "config").await;
+    type_into(&app, "config-key", "sync.batch_size").await;
+    find(&app, "config-type")
         .await
-        .select_by_value("1")
+        .select_by_value("number")
         .await
         .unwrap();
-    find(&app, "config-diff-to")
-        .await
-        .select_by_value("2")
-        .await
-        .unwrap();
-    wait_text(&app, "config-diff-row", |t| t.contains("sync.batch_size")).await;
-    find(&app, "config-preview-ini")
-        .await
+    type_into(&app, "config-value", "250").await;
+    type_into(&app, "config-comment", "Smaller batches for the slow link").await;
+    click(&app, "config-preview-button").await;
+    wait_any(&app, "config-diff-row", |t| t.contains("sync.batch_size")).await;
+    click(&app, "config-preview-xml").await;
+    wait_text(&app, "config-preview", |t| {
+        t.contains(r#"<add key="sync.batch_size" value="250" />"#)
+    })
+    .await;
+    screenshot_both(&app, "admin-config-preview").await;
+    click(&app, "config-publish").await;
+    find(&app, "config-published").await;
+
+    // The site runs an older configuration until it syncs; then it reports the new one.
+    wait_any(&app, "config-drift-row", |t| t.contains("Store 12")).await;
+    store.enqueue("orders", &order_rows(20, 5));
+    store.ok(&["sync"]);
+    assert_ne!(
+        store.status()["config_version"],
+        before,
+        "the agent runs the version just published"
+    );
+    go(&app, "sites").await;
+    go(&app, "config").await;
+    find(&app, "config-drift-none").await;
+    screenshot_both(&app, "admin-config").await;
+
+    // Roll back to the first version, again through a preview and a comment.
+    let rollbacks = all(&app, "config-rollback").await;
+    rollbacks
+        .last()
+        .expect("an older version")
+        .clone()
         .click()
         .await
         .unwrap();
-    wait_text(&app, "config-preview", |t| t.contains("[sync]")).await;
-    screenshot(&app, "config").await;
+    type_into(&app, "config-comment", "Back to the defaults").await;
+    click(&app, "config-preview-button").await;
+    wait_any(&app, "config-diff-row", |t| t.contains("sync.batch_size")).await;
+    click(&app, "config-publish").await;
+    find(&app, "config-published").await;
+    wait_any(&app, "config-version-row", |t| {
+        t.contains("Back to the defaults")
+    })
+    .await;
+
+    // The site's page; revoking it turns its row revoked.
+    go(&app, "sites").await;
+    app.find(Locator::LinkText("Store 12"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    find(&app, "screen-site").await;
+    wait_any(&app, "site-batch-row", |t| !t.is_empty()).await;
+    screenshot_both(&app, "admin-site").await;
+    click(&app, "site-revoke").await;
+    click(&app, "confirm-yes").await;
+    wait_text(&app, "site-status", |t| t.contains("Revoked")).await;
+    go(&app, "sites").await;
+    wait_any(&app, "sites-row", |t| {
+        t.contains("Store 12") && t.contains("Revoked")
+    })
+    .await;
+    let refused = store.run(&["sync"]);
+    assert!(!refused.status.success(), "a revoked site cannot sync");
 
     go(&app, "stats").await;
-    find(&app, "sync-window-row").await;
-    screenshot(&app, "stats").await;
+    find(&app, "stats-window").await;
+    wait_any(&app, "sync-window-row", |t| t.contains("Store 12")).await;
+    screenshot_both(&app, "admin-stats").await;
+    app.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_exports_the_audit_log_to_the_file_picked_in_the_save_dialog() {
+    let (db, server) = sqlite_server(&[]).await;
+    let admin = register_site(&db, "Head office", ADMIN_SCOPES);
+    let site = register_site(&db, "Store 12", "sync:write config:read");
+    let store = Agent::new();
+    store.enroll(&enrollment_for(&site, &server.url));
+    store.enqueue("orders", &order_rows(0, 30));
+    store.ok(&["sync"]);
+
+    let console = Agent::new();
+    let saves = tempfile::tempdir().unwrap();
+    let (_driver, app) = start_app(&console.data_dir(), saves.path()).await;
+    sign_in_as_admin(&app, &enrollment_for(&admin, &server.url), "Head office").await;
+
+    // One-line rows with readable names, the chain badge, and a detail drawer.
+    go(&app, "audit").await;
+    wait_text(&app, "audit-chain", |t| t.contains("verified")).await;
+    wait_any(&app, "audit-row", |t| t.contains("Store 12")).await;
+    all(&app, "audit-row").await[0].click().await.unwrap();
+    find(&app, "audit-drawer").await;
+    screenshot_both(&app, "admin-audit").await;
+    app.find(Locator::Css("[data-testid='drawer-close']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Export: the Rust side streams the server's CSV into the file the dialog answered.
+    find(&app, "audit-export-format")
+        .await
+        .select_by_value("csv")
+        .await
+        .unwrap();
+    click(&app, "audit-export").await;
+    let saved = wait_text(&app, "audit-export-result", |t| t.contains("Saved to")).await;
+    let files: Vec<_> = std::fs::read_dir(saves.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let path = &files[0];
+    assert!(saved.contains(&path.display().to_string()), "{saved}");
+    assert_eq!(path.extension().unwrap(), "csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert!(
+        header.contains(&"event") && header.contains(&"seq"),
+        "{header:?}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        rows.iter().any(|r| r.contains("sync.batch.applied")),
+        "the batch is in the export"
+    );
+    assert!(
+        !text.contains(&site.client_secret) && !text.contains(&admin.client_secret),
+        "no secret in the export"
+    );
     app.close().await.unwrap();
 }

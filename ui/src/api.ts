@@ -16,12 +16,14 @@ import { asCommandError } from './lib/errors';
 export type Problem = 'auth' | 'permission' | 'offline' | 'refused' | 'keychain' | 'disk' | 'local';
 
 /**
- * What kind of failure a command met: a Problem, or `not_enrolled`, `invalid` (the input),
- * `not_found`, `unreadable` (the server's answer); `unknown` when the shell gave no code.
+ * What kind of failure a command met: a Problem, or `not_enrolled`, `no_admin` (no admin
+ * signed in), `invalid` (the input; a 400), `not_found` (a 404), `conflict` (a 409),
+ * `other_site` (an enrollment string for another site: confirm first); `unknown` when the
+ * shell gave no code.
  */
 export type ErrorCode =
-  | Problem | 'not_enrolled' | 'no_admin' | 'invalid' | 'not_found' | 'conflict' | 'unreadable'
-  | 'other_site' | 'unknown';
+  | Problem | 'not_enrolled' | 'no_admin' | 'invalid' | 'not_found' | 'conflict' | 'other_site'
+  | 'unknown';
 
 /** How every command fails. */
 export interface CommandError { code: ErrorCode; message: string }

@@ -4,6 +4,7 @@
 //! aside. The admin's connection (`admin.rs`) is a client of its own over the same plumbing.
 
 mod admin;
+mod profile;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -21,7 +22,8 @@ use crate::keychain::{Keychain, KeychainError, StoredToken};
 use crate::local_store::FormedBatch;
 use crate::status::Problem;
 
-pub use admin::{AdminClient, SiteSummary};
+pub use admin::{AdminClient, AdminMethod, SiteSummary};
+pub use profile::Profile;
 
 /// A token is renewed this long before it expires, so no request goes out with a token
 /// that dies on the way.
@@ -441,22 +443,6 @@ impl ServerClient {
             return Ok(());
         }
         Err(failure_of(response, self.wall_time()).await)
-    }
-
-    /// A bearer-authenticated GET of any server path (with its query), for front-ends that
-    /// show server data (audit log, configuration versions, statistics). Returns the body.
-    pub async fn get_text(&self, path_and_query: &str) -> Result<String, Failure> {
-        let url = format!("{}{}", self.base, path_and_query);
-        let response = self
-            .authorized(|token| self.http.get(&url).bearer_auth(token))
-            .await?;
-        if !response.status().is_success() {
-            return Err(failure_of(response, self.wall_time()).await);
-        }
-        response.text().await.map_err(|e| Failure::Transient {
-            reason: format!("the answer was cut off: {}", short_error(&e)),
-            retry_after: None,
-        })
     }
 }
 

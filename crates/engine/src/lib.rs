@@ -22,14 +22,15 @@ mod status;
 
 pub use backoff::Backoff;
 pub use client::{
-    AdminClient, ChainHead, Failure, FetchedConfig, ServerClient, SiteSummary, WitnessedEntry,
+    AdminClient, AdminMethod, ChainHead, Failure, FetchedConfig, Profile, ServerClient,
+    SiteSummary, WitnessedEntry,
 };
 pub use engine::{
     AdminEnrollReport, Engine, EnrollReport, Heartbeat, LastRun, SyncServer, SyncSettings,
 };
 pub use keychain::{Keychain, KeychainError, StoredToken};
 pub use local_store::{
-    AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, QueueFigures, SyncRun, Witness,
+    AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, Names, QueueFigures, SyncRun, Witness,
 };
 pub use sources::{read_rows, Format, Inbox, InboxOutcome, RowShape};
 pub use status::{Enrolled, Problem, Progress, RunOutcome, Status, SyncState, Trigger};
@@ -82,6 +83,15 @@ pub enum EngineError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A file the agent was asked to write (a download) could not be written.
+    #[error("{path} could not be written: {source}")]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The admin console asked for a path outside the admin API; nothing was sent.
+    #[error("{0:?} is not a path of the admin API")]
+    NotAdminPath(String),
 }
 
 impl EngineError {
@@ -98,13 +108,15 @@ impl EngineError {
             EngineError::NotAdmin(_) => Some(Problem::Permission),
             EngineError::Keychain(_) => Some(Problem::Keychain),
             EngineError::DiskFull(_) => Some(Problem::Disk),
-            EngineError::Database(_) | EngineError::Migration(_) | EngineError::Io(_) => {
-                Some(Problem::Local)
-            }
+            EngineError::Database(_)
+            | EngineError::Migration(_)
+            | EngineError::Io(_)
+            | EngineError::File { .. } => Some(Problem::Local),
             EngineError::InvalidChange { .. }
             | EngineError::BadRow { .. }
             | EngineError::NotEnrolled
             | EngineError::NoAdmin
+            | EngineError::NotAdminPath(_)
             | EngineError::NoSuchDeadLetter(_) => None,
         }
     }

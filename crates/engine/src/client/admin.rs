@@ -9,8 +9,9 @@ use std::time::Duration;
 pub use kendrix_core::admin::SiteSummary;
 use kendrix_core::Clock;
 use serde::Deserialize;
+use serde_json::Value;
 
-use super::{failure_of, short_error, Failure, Identity, ServerClient};
+use super::{failure_of, short_error, Failure, Identity, Profile, ServerClient};
 use crate::keychain::Keychain;
 
 #[derive(Deserialize)]
@@ -69,5 +70,94 @@ impl AdminClient {
             retry_after: None,
         })?;
         Ok(list.sites)
+    }
+
+    /// The admin credential's names (`GET /whoami`).
+    pub async fn whoami(&self) -> Result<Profile, Failure> {
+        self.inner.whoami().await
+    }
+
+    /// One admin API request (`path_and_query` starts with `/`); the answer's JSON, or
+    /// `None` for an empty answer (204). A refusal is the server's problem detail.
+    pub async fn request(
+        &self,
+        method: AdminMethod,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<Value>, Failure> {
+        let client = &self.inner;
+        let url = format!("{}{}", client.base, path_and_query);
+        let response = client
+            .authorized(|token| {
+                let request = client
+                    .http
+                    .request(method.as_reqwest(), &url)
+                    .bearer_auth(token);
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(match failure_of(response, client.wall_time()).await {
+                // A conflict is the admin's to resolve (a revoked site, a concurrent change), not a retry.
+                Failure::Transient { reason, .. } if status == reqwest::StatusCode::CONFLICT => {
+                    Failure::Refused {
+                        status: 409,
+                        detail: reason,
+                    }
+                }
+                other => other,
+            });
+        }
+        let text = response.text().await.map_err(|e| Failure::Transient {
+            reason: format!("the answer was cut off: {}", short_error(&e)),
+            retry_after: None,
+        })?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Failure::Refused {
+                status: 200,
+                detail: format!("the server's answer is not JSON: {e}"),
+            })
+    }
+
+    /// Starts a GET whose (possibly large) body the caller reads in chunks.
+    pub async fn get_streamed(&self, path_and_query: &str) -> Result<reqwest::Response, Failure> {
+        let client = &self.inner;
+        let url = format!("{}{}", client.base, path_and_query);
+        let response = client
+            .authorized(|token| client.http.get(&url).bearer_auth(token))
+            .await?;
+        if !response.status().is_success() {
+            return Err(failure_of(response, client.wall_time()).await);
+        }
+        Ok(response)
+    }
+}
+
+/// The HTTP methods the admin console uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AdminMethod {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl AdminMethod {
+    fn as_reqwest(self) -> reqwest::Method {
+        match self {
+            AdminMethod::Get => reqwest::Method::GET,
+            AdminMethod::Post => reqwest::Method::POST,
+            AdminMethod::Put => reqwest::Method::PUT,
+            AdminMethod::Delete => reqwest::Method::DELETE,
+        }
     }
 }

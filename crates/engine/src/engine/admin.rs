@@ -4,14 +4,18 @@
 //! never touches the site enrollment, its secret or the outbox, and enrolling the site never
 //! touches the admin's.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use kendrix_core::enrollment::Enrollment;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 
 use super::enrollment::SecretTrial;
 use super::Engine;
-use crate::client::{AdminClient, Failure, SiteSummary};
+use crate::client::{AdminClient, AdminMethod, Failure, Profile, SiteSummary};
 use crate::keychain::Keychain;
+use crate::local_store::Names;
 use crate::status::Enrolled;
 use crate::{EngineError, EngineResult};
 
@@ -65,7 +69,8 @@ impl Engine {
                 s.admin = Some(Enrolled {
                     server: client.server().to_owned(),
                     client_id: enrollment.client_id.clone(),
-                })
+                });
+                s.admin_names = None;
             })
             .await?;
         let report = AdminEnrollReport {
@@ -87,7 +92,12 @@ impl Engine {
             Keychain::for_admin(&admin.server, &admin.client_id)
                 .forget_all()
                 .await?;
-            self.store.update_state(|s| s.admin = None).await?;
+            self.store
+                .update_state(|s| {
+                    s.admin = None;
+                    s.admin_names = None;
+                })
+                .await?;
         }
         *self.admin.write().expect("admin lock") = None;
         Ok(admin)
@@ -106,6 +116,107 @@ impl Engine {
             .sites()
             .await
             .map_err(|failure| admin_error(client.server(), failure, false))
+    }
+
+    /// The admin credential's names as the server knows them; remembered for
+    /// [`AgentState::admin_names`](crate::AgentState).
+    pub async fn admin_profile(&self) -> EngineResult<Profile> {
+        let client = self.current_admin_client().await?;
+        let profile = client
+            .whoami()
+            .await
+            .map_err(|failure| admin_error(client.server(), failure, false))?;
+        self.remember_names(true, &profile).await?;
+        Ok(profile)
+    }
+
+    /// One request of the admin console with the admin credential: only the admin API's
+    /// paths go out ([`ADMIN_PATHS`]), so the webview cannot borrow the credential for
+    /// anything else. Answers the parsed JSON (`None`: an empty answer).
+    pub async fn admin_request(
+        &self,
+        method: AdminMethod,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> EngineResult<Option<Value>> {
+        check_admin_path(path_and_query)?;
+        let client = self.current_admin_client().await?;
+        client
+            .request(method, path_and_query, body)
+            .await
+            .map_err(EngineError::Server)
+    }
+
+    /// Streams an admin GET (an audit export) into `dest`: written to a temporary file
+    /// beside it and renamed when complete, so a failed download never leaves half a file
+    /// under the chosen name. `progress` hears the bytes written so far. Returns the size.
+    pub async fn admin_download(
+        &self,
+        path_and_query: &str,
+        dest: &Path,
+        progress: impl Fn(u64),
+    ) -> EngineResult<u64> {
+        check_admin_path(path_and_query)?;
+        let client = self.current_admin_client().await?;
+        let mut response = client
+            .get_streamed(path_and_query)
+            .await
+            .map_err(EngineError::Server)?;
+        let partial = dest.with_extension("part");
+        let local = |source| EngineError::File {
+            path: dest.to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(&partial).await.map_err(local)?;
+        let mut written = 0u64;
+        let outcome: EngineResult<()> = async {
+            while let Some(chunk) = response.chunk().await.map_err(|e| {
+                EngineError::Server(Failure::Transient {
+                    reason: format!("the download was cut off: {e}"),
+                    retry_after: None,
+                })
+            })? {
+                file.write_all(&chunk).await.map_err(local)?;
+                written += chunk.len() as u64;
+                progress(written);
+            }
+            file.flush().await.map_err(local)?;
+            Ok(())
+        }
+        .await;
+        drop(file);
+        if let Err(e) = outcome {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&partial, dest).await.map_err(local)?;
+        Ok(written)
+    }
+
+    /// The site's names as the server knows them (`GET /whoami` with the site's
+    /// credential); remembered for [`AgentState::site_names`](crate::AgentState).
+    pub async fn site_profile(&self) -> EngineResult<Profile> {
+        let profile = self.current_client().await?.whoami().await?;
+        self.remember_names(false, &profile).await?;
+        Ok(profile)
+    }
+
+    async fn remember_names(&self, admin: bool, profile: &Profile) -> EngineResult<()> {
+        let names = Names {
+            name: profile.name.clone(),
+            tenant: profile.tenant_name.clone(),
+        };
+        self.store
+            .update_state(|s| {
+                let slot = if admin {
+                    &mut s.admin_names
+                } else {
+                    &mut s.site_names
+                };
+                *slot = Some(names);
+            })
+            .await?;
+        Ok(())
     }
 
     /// The admin client of the credential in the database: another process may have
@@ -150,5 +261,60 @@ fn admin_error(server: &str, failure: Failure, enrolling: bool) -> EngineError {
         },
         other if enrolling => EngineError::AdminEnrollment(other),
         other => EngineError::Server(other),
+    }
+}
+
+/// The paths the admin console may call with the admin credential.
+pub const ADMIN_PATHS: [&str; 7] = [
+    "/admin/",
+    "/config",
+    "/audit/",
+    "/sync/stats",
+    "/auth/stats",
+    "/stats/",
+    "/whoami",
+];
+
+fn check_admin_path(path_and_query: &str) -> EngineResult<()> {
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    let allowed = ADMIN_PATHS.iter().any(|p| {
+        path.strip_prefix(p.trim_end_matches('/'))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || p.ends_with('/'))
+    });
+    if !allowed || path.contains("..") || path.contains("//") {
+        return Err(EngineError::NotAdminPath(path.to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_admin_path;
+
+    #[test]
+    fn only_the_admin_apis_paths_go_out_with_the_admin_credential() {
+        for ok in [
+            "/admin/sites",
+            "/admin/sites/kxc_1/revoke",
+            "/config/versions/3",
+            "/config?format=ini",
+            "/config/entries?dry_run=true",
+            "/audit/logs?limit=5",
+            "/stats/series?window=24h",
+            "/whoami",
+        ] {
+            assert!(check_admin_path(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "/sync/batches",
+            "/oauth/token",
+            "/configx",
+            "/admin/../oauth/token",
+            "http://elsewhere/admin/sites",
+            "//elsewhere/admin",
+            "/metrics",
+        ] {
+            assert!(check_admin_path(refused).is_err(), "{refused}");
+        }
     }
 }

@@ -126,6 +126,7 @@ impl Engine {
                     server: client.server().to_owned(),
                     client_id: enrollment.client_id.clone(),
                 });
+                s.site_names = None;
                 s.last_outcome = None;
                 s.last_problem = None;
                 s.last_message = None;

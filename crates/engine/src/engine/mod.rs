@@ -20,10 +20,10 @@ use kendrix_core::{Clock, Hlc};
 use rand::RngCore;
 use tokio::sync::{watch, Notify};
 
-use crate::client::{AdminClient, Failure, FetchedConfig, ServerClient};
+use crate::client::{AdminClient, ServerClient};
 use crate::local_store::{LocalStore, SyncRun};
 use crate::status::Status;
-use crate::{EngineError, EngineResult};
+use crate::EngineResult;
 
 pub use admin::AdminEnrollReport;
 pub use batch_sender::SyncServer;
@@ -141,27 +141,6 @@ impl Engine {
             .update_state(|s| s.notifications = enabled)
             .await?;
         Ok(())
-    }
-
-    /// The effective configuration as the server renders it now (`json`, `xml`, `ini`).
-    pub async fn config_as(&self, format: &str) -> EngineResult<FetchedConfig> {
-        let client = self.current_client().await?;
-        client.fetch_config_as(format, None).await?.ok_or_else(|| {
-            // A 304 to a request without an ETag: a proxy in the way; asking again may help.
-            EngineError::Server(Failure::Transient {
-                reason: "no configuration came back".into(),
-                retry_after: None,
-            })
-        })
-    }
-
-    /// A GET of the server's API with this agent's token (for screens showing server data).
-    pub async fn server_get(&self, path_and_query: &str) -> EngineResult<String> {
-        Ok(self
-            .current_client()
-            .await?
-            .get_text(path_and_query)
-            .await?)
     }
 }
 

@@ -18,6 +18,10 @@ mod key {
     pub const CLIENT_ID: &str = "client_id";
     pub const ADMIN_SERVER: &str = "admin.server";
     pub const ADMIN_CLIENT_ID: &str = "admin.client_id";
+    pub const SITE_NAME: &str = "site.name";
+    pub const SITE_TENANT: &str = "site.tenant";
+    pub const ADMIN_NAME: &str = "admin.name";
+    pub const ADMIN_TENANT: &str = "admin.tenant";
     pub const NODE_ID: &str = "node_id";
     pub const LAST_SUCCESS: &str = "last_success_at";
     pub const LAST_OUTCOME: &str = "last_outcome";
@@ -45,6 +49,13 @@ pub struct Witness {
     pub hash: String,
 }
 
+/// A credential's names as the server knows them, kept to show without a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Names {
+    pub name: String,
+    pub tenant: String,
+}
+
 /// Everything the agent remembers, typed. Read with [`LocalStore::agent_state`], changed with
 /// [`LocalStore::update_state`]. (The HLC's last version is kept beside it, written in the
 /// transaction of the changes it dated.)
@@ -57,6 +68,9 @@ pub struct AgentState {
     /// The admin credential's server and client, apart from the site's enrollment (its
     /// secret is in the OS keychain, in entries of its own).
     pub admin: Option<Enrolled>,
+    /// The site's and the admin's names as the server last said (`GET /whoami`).
+    pub site_names: Option<Names>,
+    pub admin_names: Option<Names>,
     /// The configuration as last fetched, with its ETag.
     pub config: Option<FetchedConfig>,
     pub last_outcome: Option<RunOutcome>,
@@ -106,6 +120,14 @@ impl AgentState {
                 (Some(server), Some(client_id)) => Some(Enrolled { server, client_id }),
                 _ => None,
             },
+            site_names: match (take(key::SITE_NAME), take(key::SITE_TENANT)) {
+                (Some(name), Some(tenant)) => Some(Names { name, tenant }),
+                _ => None,
+            },
+            admin_names: match (take(key::ADMIN_NAME), take(key::ADMIN_TENANT)) {
+                (Some(name), Some(tenant)) => Some(Names { name, tenant }),
+                _ => None,
+            },
             config: match (
                 take(key::CONFIG_ETAG),
                 take(key::CONFIG_VERSION),
@@ -143,12 +165,17 @@ impl AgentState {
         let enrolled = self.enrolled.as_ref();
         let admin = self.admin.as_ref();
         let witness = self.witness.as_ref();
+        let (site_names, admin_names) = (self.site_names.as_ref(), self.admin_names.as_ref());
         vec![
             (key::NODE_ID, text(&self.node_id)),
             (key::SERVER, enrolled.map(|e| e.server.clone())),
             (key::CLIENT_ID, enrolled.map(|e| e.client_id.clone())),
             (key::ADMIN_SERVER, admin.map(|a| a.server.clone())),
             (key::ADMIN_CLIENT_ID, admin.map(|a| a.client_id.clone())),
+            (key::SITE_NAME, site_names.map(|n| n.name.clone())),
+            (key::SITE_TENANT, site_names.map(|n| n.tenant.clone())),
+            (key::ADMIN_NAME, admin_names.map(|n| n.name.clone())),
+            (key::ADMIN_TENANT, admin_names.map(|n| n.tenant.clone())),
             (key::CONFIG_ETAG, config.map(|c| c.etag.clone())),
             (key::CONFIG_VERSION, config.map(|c| c.version.clone())),
             (key::CONFIG_BODY, config.map(|c| c.body.clone())),

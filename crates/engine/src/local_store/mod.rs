@@ -17,7 +17,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::{EngineError, EngineResult};
 
-pub use agent_state::{AgentState, Witness};
+pub use agent_state::{AgentState, Names, Witness};
 pub use batches::FormedBatch;
 pub use history::{DeadLetter, SyncRun};
 pub use outbox::Enqueue;
