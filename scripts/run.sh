@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs Kendrix Sync on its embedded defaults: the server on SQLite (./kendrix.db, created on
-# first start) at http://127.0.0.1:8080 with a "Demo" tenant and a freshly registered "Demo
-# site"; the agent enrolled against it (secret in the OS keychain) with some sample records
-# queued; then the desktop app (tray + window) when there is a display, else the headless
-# agent `kendrix run`, watching ./.kendrix/inbox. Ctrl-C (or Quit in the tray) stops it all.
+# first start) at http://127.0.0.1:8080 with a "Demo" tenant: a freshly registered "Demo
+# site" (site scopes) and "Demo admin" (clients:admin …), beside the sites "Store 7" and
+# "Warehouse" (behind, needing attention). The agent is enrolled as the site (secret in the
+# OS keychain) and as the admin (`kendrix admin enroll`, its own keychain entry), with some
+# sample records queued; then the desktop app (tray + window) when there is a display, else
+# the headless agent `kendrix run`, watching ./.kendrix/inbox. Ctrl-C (or Quit in the tray)
+# stops it all.
 # Extra arguments go to `kendrix-server serve` (e.g. --bind 127.0.0.1:9090).
 #
 # Without a desktop session (no D-Bus session bus), the agent's keychain is a private
@@ -58,9 +61,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 cat "$state/server.out"
-enrollment=$(grep -o 'kendrix1:[A-Za-z0-9_-]*' "$state/server.out" | head -n1)
+# `serve --demo` prints "Demo site enrollment: kendrix1:…", then "Demo admin enrollment: …".
+enrollment=$(grep '^Demo site enrollment: ' "$state/server.out" | grep -o 'kendrix1:[A-Za-z0-9_-]*' | head -n1)
+admin_enrollment=$(grep '^Demo admin enrollment: ' "$state/server.out" | grep -o 'kendrix1:[A-Za-z0-9_-]*' | head -n1)
 
 "$bin/kendrix" enroll "$enrollment"
+"$bin/kendrix" admin enroll "$admin_enrollment"
 if [ ! -e "$state/samples-queued" ]; then
   for i in $(seq 1 250); do
     printf '{"id":"demo-%04d","customer":"customer %d","total":%d.%02d}\n' "$i" $((i % 17)) $((i * 3)) $((i % 100))
@@ -70,7 +76,7 @@ fi
 
 if [ "${KENDRIX_RUN_APP:-}" = "1" ]; then
   echo
-  echo "The desktop app starts, enrolled as the Demo site; it syncs the sample records at once (Sync Now for more)."
+  echo "The desktop app starts, enrolled as the Demo site and signed in as the Demo admin; it syncs the sample records at once (Sync Now for more)."
   "$bin/kendrix-desktop" &
   agent=$!
   wait $agent
@@ -81,6 +87,7 @@ cat <<EOF
 No display: the headless agent runs instead of the desktop app. It syncs now and then on
 the server's schedule (logs below). From another terminal:
   KENDRIX_AGENT_DIR=$KENDRIX_AGENT_DIR $bin/kendrix status      # all synced?
+  KENDRIX_AGENT_DIR=$KENDRIX_AGENT_DIR $bin/kendrix admin sites # the Demo tenant's fleet
   drop NDJSON/JSON/CSV files named <entity>.<anything>.csv into $state/inbox
 EOF
 "$bin/kendrix" run --inbox "$state/inbox" &

@@ -406,16 +406,24 @@ pub fn binary(name: &str) -> PathBuf {
 pub struct ServerProcess {
     pub url: String,
     pub log: PathBuf,
+    /// What it printed on stdout before its "listening on" line (e.g. `--demo`'s credentials).
+    pub banner: Vec<String>,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with_args(database_url, &[], env)
+    }
+
+    /// `kendrix-server serve --bind 127.0.0.1:0` with more arguments (e.g. `--demo`).
+    pub fn start_with_args(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("server.log");
         let mut cmd = Command::new(binary("kendrix-server"));
         cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
             .env("KENDRIX_DATABASE_URL", database_url)
             .env("NO_COLOR", "1")
             .current_dir(dir.path())
@@ -426,13 +434,14 @@ impl ServerProcess {
         }
         let mut child = cmd.spawn().expect("spawn kendrix-server");
         let stdout = child.stdout.take().expect("stdout");
-        let url = read_listening_line(stdout).unwrap_or_else(|| {
+        let (url, banner) = read_listening_line(stdout).unwrap_or_else(|| {
             let log_text = std::fs::read_to_string(&log).unwrap_or_default();
             panic!("kendrix-server did not start:\n{log_text}")
         });
         Self {
             url,
             log,
+            banner,
             child,
             _dir: dir,
         }
@@ -466,14 +475,19 @@ impl Drop for ServerProcess {
     }
 }
 
-fn read_listening_line(stdout: std::process::ChildStdout) -> Option<String> {
+/// The URL of the "listening on" line, and the lines printed before it.
+fn read_listening_line(stdout: std::process::ChildStdout) -> Option<(String, Vec<String>)> {
     use std::io::BufRead;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
         while let Some(Ok(line)) = lines.next() {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.trim().to_owned());
+            match line.strip_prefix("listening on ") {
+                Some(url) => {
+                    let _ = tx.send((url.trim().to_owned(), std::mem::take(&mut banner)));
+                }
+                None => banner.push(line),
             }
         }
     });

@@ -775,6 +775,8 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         "/config/rollback",
         "/config/drift",
         "/auth/stats",
+        "/stats/series",
+        "/whoami",
         "/sync/heartbeat",
         "/admin/sites",
         "/admin/sites/{client_id}",

@@ -14,6 +14,7 @@ mod group_commit;
 mod idempotency;
 mod model;
 mod postgres;
+mod series;
 mod sql_store;
 mod sqlite;
 mod sync;
@@ -124,6 +125,7 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditDraft,
     ) -> StoreResult<Tenant>;
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn tenant(&self, tenant_id: i64) -> StoreResult<Option<Tenant>>;
 
     async fn register_client(&self, client: NewClient, audit: AuditDraft) -> StoreResult<Client>;
     async fn list_clients(&self, tenant_id: Option<i64>) -> StoreResult<Vec<Client>>;
@@ -246,6 +248,13 @@ pub trait Store: Send + Sync + 'static {
         tenant_id: i64,
         since: UnixMillis,
     ) -> StoreResult<Vec<EntityFigures>>;
+
+    /// A tenant's batches per time bucket of `query` (one set-based read; empty buckets
+    /// have no row), oldest first.
+    async fn batch_series(&self, query: &SeriesQuery) -> StoreResult<Vec<BatchBucket>>;
+    /// A tenant's tokens issued and failed authentications per time bucket of `query`
+    /// (from the audit log, as [`Store::auth_event_counts`]), oldest first.
+    async fn auth_series(&self, query: &SeriesQuery) -> StoreResult<Vec<AuthBucket>>;
 
     /// The latest version of a configuration (tenant 0: the global one), if any.
     async fn config_head(&self, tenant_id: i64) -> StoreResult<Option<ConfigVersionRow>>;

@@ -460,3 +460,42 @@ pub struct AuditQuery {
     pub before_seq: Option<i64>,
     pub limit: i64,
 }
+
+/// What a statistics series counts: one tenant's activity in `[since, until)`, in buckets of
+/// `bucket_ms` aligned to the Unix epoch, optionally of one client only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesQuery {
+    pub tenant_id: i64,
+    /// The first bucket's start (a multiple of `bucket_ms`).
+    pub since: UnixMillis,
+    /// The end of the last bucket.
+    pub until: UnixMillis,
+    pub bucket_ms: i64,
+    /// Only this client (its `pk` and public id); `None`: every client of the tenant.
+    pub client: Option<(i64, String)>,
+}
+
+/// The batches of one bucket of a series; buckets where nothing happened have no row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct BatchBucket {
+    /// The bucket's start, Unix milliseconds.
+    pub bucket_at: UnixMillis,
+    /// Batches applied (every record decided).
+    pub batches: i64,
+    /// Batches refused as a whole.
+    pub refused_batches: i64,
+    pub applied: i64,
+    pub duplicate: i64,
+    pub stale: i64,
+    pub rejected: i64,
+}
+
+/// The authentication events of one bucket of a series; empty buckets have no row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuthBucket {
+    pub bucket_at: UnixMillis,
+    /// `token.issued` entries.
+    pub tokens_issued: i64,
+    /// `auth.client.failure` and `auth.bearer.failure` entries (as `/auth/stats` counts them).
+    pub auth_failed: i64,
+}

@@ -15,7 +15,7 @@ use sqlx::{Database, Pool, Transaction};
 
 use crate::dialect::{sql, Dialect, On};
 use crate::group_commit::{self, WriteQueue};
-use crate::{audit, batches, config, fleet, idempotency, tenants, tokens};
+use crate::{audit, batches, config, fleet, idempotency, series, tenants, tokens};
 use crate::{begin_detached, model::*, Backend, Store, StoreResult};
 
 /// The store over one database: a [`crate::SqliteStore`] or a [`crate::PgStore`].
@@ -172,6 +172,10 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         tenants::list_tenants(&self.db).await
+    }
+
+    async fn tenant(&self, tenant_id: i64) -> StoreResult<Option<Tenant>> {
+        tenants::tenant(&self.db, tenant_id).await
     }
 
     async fn register_client(&self, client: NewClient, audit: AuditDraft) -> StoreResult<Client> {
@@ -353,6 +357,14 @@ impl<D: Dialect> Store for SqlStore<D> {
         since: UnixMillis,
     ) -> StoreResult<Vec<EntityFigures>> {
         batches::figures(&self.db, batches::ENTITY_FIGURES, tenant_id, since).await
+    }
+
+    async fn batch_series(&self, query: &SeriesQuery) -> StoreResult<Vec<BatchBucket>> {
+        series::batch_series(&self.db, query).await
+    }
+
+    async fn auth_series(&self, query: &SeriesQuery) -> StoreResult<Vec<AuthBucket>> {
+        series::auth_series(&self.db, query).await
     }
 
     async fn config_head(&self, tenant_id: i64) -> StoreResult<Option<ConfigVersionRow>> {

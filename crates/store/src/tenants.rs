@@ -9,6 +9,7 @@ use crate::{Client, NewClient, RevokedClient, StoreResult, Tenant};
 const INSERT_TENANT: &str =
     "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at";
 const LIST_TENANTS: &str = "SELECT id, name, created_at FROM tenants ORDER BY id";
+const TENANT: &str = "SELECT id, name, created_at FROM tenants WHERE id = $1";
 
 pub(crate) const CLIENT_COLUMNS: &str = "id AS pk, client_id, tenant_id, name, secret_hash, \
      scopes, created_at, revoked_at, previous_secret_hash, previous_secret_until";
@@ -49,6 +50,13 @@ pub(crate) async fn create_tenant<D: Dialect>(
 
 pub(crate) async fn list_tenants<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<Tenant>> {
     sql(LIST_TENANTS).fetch_all(db.read()).await
+}
+
+pub(crate) async fn tenant<D: Dialect>(
+    db: &Connections<D>,
+    tenant_id: i64,
+) -> StoreResult<Option<Tenant>> {
+    sql(TENANT).bind(tenant_id).fetch_optional(db.read()).await
 }
 
 pub(crate) async fn register_client<D: Dialect>(

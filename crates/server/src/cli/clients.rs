@@ -255,6 +255,18 @@ pub(super) fn print_registration(r: &Registration, json: bool) {
         );
         return;
     }
+    print_credentials(r);
+    println!("  enrollment:    {}", r.enrollment);
+}
+
+/// Prints a registration for a person, its enrollment string on a line of its own that
+/// starts with `label` (`Demo site enrollment: kendrix1:…`), for scripts to pick.
+pub(super) fn print_labelled_registration(label: &str, r: &Registration) {
+    print_credentials(r);
+    println!("{label} enrollment: {}", r.enrollment);
+}
+
+fn print_credentials(r: &Registration) {
     println!("client registered: {} (tenant {})", r.name, r.tenant_id);
     println!("  client_id:     {}", r.client_id);
     println!(
@@ -262,7 +274,6 @@ pub(super) fn print_registration(r: &Registration, json: bool) {
         r.client_secret
     );
     println!("  scopes:        {}", r.scopes);
-    println!("  enrollment:    {}", r.enrollment);
 }
 
 #[cfg(test)]

@@ -48,8 +48,11 @@ pub enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
-        /// First make sure a "Demo" tenant exists and register a fresh "Demo site" client
-        /// with every scope but clients:admin, printing its credentials and enrollment string.
+        /// First set up the "Demo" tenant: a fresh "Demo site" (sync:write config:read) and
+        /// "Demo admin" (clients:admin config:read config:write audit:read stats:read),
+        /// earlier ones revoked, and the sites "Store 7" (synced) and "Warehouse" (behind,
+        /// needing attention). Prints each credential once, the site's first, with the lines
+        /// "Demo site enrollment: kendrix1:…" and "Demo admin enrollment: kendrix1:…".
         #[arg(long)]
         demo: bool,
     },

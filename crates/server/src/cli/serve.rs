@@ -6,14 +6,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use super::clients::print_registration;
+use super::clients::print_labelled_registration;
 use super::open_store;
 use crate::app::{shutdown_signal, App};
 use crate::context::RequestContext;
+use crate::services::sites::{DEMO_ADMIN, DEMO_SITE, DEMO_STORE, DEMO_WAREHOUSE};
 use crate::settings::Settings;
 use kendrix_core::SystemClock;
 
-/// Runs the server until Ctrl-C or SIGTERM, first registering a demo site if asked.
+/// Runs the server until Ctrl-C or SIGTERM, first setting up the demo tenant if asked.
 pub(super) async fn serve(
     mut settings: Settings,
     bind: Option<SocketAddr>,
@@ -32,8 +33,13 @@ pub(super) async fn serve(
     }
     let app = App::new(store, settings, Arc::new(SystemClock));
     if demo {
-        let registration = app.sites.register_demo_site(&RequestContext::cli()).await?;
-        print_registration(&registration, false);
+        // Secrets go to stdout this once, never to the log.
+        let demo = app.sites.register_demo(&RequestContext::cli()).await?;
+        print_labelled_registration(DEMO_SITE, &demo.site);
+        print_labelled_registration(DEMO_ADMIN, &demo.admin);
+        println!(
+            "also in the Demo tenant: {DEMO_STORE} (synced just now) and {DEMO_WAREHOUSE} (behind: records waiting for hours)"
+        );
     }
     tracing::info!(
         address = %local,

@@ -1,6 +1,7 @@
 //! Bearer-token authentication for the API (RFC 6750): `Bearer<S>` is an extractor that
-//! admits a request only with a valid token carrying scope `S`, inside its client's rate
-//! limit. It reads the `Authorization` header; `Authorizer::admit_bearer` decides.
+//! admits a request only with a valid token carrying one of the scopes `S` names, inside its
+//! client's rate limit; `AnyBearer` admits any valid token. It reads the `Authorization`
+//! header; `Authorizer::admit_bearer` decides.
 
 use std::marker::PhantomData;
 
@@ -12,38 +13,52 @@ use kendrix_core::Scope;
 use super::problem::ApiError;
 use super::AppState;
 use crate::context::RequestContext;
-use crate::services::authorizer::Presented;
+use crate::services::authorizer::{Presented, Required};
 
 pub use crate::services::authorizer::Caller;
 
-/// Names the scope an endpoint requires, at the type level.
+/// Names the scopes an endpoint admits, at the type level: a token with any one of them
+/// (none named: any valid token).
 pub trait RequiredScope: Send + Sync + 'static {
-    const SCOPE: Scope;
+    const ANY_OF: &'static [Scope];
 }
 
 macro_rules! scope_markers {
-    ($($name:ident => $scope:expr),* $(,)?) => {
+    ($($(#[$doc:meta])* $name:ident => [$($scope:expr),*]),* $(,)?) => {
         $(
-            #[doc = concat!("Requires `", stringify!($name), "`.")]
+            $(#[$doc])*
             pub struct $name;
             impl RequiredScope for $name {
-                const SCOPE: Scope = $scope;
+                const ANY_OF: &'static [Scope] = &[$($scope),*];
             }
         )*
     };
 }
 
 scope_markers! {
-    SyncWrite => Scope::SyncWrite,
-    ConfigRead => Scope::ConfigRead,
-    ConfigWrite => Scope::ConfigWrite,
-    AuditRead => Scope::AuditRead,
-    StatsRead => Scope::StatsRead,
-    ClientsAdmin => Scope::ClientsAdmin,
+    /// Requires `sync:write`.
+    SyncWrite => [Scope::SyncWrite],
+    /// Requires `config:read`.
+    ConfigRead => [Scope::ConfigRead],
+    /// Requires `config:write`.
+    ConfigWrite => [Scope::ConfigWrite],
+    /// Requires `audit:read`.
+    AuditRead => [Scope::AuditRead],
+    /// Requires `stats:read`.
+    StatsRead => [Scope::StatsRead],
+    /// Requires `clients:admin`.
+    ClientsAdmin => [Scope::ClientsAdmin],
+    /// Requires `stats:read` or `clients:admin` (an admin sees its sites' figures).
+    StatsOrAdmin => [Scope::StatsRead, Scope::ClientsAdmin],
+    /// Any valid token, a site's or an admin's.
+    AnyScope => [],
 }
 
-/// Extracts the caller of a request that needs scope `S`.
+/// Extracts the caller of a request that needs one of the scopes `S` names.
 pub struct Bearer<S: RequiredScope>(pub Caller, pub PhantomData<S>);
+
+/// Extracts the caller of a request that any valid token may make.
+pub type AnyBearer = Bearer<AnyScope>;
 
 impl<S: RequiredScope> FromRequestParts<AppState> for Bearer<S> {
     type Rejection = ApiError;
@@ -54,7 +69,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Bearer<S> {
             .unwrap_or_else(|never| match never {});
         let caller = app
             .authorizer
-            .admit_bearer(&ctx, presented(parts), S::SCOPE)
+            .admit_bearer(&ctx, presented(parts), Required(S::ANY_OF))
             .await?;
         tracing::Span::current().record("client_id", caller.client_id.as_str());
         Ok(Bearer(caller, PhantomData))

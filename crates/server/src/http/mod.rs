@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod ops;
 pub mod problem;
 pub mod sync;
+pub mod whoami;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -60,7 +61,8 @@ pub struct AppState {
         config::effective, config::versions, config::version, config::diff, config::set,
         config::unset, config::rollback, config::drift,
         admin::register, admin::list, admin::detail, admin::revoke, admin::rotate_secret, admin::heartbeat,
-        sync::post_batch, sync::versions, sync::records, sync::stats, ops::health, ops::metrics, ops::auth_stats, openapi,
+        sync::post_batch, sync::versions, sync::records, sync::stats, ops::health, ops::metrics, ops::auth_stats, ops::series,
+        whoami::whoami, openapi,
     ),
     components(schemas(problem::Problem, oauth::OAuthErrorBody)),
     modifiers(&BearerScheme),
@@ -117,6 +119,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/sites/{client_id}/revoke", post(admin::revoke))
         .route("/admin/sites/{client_id}/rotate-secret", post(admin::rotate_secret))
         .route("/auth/stats", get(ops::auth_stats))
+        .route("/stats/series", get(ops::series))
+        .route("/whoami", get(whoami::whoami))
         .route("/audit/logs", get(audit::logs))
         .route("/audit/export", get(audit::export))
         .route("/audit/verify", get(audit::verify))

@@ -1,16 +1,18 @@
-//! Operations endpoints: `GET /health`, `GET /metrics`, `GET /auth/stats`.
+//! Operations endpoints: `GET /health`, `GET /metrics`, `GET /auth/stats`,
+//! `GET /stats/series`.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::bearer::{Bearer, StatsRead};
+use super::bearer::{Bearer, StatsOrAdmin, StatsRead};
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::services::reports::{AuthStats, DatabaseHealth};
+use crate::services::reports::{AuthStats, DatabaseHealth, SeriesWindow, StatsSeries};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -82,4 +84,46 @@ pub async fn auth_stats(
             .auth_stats(&caller.ctx, caller.tenant_id)
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SeriesParams {
+    /// `1h` (12 buckets of 5 minutes), `24h` (24 hourly) or `7d` (28 of 6 hours).
+    pub window: Option<String>,
+    /// Only this client of the caller's tenant (kxc_…).
+    pub client_id: Option<String>,
+}
+
+/// The caller's tenant's batches, record outcomes, tokens issued and failed authentications
+/// per time bucket: every bucket of the window, oldest first, aligned to multiples of
+/// `bucket_ms` since the Unix epoch, the last one holding the server's "now".
+#[utoipa::path(
+    get, path = "/stats/series", tag = "operations",
+    security(("bearer" = ["stats:read"]), ("bearer" = ["clients:admin"])),
+    params(SeriesParams),
+    responses(
+        (status = 200, description = "One bucket per interval of the window", body = StatsSeries),
+        (status = 400, description = "Missing or unknown window (named in invalid_params)", body = Problem),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token has neither stats:read nor clients:admin", body = Problem),
+        (status = 404, description = "No such client in this tenant", body = Problem),
+        (status = 429, description = "Rate limited", body = Problem),
+    )
+)]
+pub async fn series(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<StatsOrAdmin>,
+    params: Result<Query<SeriesParams>, QueryRejection>,
+) -> Result<Json<StatsSeries>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let window = params
+        .window
+        .as_deref()
+        .and_then(SeriesWindow::parse)
+        .ok_or_else(|| ApiError::InvalidParam {
+            name: "window",
+            reason: format!("must be {}", SeriesWindow::LABELS),
+        })?;
+    let client_id = params.client_id.as_deref().filter(|id| !id.is_empty());
+    Ok(Json(app.reports.series(&caller, window, client_id).await?))
 }

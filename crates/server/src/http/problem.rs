@@ -4,13 +4,13 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kendrix_core::sync::{BatchError, RecordProblem};
-use kendrix_core::Scope;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::services::authorizer::BearerRefusal;
+use crate::services::authorizer::{BearerRefusal, Required};
 use crate::services::configurations::ConfigError;
 use crate::services::intake::IntakeError;
+use crate::services::reports::SeriesError;
 use crate::services::sites::SiteError;
 use crate::services::Failure;
 
@@ -51,8 +51,8 @@ pub enum ApiError {
     MalformedToken,
     #[error("the access token is {0}; get a new one at POST /oauth/token")]
     InvalidToken(&'static str),
-    #[error("this endpoint needs the scope {0}, which the token does not carry")]
-    InsufficientScope(Scope),
+    #[error("this endpoint needs {0}, which the token does not carry")]
+    InsufficientScope(Required),
     #[error("too many requests; retry after {0} seconds")]
     RateLimited(u64),
     #[error("{0}")]
@@ -154,7 +154,8 @@ impl ApiError {
                 r#"Bearer realm="kendrix", error="invalid_token", error_description="the access token is {why}""#
             )),
             ApiError::InsufficientScope(scope) => Some(format!(
-                r#"Bearer realm="kendrix", error="insufficient_scope", scope="{scope}""#
+                r#"Bearer realm="kendrix", error="insufficient_scope", scope="{}""#,
+                scope.names()
             )),
             _ => None,
         }
@@ -251,6 +252,15 @@ impl From<SiteError> for ApiError {
             SiteError::NotGrantable(why) => ApiError::Forbidden(why),
             SiteError::Revoked => ApiError::Conflict(err.to_string()),
             SiteError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<SeriesError> for ApiError {
+    fn from(err: SeriesError) -> Self {
+        match err {
+            SeriesError::NotFound => ApiError::NotFoundThing("the client (in your tenant)"),
+            SeriesError::Failed(failure) => failure.into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The bearer tokens of API requests (RFC 6750): a request is admitted only with a valid
-//! access token carrying the endpoint's scope, inside its client's rate limit. Every refusal
-//! is audited and counted towards the failed-authentication throttle.
+//! access token carrying one of the endpoint's scopes (or, for an endpoint that names none,
+//! any valid token), inside its client's rate limit. Every refusal is audited and counted
+//! towards the failed-authentication throttle.
 
 use kendrix_core::credentials;
 use kendrix_core::{AuditDraft, AuditEvent, AuditOutcome, Scope, ScopeSet, UnixMillis};
@@ -54,6 +55,36 @@ impl Caller {
     }
 }
 
+/// The scopes an endpoint admits: a token carrying any one of them is let in; an empty list
+/// admits every valid token (`GET /whoami`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Required(pub &'static [Scope]);
+
+impl Required {
+    fn admits(self, scopes: &ScopeSet) -> bool {
+        self.0.is_empty() || self.0.iter().any(|s| scopes.contains(*s))
+    }
+
+    /// Space-separated, as RFC 6750's `scope` attribute lists them.
+    pub fn names(self) -> String {
+        let names: Vec<&str> = self.0.iter().map(|s| s.as_str()).collect();
+        names.join(" ")
+    }
+}
+
+impl std::fmt::Display for Required {
+    /// "the scope stats:read", "one of the scopes stats:read, clients:admin".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            [one] => write!(f, "the scope {one}"),
+            many => {
+                let names: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+                write!(f, "one of the scopes {}", names.join(", "))
+            }
+        }
+    }
+}
+
 /// Why an API request was not admitted.
 #[derive(Debug)]
 pub enum BearerRefusal {
@@ -63,8 +94,8 @@ pub enum BearerRefusal {
     Malformed,
     /// The token is unknown, not an access token, revoked or expired (says which).
     Invalid(&'static str),
-    /// The token does not carry this scope.
-    InsufficientScope(Scope),
+    /// The token carries none of these scopes.
+    InsufficientScope(Required),
     /// Too many requests (or failed authentications); retry after this many seconds.
     RateLimited(u64),
     Failed(Failure),
@@ -85,12 +116,12 @@ enum Refusal {
 }
 
 impl Authorizer {
-    /// Admits an API request that needs `scope`: the caller it comes from, or why not.
+    /// Admits an API request that needs one of `scope`: the caller it comes from, or why not.
     pub async fn admit_bearer(
         &self,
         ctx: &RequestContext,
         presented: Presented<'_>,
-        scope: Scope,
+        scope: Required,
     ) -> Result<Caller, BearerRefusal> {
         let now = self.clock.now_ms();
         let caller = match self.check_bearer(ctx, presented, scope, now).await? {
@@ -111,7 +142,7 @@ impl Authorizer {
         &self,
         ctx: &RequestContext,
         presented: Presented<'_>,
-        scope: Scope,
+        scope: Required,
         now: UnixMillis,
     ) -> Result<Result<Caller, Refusal>, Failure> {
         let token = match presented {
@@ -145,7 +176,7 @@ impl Authorizer {
             token_family: state.family,
             ctx: ctx.clone(),
         };
-        if !caller.scopes.contains(scope) {
+        if !scope.admits(&caller.scopes) {
             return Ok(Err(Refusal::Scope(caller)));
         }
         Ok(Ok(caller))
@@ -156,7 +187,7 @@ impl Authorizer {
         &self,
         ctx: &RequestContext,
         refusal: Refusal,
-        scope: Scope,
+        scope: Required,
         now: UnixMillis,
     ) -> BearerRefusal {
         let (reason, error, caller) = match refusal {
@@ -177,7 +208,7 @@ impl Authorizer {
             now,
             AuditEvent::BearerRejected,
             AuditOutcome::Failure,
-            json!({"reason": reason, "required_scope": scope.as_str()}),
+            json!({"reason": reason, "required_scope": scope.names()}),
         );
         if let Some(caller) = &caller {
             draft = draft

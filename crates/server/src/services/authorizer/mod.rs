@@ -14,7 +14,7 @@ use kendrix_core::{AuditDraft, AuditEvent, AuditOutcome, Clock};
 use kendrix_store::{Client, NewToken, Store};
 use serde_json::json;
 
-pub use bearer::{BearerRefusal, Caller, Presented};
+pub use bearer::{BearerRefusal, Caller, Presented, Required};
 pub use protocol::{
     AuthMethod, ClientCredentials, Introspection, OAuthError, ServerMetadata, TokenQuestion,
     TokenRequest, TokenResponse,

@@ -1,10 +1,13 @@
 //! Tenants and the clients registered in them: sites, which sync, and admin credentials,
-//! which manage a tenant's sites. The server's command line does everything here; an admin
+//! which manage a tenant's sites (`whoami.rs`: who a token belongs to; `demo.rs`: the demo
+//! tenant of `serve --demo`). The server's command line does everything here; an admin
 //! credential does, over the admin API, what concerns the sites of its own tenant, and can
 //! never make another admin or widen a scope (`Scope::SITE` is all it may grant).
 
+mod demo;
 mod fleet;
 mod heartbeat;
+mod whoami;
 
 use std::sync::Arc;
 
@@ -15,9 +18,11 @@ use kendrix_store::{Client, NewClient, RevokedClient, Store, StoreResult, Tenant
 use serde::Serialize;
 use serde_json::json;
 
+pub use demo::{demo_admin_scopes, Demo, DEMO_ADMIN, DEMO_SITE, DEMO_STORE, DEMO_WAREHOUSE};
 pub use fleet::{BatchView, SiteDetail};
 pub use heartbeat::{Heartbeat, ReportedRun};
 pub use kendrix_core::admin::SiteSummary;
+pub use whoami::Identity;
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
@@ -401,23 +406,6 @@ impl Sites {
             Some(c) if c.tenant_id == admin.tenant_id && !c.is_admin() => Ok(c),
             _ => Err(SiteError::NotFound),
         }
-    }
-
-    /// Ensures the "Demo" tenant and registers a fresh "Demo site" client with every scope
-    /// but `clients:admin`, revoking earlier demo clients (their secrets were shown once and
-    /// are gone).
-    pub async fn register_demo_site(&self, ctx: &RequestContext) -> StoreResult<Registration> {
-        let tenant = match self.tenants().await?.into_iter().find(|t| t.name == "Demo") {
-            Some(t) => t,
-            None => self.create_tenant(ctx, "Demo").await?,
-        };
-        for old in self.clients(Some(tenant.id)).await? {
-            if old.name == "Demo site" && old.revoked_at.is_none() {
-                self.revoke_client(ctx, &old.client_id).await?;
-            }
-        }
-        self.register_client(ctx, tenant.id, "Demo site", &ScopeSet::all_but_admin())
-            .await
     }
 }
 

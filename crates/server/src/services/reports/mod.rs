@@ -1,6 +1,8 @@
 //! What the server holds and has seen, as sites and admins read it: each client's newest
 //! versions, a tenant's records, sync and authentication figures over time windows, and
-//! whether the database answers.
+//! whether the database answers; `series.rs`: the same figures per time bucket.
+
+mod series;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +12,8 @@ use kendrix_core::Clock;
 use kendrix_store::{BatchFigures, Store};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+pub use series::{SeriesBucket, SeriesError, SeriesWindow, StatsSeries};
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
