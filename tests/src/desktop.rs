@@ -2,6 +2,7 @@
 //! tauri-driver + WebKitWebDriver under the session's Xvfb. Screenshots go to
 //! `target/screenshots/` (copied to docs/screenshots/ when they change on purpose).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -19,6 +20,12 @@ pub struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole process group: tauri-driver, WebKitWebDriver and the app it started. An
+        // app left running (a story that failed before closing it) would take the next
+        // story's launch as a second instance.
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -60,6 +67,7 @@ pub async fn start_app(agent_dir: &Path, save_to: &Path) -> (Driver, Client) {
         ])
         .env("KENDRIX_AGENT_DIR", agent_dir)
         .env("KENDRIX_SAVE_TO", save_to)
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -157,9 +165,27 @@ pub async fn screenshot(app: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-/// Clicks the element with this test id.
+/// Clicks the element with this test id, scrolled into view; retried for a few seconds while
+/// it cannot take a click yet (still rendering, covered by a closing dialog). If it never
+/// can, saves what the window shows (`failure-click-<test id>.png`) and fails.
 pub async fn click(app: &Client, test_id: &str) {
-    find(app, test_id).await.click().await.unwrap();
+    let mut last = None;
+    for _ in 0..25 {
+        let element = find(app, test_id).await;
+        let _ = app
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![serde_json::to_value(&element).unwrap()],
+            )
+            .await;
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    screenshot(app, &format!("failure-click-{test_id}")).await;
+    panic!("{test_id} never took a click: {last:?}");
 }
 
 /// Types `text` into the (cleared) field with this test id.

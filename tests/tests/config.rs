@@ -478,6 +478,11 @@ async fn a_tenant_never_sees_or_changes_another_tenants_configuration(backend: B
 
 async fn drift_lists_sites_not_on_their_current_configuration(backend: Backend) {
     let s = setup(backend).await;
+    // An admin console never syncs, so it never runs a configuration: never drift.
+    let console = s
+        .server
+        .register(s.tenant, "Head office", "clients:admin config:read")
+        .await;
     put(
         &s,
         &s.admin_token,
@@ -496,6 +501,14 @@ async fn drift_lists_sites_not_on_their_current_configuration(backend: Backend) 
             .iter()
             .any(|d| d["client_id"] == s.site.client_id.as_str()),
         "never reported"
+    );
+    assert!(
+        drift
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["client_id"] != console.client_id.as_str()),
+        "an admin credential is not a site: {drift}"
     );
     let etag = get(&s, &s.site_token, "/config").await.headers()["etag"]
         .to_str()

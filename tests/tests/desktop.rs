@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use kendrix_tests::agent::{
-    enrollment_for, order_rows, register_site, server_checksum, source_checksum, sqlite_server,
-    Agent,
+    enrollment_for, order_rows, register_site, server_checksum, set_config_number, source_checksum,
+    sqlite_server, Agent,
 };
 use kendrix_tests::desktop::{
     all, click, find, go, screenshot, screenshot_both, start_app, text_of, type_into, wait_any,
@@ -156,6 +156,8 @@ async fn staff_see_one_plain_sentence_at_each_step_and_fix_a_refused_record_thro
 async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and_revokes_it() {
     let (db, server) = sqlite_server(&[]).await;
     let admin = register_site(&db, "Head office", ADMIN_SCOPES);
+    // The tenant's first version, from the server's command line.
+    set_config_number(&db, "sync.interval_seconds", "300");
     let console = Agent::new();
     let saves = tempfile::tempdir().unwrap();
     let (_driver, app) = start_app(&console.data_dir(), saves.path()).await;
@@ -182,6 +184,8 @@ async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and
     store.enqueue("orders", &order_rows(0, 20));
     store.ok(&["sync"]);
     for _ in 0..50 {
+        // Away and back reads the fleet again (the screen itself does every 30 s).
+        go(&app, "audit").await;
         go(&app, "sites").await;
         let rows = all(&app, "sites-row").await;
         let mut seen = false;
@@ -236,7 +240,7 @@ async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and
     find(&app, "config-drift-none").await;
     screenshot_both(&app, "admin-config").await;
 
-    // Roll back to the first version, again through a preview and a comment.
+    // Roll back to the version before, again through a preview and a comment.
     let rollbacks = all(&app, "config-rollback").await;
     rollbacks
         .last()
@@ -303,7 +307,13 @@ async fn an_admin_exports_the_audit_log_to_the_file_picked_in_the_save_dialog() 
     go(&app, "audit").await;
     wait_text(&app, "audit-chain", |t| t.contains("verified")).await;
     wait_any(&app, "audit-row", |t| t.contains("Store 12")).await;
-    all(&app, "audit-row").await[0].click().await.unwrap();
+    // A row opens when clicked (WebKit's driver clicks cells, not rows).
+    app.find(Locator::Css("[data-testid='audit-row'] td:nth-child(2)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     find(&app, "audit-drawer").await;
     screenshot_both(&app, "admin-audit").await;
     app.find(Locator::Css("[data-testid='drawer-close']"))

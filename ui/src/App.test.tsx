@@ -84,6 +84,15 @@ describe('App: two modes, two identities', () => {
     expect(screen.getByTestId('nav-attention')).toHaveAttribute('aria-current', 'page');
   });
 
+  it('a PC with no identity yet opens on Status, which leads to Settings', async () => {
+    vi.mocked(api.identities).mockResolvedValue({ site: null, admin: null });
+    render(<App />);
+    expect(await screen.findByTestId('screen-status')).toBeInTheDocument();
+    expect(screen.getByTestId('nav-settings')).toBeInTheDocument();
+    expect(screen.queryByTestId('nav-attention')).toBeNull();
+    expect(screen.queryByTestId('nav-sites')).toBeNull();
+  });
+
   it('moves between nav links with the arrow keys', async () => {
     vi.mocked(api.identities).mockResolvedValue({ site: SITE, admin: null });
     render(<App />);

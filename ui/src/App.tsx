@@ -14,7 +14,12 @@ import { Stats } from './screens/admin/Stats';
 
 /** Who may see what: staff screens need the site identity (Settings always shows, it enrolls); admin screens the admin's. */
 function screensFor(who: Identities): { staff: ScreenName[]; admin: ScreenName[] } {
-  const staff: ScreenName[] = who.site ? ['status', 'attention', 'history', 'settings'] : ['settings'];
+  // A PC with no identity yet opens on Status, which says so and leads to Settings.
+  const staff: ScreenName[] = who.site
+    ? ['status', 'attention', 'history', 'settings']
+    : who.admin
+      ? ['settings']
+      : ['status', 'settings'];
   const admin: ScreenName[] = who.admin ? ['sites', 'config', 'audit', 'stats'] : [];
   return { staff, admin };
 }
@@ -107,7 +112,7 @@ export function App() {
   const { staff, admin } = screensFor(who);
   const visible = [...staff, ...admin, ...(admin.length ? (['site'] as ScreenName[]) : [])];
   // A screen this identity cannot read is not offered: go to the first one it can.
-  const home: ScreenName = who.site ? 'status' : (admin[0] ?? 'settings');
+  const home: ScreenName = who.site || !who.admin ? 'status' : admin[0];
   const shown: Route = visible.includes(route.screen) ? route : { screen: home, param: null };
   const mode = isAdminScreen(shown.screen) ? 'admin' : 'staff';
   return (

@@ -28,9 +28,11 @@ const RESEAL: &str = "UPDATE sync_config SET value = u.column5 FROM (";
 const RESEAL_TAIL: &str = ") AS u WHERE sync_config.tenant_id = u.column1 \
      AND sync_config.version = u.column2 AND sync_config.scope = u.column3 \
      AND sync_config.key = u.column4";
+/// Sites only: an admin credential never syncs, so it never runs a configuration.
 const REPORTS: &str = "SELECT c.id AS client_pk, c.client_id, c.name, r.config_hash, \
      r.reported_at FROM oauth_clients c LEFT JOIN config_reports r ON r.client_pk = c.id \
-     WHERE c.tenant_id = $1 AND c.revoked_at IS NULL ORDER BY c.client_id";
+     WHERE c.tenant_id = $1 AND c.revoked_at IS NULL \
+     AND ' ' || c.scopes || ' ' NOT LIKE '% clients:admin %' ORDER BY c.client_id";
 /// What a client reported running, written with each of its batches.
 pub(crate) const REPORT_CONFIG: &str = "INSERT INTO config_reports (client_pk, config_hash, \
      reported_at) VALUES ($1, $2, $3) ON CONFLICT (client_pk) DO UPDATE SET \

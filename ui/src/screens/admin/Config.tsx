@@ -3,7 +3,7 @@ import { configDrift, configVersion, configVersions, type ConfigEntry } from '..
 import { Busy } from '../../components/admin/Busy';
 import { ErrorBanner } from '../../components/States';
 import { fieldsFrom } from '../../lib/admin/configForm';
-import { useSites } from '../../lib/admin/sites';
+import { nameOf, useSites } from '../../lib/admin/sites';
 import { formatDateTime } from '../../lib/time';
 import { useAsync } from '../../lib/useAsync';
 import { t } from '../../messages';
@@ -39,7 +39,7 @@ export function Config() {
           <h1 id="config-title">{t('admin.config.title')}</h1>
           {detail && (
             <p className="muted admin-sub">
-              {t('admin.config.current_of', { n: detail.version, at: formatDateTime(detail.at), author: detail.author })}
+              {t('admin.config.current_of', { n: detail.version, at: formatDateTime(detail.at), author: nameOf(fleet.names, detail.author) })}
             </p>
           )}
         </div>
@@ -71,7 +71,7 @@ export function Config() {
           )}
 
           <h2>{t('admin.config.history')}</h2>
-          {versions.data && <ConfigHistory versions={sorted} onRollback={(to) => compose({ kind: 'rollback', to })} />}
+          {versions.data && <ConfigHistory versions={sorted} names={fleet.names} onRollback={(to) => compose({ kind: 'rollback', to })} />}
         </div>
         <aside className="admin-config-side">
           <ChangePanel

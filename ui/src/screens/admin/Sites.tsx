@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { sites, type SiteSummary } from '../../apiAdmin';
 import { Chip, FilterChip, StatusPill } from '../../components/admin/Pills';
 import { Busy } from '../../components/admin/Busy';
@@ -67,9 +67,18 @@ function SiteRow({ site, now }: { site: SiteSummary; now: number }) {
 }
 
 /** The fleet: every site, those needing attention first (the server's order). */
+/** How often the fleet is read again while the screen is open. */
+const FLEET_REFRESH_MS = 30_000;
+
 export function Sites() {
   const load = useCallback(() => sites(), []);
   const fleet = useAsync(load);
+  // The fleet changes on its own (sites sync, heartbeats arrive): read it again every 30 s.
+  const { reload } = fleet;
+  useEffect(() => {
+    const timer = window.setInterval(reload, FLEET_REFRESH_MS);
+    return () => window.clearInterval(timer);
+  }, [reload]);
   const now = useNow();
   const [words, setWords] = useState('');
   const [onlyAttention, setOnlyAttention] = useState(false);

@@ -84,11 +84,13 @@ impl AuditLog {
         let mut verifier = ChainVerifier::starting_after(pruned_seq, &pruned_hash);
         let mut after = pruned_seq;
         let mut broken = None;
-        'pages: loop {
+        // Entries appended while this runs (a busy server) are past the head read above:
+        // they are checked by the next verification, not taken for a broken chain.
+        'pages: while after < head_seq {
             let page = store.audit_entries(after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
-            for entry in &page {
+            for entry in page.iter().take_while(|e| e.seq <= head_seq) {
                 if let Err(link) = verifier.check(entry) {
                     broken = Some(link);
                     break 'pages;

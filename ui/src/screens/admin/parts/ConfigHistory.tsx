@@ -1,10 +1,19 @@
 import type { ConfigVersion, DriftLine } from '../../../apiAdmin';
 import { Empty } from '../../../components/States';
 import { formatDateTime } from '../../../lib/time';
+import { nameOf, type SiteNames } from '../../../lib/admin/sites';
 import { t } from '../../../messages';
 
 /** Every version, newest first: "Version 3 · 1 Dec 2026, 14:03 · by admin · comment". */
-export function ConfigHistory({ versions, onRollback }: { versions: ConfigVersion[]; onRollback: (to: number) => void }) {
+export function ConfigHistory({
+  versions,
+  names,
+  onRollback,
+}: {
+  versions: ConfigVersion[];
+  names: SiteNames;
+  onRollback: (to: number) => void;
+}) {
   if (versions.length === 0) return <Empty title={t('admin.config.history_empty')} />;
   const newest = versions[0].version;
   return (
@@ -18,7 +27,7 @@ export function ConfigHistory({ versions, onRollback }: { versions: ConfigVersio
               {formatDateTime(v.at)}
             </time>
             {' · '}
-            {t('admin.config.by', { author: v.author })}
+            {t('admin.config.by', { author: nameOf(names, v.author) })}
             {' · '}
             {v.comment ? <span>{v.comment}</span> : <span className="muted">{t('admin.config.no_comment')}</span>}
           </span>
