@@ -40,6 +40,7 @@ export function BarChart({
   const groupWidth = series.length * barWidth + GAP;
   const width = AXIS + groups.length * groupWidth + GAP;
   const total = HEIGHT + BOTTOM;
+  const TOP = 8;
   const showLabels = groups.length <= 12;
 
   return (
@@ -47,9 +48,10 @@ export function BarChart({
       <svg
         role="img"
         aria-label={title}
-        viewBox={`0 0 ${width} ${total}`}
+        // Room above the top tick for its label.
+        viewBox={`0 -${TOP} ${width} ${total + TOP}`}
         width="100%"
-        height={total}
+        height={total + TOP}
         preserveAspectRatio="xMinYMid meet"
       >
         {ticks(max).map((t) => {

@@ -71,10 +71,15 @@ export function SeriesChart({ series, activeIndex, onHover, height = 240 }: Seri
       plot.current = new UPlot(options(el.clientWidth || 600, height, (i) => hover.current(i)), dataOf(series), el);
     };
     // Loaded when a chart is first shown: uPlot reads the window (matchMedia) as it loads.
-    void Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]).then(([mod]) => {
-      UPlot = mod.default;
-      make();
-    });
+    Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')])
+      .then(([mod]) => {
+        UPlot = mod.default;
+        make();
+      })
+      .catch((e: unknown) => {
+        // The exact values stay reachable in the table (Show as table) and the live line.
+        console.error('the chart could not be drawn', e);
+      });
     const resize = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth || 600, height }));
     resize.observe(el);
     // The theme's colours are read when drawing: draw again when it changes.

@@ -1,6 +1,7 @@
 // Site names where ids appeared: a lookup built from sites(), with the id as fallback.
 
 import { useCallback, useMemo } from 'react';
+import { identities } from '../../api';
 import { sites, type SiteSummary } from '../../apiAdmin';
 import { t } from '../../messages';
 import { useAsync } from '../useAsync';
@@ -29,6 +30,14 @@ export function scopeName(names: SiteNames, scope: string): string {
 export function useSites() {
   const load = useCallback(() => sites(), []);
   const state = useAsync(load);
-  const names = useMemo(() => siteNames(state.data), [state.data]);
+  // The fleet lists sites only: the admin signed in here is named from this PC's identity.
+  const whoLoad = useCallback(() => identities(), []);
+  const who = useAsync(whoLoad);
+  const names = useMemo(() => {
+    const map = new Map(siteNames(state.data));
+    const admin = who.data?.admin;
+    if (admin?.name) map.set(admin.client_id, admin.name);
+    return map as SiteNames;
+  }, [state.data, who.data]);
   return { ...state, names };
 }

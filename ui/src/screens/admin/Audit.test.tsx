@@ -15,6 +15,10 @@ beforeEach(() => {
   vi.resetAllMocks();
   vi.spyOn(Date, 'now').mockReturnValue(NOW);
   vi.mocked(admin.sites).mockResolvedValue([makeSite(), makeSite({ name: 'Head office', client_id: 'kxc_admin', role: 'admin' })]);
+  vi.mocked(api.identities).mockResolvedValue({
+    site: null,
+    admin: { server: 'https://sync.example.com', client_id: 'kxc_console', name: 'Regional office', tenant: 'Acme' },
+  });
   vi.mocked(admin.auditVerify).mockResolvedValue({ ok: true, entries_checked: 1234, head_seq: 1234, head_hash: 'ff', first_broken: null });
   vi.mocked(admin.auditLogs).mockResolvedValue({
     entries: [
