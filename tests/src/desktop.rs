@@ -23,12 +23,23 @@ impl Drop for Driver {
         // The whole process group: tauri-driver, WebKitWebDriver and the app it started. An
         // app left running (a story that failed before closing it) would take the next
         // story's launch as a second instance.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
+        // Only ever the driver's own group: never the group of the test runner.
+        let pid = self.child.id();
+        if process_group_of(pid) == Some(pid) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{pid}")])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A process's group id, from `/proc/<pid>/stat` (the field after the state).
+fn process_group_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(2)?.parse().ok()
 }
 
 fn tauri_driver() -> PathBuf {
