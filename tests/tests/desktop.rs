@@ -284,6 +284,18 @@ async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and
     go(&app, "stats").await;
     find(&app, "stats-window").await;
     wait_any(&app, "sync-window-row", |t| t.contains("Store 12")).await;
+    // The series is drawn: a canvas with pixels on it.
+    let drawn = app
+        .execute(
+            "const c = document.querySelector('[data-testid=stats-chart] canvas'); \
+             if (!c || !c.width) return 0; \
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(drawn.as_u64().unwrap_or(0) > 100, "the chart drew nothing: {drawn}");
     screenshot_both(&app, "admin-stats").await;
     app.close().await.unwrap();
 }

@@ -8,7 +8,7 @@ import { makeSite } from './fixtures';
 import { Stats } from './Stats';
 
 vi.mock('../../apiAdmin');
-// uPlot draws on a canvas, which jsdom has not: the chart is a stub that shows what it got.
+// Chart.js draws on a canvas, which jsdom has not: the chart is a stub that shows what it got.
 vi.mock('../../components/admin/SeriesChart', () => ({
   SeriesChart: ({ series, activeIndex }: { series: StatsSeries; activeIndex: number | null }) => (
     <div data-testid="series-chart-stub">{`${series.window}:${series.buckets.length}:${activeIndex ?? '-'}`}</div>
