@@ -295,7 +295,10 @@ async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and
         )
         .await
         .unwrap();
-    assert!(drawn.as_u64().unwrap_or(0) > 100, "the chart drew nothing: {drawn}");
+    assert!(
+        drawn.as_u64().unwrap_or(0) > 100,
+        "the chart drew nothing: {drawn}"
+    );
     screenshot_both(&app, "admin-stats").await;
     app.close().await.unwrap();
 }
