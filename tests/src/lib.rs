@@ -121,6 +121,29 @@ impl TestDb {
         }
     }
 
+    /// Runs one SQL statement on the database directly, as someone with database access
+    /// would (the store's own code never sees it).
+    pub async fn execute(&self, sql: &str) {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+
+    /// The one integer a SQL query answers (a count, say), read directly.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+        }
+    }
+
     pub async fn store(&self) -> Arc<dyn Store> {
         kendrix_store::connect(&self.url, 4)
             .await
@@ -171,6 +194,7 @@ pub fn test_settings(url: &str) -> Settings {
             token_per_address_per_minute: 100_000,
             api_per_client_per_minute: 100_000,
             failed_auth_max: 1_000,
+            failed_auth_max_per_address: 1_000,
             ..RateLimits::default()
         },
         ..Settings::default()

@@ -287,7 +287,7 @@ async fn secrets_are_sealed_at_rest_and_revealed_only_where_allowed(backend: Bac
             .all(|r| !r.value.contains("Pa$$") && !r.value.contains("top-secret")),
         "sealed at rest"
     );
-    assert!(rows.iter().all(|r| r.value.starts_with("kxs1:")));
+    assert!(rows.iter().all(|r| r.value.starts_with("kxs2:")));
     let version: Value = get(
         &s,
         &s.admin_token,

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use kendrix_core::SystemClock;
 use kendrix_server::services::AuditLog;
+use kendrix_server::settings::RateLimits;
+use kendrix_server::throttle::Throttle;
 use kendrix_server::RequestContext;
 use kendrix_tests::{
     abandon_after_steps, on_both_backends, server_cli, Backend, ServerProcess, TestDb,
@@ -103,7 +105,8 @@ async fn writes_cut_off_at_any_moment_never_wedge_the_store(backend: Backend) {
     let tenants = store.list_tenants().await.unwrap();
     assert!(tenants.iter().any(|t| t.name == "After"));
     // Each tenant that exists was written with its audit entry, in one unbroken chain.
-    let verification = AuditLog::new(store.clone(), Arc::new(SystemClock))
+    let throttle = Throttle::new(&RateLimits::default());
+    let verification = AuditLog::new(store.clone(), Arc::new(SystemClock), throttle)
         .verify()
         .await
         .unwrap();

@@ -588,7 +588,7 @@ async fn repeated_failed_authentication_is_throttled_harder(backend: Backend) {
         );
     }
     assert_eq!(statuses, [401, 401, 429]);
-    // Now even the right secret waits: the client id is under attack.
+    // Now even the right secret waits, from this address: it was guessing in this name.
     let blocked = server
         .token_request(&site.client_id, &site.client_secret, &grant)
         .await;

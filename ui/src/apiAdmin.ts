@@ -243,12 +243,15 @@ export interface AuditEntry {
 
 export interface AuditPage { entries: AuditEntry[]; next?: string | null }
 
-/** `GET /audit/verify`: the chain checked from its start (or last retention checkpoint). */
+/** `GET /audit/verify`: the whole chain checked from its start (or last retention
+ * checkpoint), reported as the tenant's own evidence. */
 export interface ChainVerification {
   ok: boolean;
+  /** The tenant's own entries among those checked. */
   entries_checked: number;
-  head_seq: number;
-  head_hash: string;
+  /** The tenant's newest entry checked (null when it has none). */
+  last_seq: number | null;
+  last_hash: string | null;
   /** The first entry that does not fit, and why (null when ok). */
   first_broken: { seq: number; reason: string } | null;
 }

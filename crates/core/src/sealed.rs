@@ -1,10 +1,13 @@
 //! Secret configuration values, sealed with AES-256-GCM under a master key.
 //!
-//! A sealed value is `kxs1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`: a fresh random
+//! A sealed value is `kxs2:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`: a fresh random
 //! 96-bit nonce per value, and the id of the key that sealed it, so keys can be rotated and
-//! several kept during a rotation. The associated data binds the ciphertext to its key id and
-//! to where it is stored (scope and setting name): a sealed value copied to another setting
-//! or scope does not open. Master keys never come from the database (see the server's
+//! several kept during a rotation. The associated data binds the ciphertext to its format,
+//! its key id and the caller's context — where it is stored and how it may be shown (the
+//! server binds tenant, scope, setting name and the `reveal` flag): a sealed value copied to
+//! another setting, or whose flags were changed beside it, does not open. `kxs1` values
+//! (whose server context did not bind `reveal`) still open, under their own format, until
+//! the server re-seals them. Master keys never come from the database (see the server's
 //! `KENDRIX_MASTER_KEY` / key file).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -14,7 +17,10 @@ use base64::Engine;
 use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
-const PREFIX: &str = "kxs1";
+/// The format new values are sealed in.
+pub const FORMAT: &str = "kxs2";
+/// Formats that still open.
+const FORMATS: [&str; 2] = ["kxs1", FORMAT];
 
 /// A 256-bit master key and its id (the first 16 hex digits of its SHA-256).
 #[derive(Clone)]
@@ -75,7 +81,7 @@ impl MasterKey {
     ) -> String {
         let mut nonce = [0u8; 12];
         rng.fill_bytes(&mut nonce);
-        let aad = associated_data(&self.id, context);
+        let aad = associated_data(FORMAT, &self.id, context);
         let ciphertext = self
             .cipher
             .encrypt(
@@ -88,21 +94,26 @@ impl MasterKey {
             .expect("AES-GCM encryption does not fail for inputs this size");
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&ciphertext);
-        format!("{PREFIX}:{}:{}", self.id, URL_SAFE_NO_PAD.encode(sealed))
+        format!("{FORMAT}:{}:{}", self.id, URL_SAFE_NO_PAD.encode(sealed))
     }
 }
 
-fn associated_data(key_id: &str, context: &str) -> String {
-    format!("{PREFIX}|{key_id}|{context}")
+fn associated_data(format: &str, key_id: &str, context: &str) -> String {
+    format!("{format}|{key_id}|{context}")
+}
+
+/// The format (`kxs1`, `kxs2`) and key id of a sealed value, without opening it.
+pub fn format_and_key_id(sealed: &str) -> Result<(&str, &str), SealError> {
+    let mut parts = sealed.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(format), Some(id), Some(_)) if FORMATS.contains(&format) => Ok((format, id)),
+        _ => Err(SealError::NotSealed),
+    }
 }
 
 /// The id of the key that sealed a value, without opening it.
 pub fn key_id_of(sealed: &str) -> Result<&str, SealError> {
-    let mut parts = sealed.splitn(3, ':');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(PREFIX), Some(id), Some(_)) => Ok(id),
-        _ => Err(SealError::NotSealed),
-    }
+    format_and_key_id(sealed).map(|(_, id)| id)
 }
 
 /// The master keys a server holds: the first seals, all open (during a rotation the old
@@ -129,9 +140,9 @@ impl KeyRing {
         self.0.iter().any(|k| k.id == id)
     }
 
-    /// Opens a sealed value stored for `context`.
+    /// Opens a sealed value stored for `context` (the context of its own format).
     pub fn open(&self, sealed: &str, context: &str) -> Result<String, SealError> {
-        let id = key_id_of(sealed)?;
+        let (format, id) = format_and_key_id(sealed)?;
         let key = self
             .0
             .iter()
@@ -145,7 +156,7 @@ impl KeyRing {
             return Err(SealError::Tampered);
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        let aad = associated_data(id, context);
+        let aad = associated_data(format, id, context);
         let plaintext = key
             .cipher
             .decrypt(
@@ -208,6 +219,18 @@ mod tests {
             only_new.open(&old, "global/k"),
             Err(SealError::UnknownKey(key(1).id().to_owned()))
         );
+    }
+
+    #[test]
+    fn a_value_opens_only_under_its_own_format() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let ring = KeyRing::new(vec![key(1)]);
+        let sealed = key(1).seal("secret", "global/k", &mut rng);
+        assert!(sealed.starts_with("kxs2:"));
+        let as_v1 = sealed.replacen("kxs2:", "kxs1:", 1);
+        assert_eq!(ring.open(&as_v1, "global/k"), Err(SealError::Tampered));
+        assert_eq!(format_and_key_id(&sealed).unwrap(), ("kxs2", key(1).id()));
+        assert_eq!(format_and_key_id("kxs9:a:b"), Err(SealError::NotSealed));
     }
 
     #[test]

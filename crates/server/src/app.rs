@@ -85,7 +85,11 @@ impl App {
                 metrics.clone(),
             )),
             configurations: configurations.clone(),
-            audit_log: Arc::new(AuditLog::new(store.clone(), clock.clone())),
+            audit_log: Arc::new(AuditLog::new(
+                store.clone(),
+                clock.clone(),
+                throttle.clone(),
+            )),
             sites: Arc::new(Sites::new(
                 store.clone(),
                 clock.clone(),
@@ -135,9 +139,11 @@ impl App {
     ) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(self.clone().prune_periodically());
         let api_counts = tokio::spawn(self.clone().flush_api_counts_periodically());
+        let refusals = tokio::spawn(self.clone().audit_repeated_refusals_periodically());
         let result = http::serve(self.http_state(), listener, shutdown).await;
         housekeeping.abort();
         api_counts.abort();
+        refusals.abort();
         // Hand the last API counts to the other instances.
         let _ = self
             .throttle
@@ -180,6 +186,18 @@ impl App {
             let now = self.clock.now_ms();
             if let Err(err) = self.throttle.flush_api_counts(&*self.store, now).await {
                 tracing::warn!(error = %err, "sharing API rate counts failed; will retry");
+            }
+        }
+    }
+
+    /// Writes the counted repeats of refusals once their window closes (see
+    /// `services::authorizer::refusals`).
+    async fn audit_repeated_refusals_periodically(self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            if let Err(err) = self.authorizer.flush_refusals().await {
+                tracing::warn!(error = %err, "auditing repeated refusals failed; their counts are lost");
             }
         }
     }

@@ -68,17 +68,19 @@ impl Keys {
         self.0.read().expect("keys lock").clone()
     }
 
-    /// Opens a sealed value, re-reading the keys once if it was sealed with an unknown key.
+    /// Opens a sealed value stored `at`, re-reading the keys once if it was sealed with an
+    /// unknown key.
     pub fn open(
         &self,
         settings: &Settings,
         sealed: &str,
-        context: &str,
+        at: &SealedAt<'_>,
     ) -> Result<String, SealError> {
-        match self.ring().open(sealed, context) {
+        let context = at.context_of(sealed);
+        match self.ring().open(sealed, &context) {
             Err(SealError::UnknownKey(id)) => match load(settings) {
                 Ok(fresh) => {
-                    let result = fresh.open(sealed, context);
+                    let result = fresh.open(sealed, &context);
                     *self.0.write().expect("keys lock") = fresh;
                     result
                 }
@@ -89,7 +91,29 @@ impl Keys {
     }
 }
 
-/// Where a sealed value lives, bound into its ciphertext: moving it elsewhere breaks it.
-pub fn seal_context(tenant_id: i64, scope: &str, key: &str) -> String {
-    format!("{tenant_id}/{scope}/{key}")
+/// Where a sealed value lives and how it may be shown, bound into its ciphertext: moving it
+/// elsewhere, or flipping its `reveal` flag in the database, makes it refuse to open.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedAt<'a> {
+    pub tenant_id: i64,
+    pub scope: &'a str,
+    pub key: &'a str,
+    /// Whether sites see the value itself (else they see it masked).
+    pub reveal: bool,
+}
+
+impl SealedAt<'_> {
+    /// The context to seal a new value with (the current format's).
+    pub fn context(&self) -> String {
+        let reveal = if self.reveal { "revealed" } else { "masked" };
+        format!("{}/{}/{}#{reveal}", self.tenant_id, self.scope, self.key)
+    }
+
+    /// The context `sealed` was sealed with: `kxs1` values bound only where they live.
+    pub fn context_of(&self, sealed: &str) -> String {
+        match kendrix_core::sealed::format_and_key_id(sealed) {
+            Ok(("kxs1", _)) => format!("{}/{}/{}", self.tenant_id, self.scope, self.key),
+            _ => self.context(),
+        }
+    }
 }

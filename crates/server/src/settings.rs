@@ -44,6 +44,13 @@ pub struct Settings {
     /// Refuse configuration changes (set, unset, rollback; dry runs too) that carry no
     /// comment saying why, through the API and the command line alike.
     pub require_config_comment: bool,
+    /// Reverse proxies in front of this server (addresses or CIDR networks, e.g.
+    /// `["127.0.0.1", "10.0.0.0/8"]`; in the environment also `127.0.0.1,10.0.0.0/8`). A
+    /// request whose socket peer is one of them is taken to come from the client the proxy
+    /// names in `Forwarded` / `X-Forwarded-For`; from any other peer those headers are
+    /// ignored. Empty (the default): every request comes from its socket peer.
+    #[serde(with = "proxy_networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Log filter in `tracing` syntax, e.g. `info` or `kendrix_server=debug,info`.
     pub log: String,
     /// Log format: `text` or `json`.
@@ -90,9 +97,19 @@ pub struct RateLimits {
     pub token_per_client_per_minute: i64,
     pub token_per_address_per_minute: i64,
     pub api_per_client_per_minute: i64,
-    /// After this many failed authentications from one address, or against one client id,
-    /// within `failed_auth_window_secs`, further attempts get 429 until the window ends.
+    /// Whole-chain audit verifications (`GET /audit/verify`) one client may ask for a minute
+    /// (each instance also runs at most two at once).
+    pub verify_per_client_per_minute: i64,
+    /// After this many failed logins from one address in the name of one client within
+    /// `failed_auth_window_secs`, that address gets 429 for that client until the window
+    /// ends, even with the right secret (which is then not even compared). The same client
+    /// from any other address is not affected.
     pub failed_auth_max: i64,
+    /// After this many failed authentications from one address, whatever client they name,
+    /// that address gets 429 — except for clients that logged in from it in the last 12–24
+    /// hours, which are only slowed down (so a machine behind the same NAT or proxy cannot
+    /// lock out its neighbours).
+    pub failed_auth_max_per_address: i64,
     pub failed_auth_window_secs: i64,
 }
 
@@ -102,7 +119,9 @@ impl Default for RateLimits {
             token_per_client_per_minute: 60,
             token_per_address_per_minute: 600,
             api_per_client_per_minute: 1200,
+            verify_per_client_per_minute: 6,
             failed_auth_max: 10,
+            failed_auth_max_per_address: 50,
             failed_auth_window_secs: 900,
         }
     }
@@ -124,6 +143,7 @@ impl Default for Settings {
             master_key_file: None,
             audit_retention_days: None,
             require_config_comment: false,
+            trusted_proxies: Vec::new(),
             log: "info".into(),
             log_format: "text".into(),
         }
@@ -145,6 +165,7 @@ impl fmt::Debug for Settings {
             .field("rate_limits", &self.rate_limits)
             .field("sync", &self.sync)
             .field("require_config_comment", &self.require_config_comment)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("log", &self.log)
             .finish_non_exhaustive()
     }
@@ -190,6 +211,47 @@ impl Settings {
     }
 }
 
+/// `trusted_proxies` as written: a list, or one comma-separated string; each entry an address
+/// (one host) or a CIDR network.
+mod proxy_networks {
+    use ipnet::IpNet;
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        List(Vec<String>),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(|n| n.to_string()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        let entries = match Written::deserialize(d)? {
+            Written::List(list) => list,
+            Written::Text(text) => text.split(',').map(str::to_owned).collect(),
+        };
+        entries
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| !e.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        D::Error::custom(format!(
+                            "trusted_proxies: {entry:?} is neither an IP address nor a network such as 10.0.0.0/8"
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error by value
 mod tests {
@@ -222,6 +284,26 @@ mod tests {
                 !required(Some("k.toml")).map_err(|e| *e)?,
                 "the environment comes after the file"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks_and_name_a_bad_entry() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("k.toml", r#"trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]"#)?;
+            let nets = Settings::load(Some(Path::new("k.toml")))
+                .map_err(|e| *e)?
+                .trusted_proxies;
+            assert_eq!(nets.len(), 2);
+            assert!(nets[0].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+            assert!(!nets[0].contains(&"127.0.0.2".parse::<std::net::IpAddr>().unwrap()));
+            jail.set_env("KENDRIX_TRUSTED_PROXIES", "::1, 192.168.0.0/16");
+            let nets = Settings::load(None).map_err(|e| *e)?.trusted_proxies;
+            assert_eq!(nets.len(), 2);
+            jail.set_env("KENDRIX_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("proxy.local"), "{err}");
             Ok(())
         });
     }

@@ -27,7 +27,12 @@ pub struct Throttle {
     token_per_client: Limit,
     token_per_address: Limit,
     api_per_client: Limit,
+    /// Expensive reads (a whole-chain verification) of one client.
+    expensive_per_client: Limit,
+    /// Failures of one (address, client) pair.
     failed_auth: Limit,
+    /// Failures from one address, whatever client they name.
+    failed_auth_per_address: Limit,
     api_counts: Arc<ApiCounts>,
 }
 
@@ -99,41 +104,83 @@ impl ApiCounts {
 
 impl Throttle {
     pub fn new(limits: &RateLimits) -> Self {
+        // Reaching a maximum blocks: the next attempt would be one too many.
+        let failures = |max: i64| Limit {
+            max: max - 1,
+            window_ms: limits.failed_auth_window_secs.max(1) * 1000,
+        };
         Self {
             token_per_client: Limit::per_minute(limits.token_per_client_per_minute),
             token_per_address: Limit::per_minute(limits.token_per_address_per_minute),
             api_per_client: Limit::per_minute(limits.api_per_client_per_minute),
-            failed_auth: Limit {
-                // Reaching the maximum blocks: the next attempt would be one too many.
-                max: limits.failed_auth_max - 1,
-                window_ms: limits.failed_auth_window_secs.max(1) * 1000,
-            },
+            expensive_per_client: Limit::per_minute(limits.verify_per_client_per_minute),
+            failed_auth: failures(limits.failed_auth_max),
+            failed_auth_per_address: failures(limits.failed_auth_max_per_address),
             api_counts: Arc::default(),
         }
     }
 
-    /// The counters one request to an OAuth endpoint touches, in the order of
-    /// [`Self::oauth_limits`]: it adds to the request counters of its address and client id,
-    /// and reads their failed-authentication counters (a hit of 0) to enforce the block.
-    /// Give them to `Store::admit` together with the writes they guard.
+    /// Decides, before any secret is looked at, whether a login of `client_id` (an existing
+    /// client; `None` for an id nobody has) from `address` may be tried. Failures are counted
+    /// per (address, client) and per address — never per client alone, so a stranger cannot
+    /// lock a site out by failing in its name. The pair blocked refuses; the address blocked
+    /// refuses every client that has not logged in from it lately, and only slows down one
+    /// that has (so one misbehaving machine behind a NAT does not stop its neighbours).
+    pub async fn login_gate(
+        &self,
+        store: &dyn Store,
+        address: &str,
+        client_id: Option<&str>,
+        now: UnixMillis,
+    ) -> StoreResult<LoginGate> {
+        let fail_start = self.failed_auth.window_start(now);
+        let mut windows = vec![(address_failures(address), fail_start)];
+        if let Some(client_id) = client_id {
+            windows.push((pair_failures(address, client_id), fail_start));
+            let known = known_pair(address, client_id);
+            let current = KNOWN_LOGINS.window_start(now);
+            windows.push((known.clone(), current));
+            windows.push((known, current - KNOWN_LOGINS.window_ms));
+        }
+        let counts = store.rate_counts(&windows).await?;
+        let blocked = LoginGate::Blocked {
+            retry_after_secs: self.failed_auth.retry_after_secs(now),
+        };
+        if counts
+            .get(1)
+            .is_some_and(|&n| self.failed_auth.exceeded_by(n))
+        {
+            return Ok(blocked);
+        }
+        if self.failed_auth_per_address.exceeded_by(counts[0]) {
+            let known = counts.get(2..).is_some_and(|c| c.iter().any(|&n| n > 0));
+            return Ok(if known { LoginGate::SlowDown } else { blocked });
+        }
+        Ok(LoginGate::Open)
+    }
+
+    /// The counters a successful login touches, in the order of [`Self::oauth_limits`]: the
+    /// token request counters of its address and client, the failures of the (address,
+    /// client) pair (a hit of 0: read, to refuse atomically a pair blocked meanwhile), and
+    /// the record that this client logs in from this address (which [`Self::login_gate`]
+    /// reads). Give them to `Store::admit` together with the writes they guard.
     pub fn oauth_hits(&self, address: &str, client_id: &str, now: UnixMillis) -> Vec<LimitedHit> {
         let buckets = [
-            format!("tok:addr:{address}"),
-            format!("tok:client:{client_id}"),
-            format!("fail:addr:{address}"),
-            format!("fail:client:{client_id}"),
+            (format!("tok:addr:{address}"), 1),
+            (format!("tok:client:{client_id}"), 1),
+            (pair_failures(address, client_id), 0),
+            (known_pair(address, client_id), 1),
         ];
         buckets
             .into_iter()
             .zip(self.oauth_limits())
-            .enumerate()
-            .map(|(i, (bucket, limit))| LimitedHit {
+            .map(|((bucket, hits), limit)| LimitedHit {
                 hit: RateHit {
                     bucket,
                     window_start: limit.window_start(now),
-                    hits: if i < 2 { 1 } else { 0 },
+                    hits,
                 },
-                max: Some(limit.max),
+                max: (limit.max != i64::MAX).then_some(limit.max),
             })
             .collect()
     }
@@ -143,7 +190,7 @@ impl Throttle {
             self.token_per_address,
             self.token_per_client,
             self.failed_auth,
-            self.failed_auth,
+            KNOWN_LOGINS,
         ]
     }
 
@@ -177,6 +224,24 @@ impl Throttle {
         }
     }
 
+    /// Counts an expensive read (see `RateLimits::verify_per_client_per_minute`) of one
+    /// client and decides it like [`Self::api_request`].
+    pub fn expensive_read(&self, client_pk: i64, now: UnixMillis) -> Verdict {
+        let limit = self.expensive_per_client;
+        let count = self.api_counts.hit(
+            format!("verify:client:{client_pk}"),
+            limit.window_start(now),
+        );
+        if limit.exceeded_by(count) {
+            Verdict::Limited {
+                retry_after_secs: limit.retry_after_secs(now),
+                failed_auth: false,
+            }
+        } else {
+            Verdict::Allowed
+        }
+    }
+
     /// Sends this instance's API hits to the database and learns the other instances'.
     pub async fn flush_api_counts(&self, store: &dyn Store, now: UnixMillis) -> StoreResult<()> {
         self.api_counts
@@ -184,9 +249,10 @@ impl Throttle {
             .await
     }
 
-    /// Records a failed authentication from `address` (and against `client_id`, if one was
-    /// named). Returns the verdict for the next attempt, and whether this failure is the one
-    /// that crossed the line (so the block is audited once, not once per attempt).
+    /// Records a failed authentication from `address` (and against the pair of `address`
+    /// and `client_id`, when that names an existing client: ids nobody has leave no counter
+    /// behind). Returns the verdict for the next attempt, and whether this failure is the one
+    /// that crossed a line (so the block is audited once, not once per attempt).
     pub async fn failed_auth(
         &self,
         store: &dyn Store,
@@ -196,21 +262,26 @@ impl Throttle {
     ) -> StoreResult<(Verdict, bool)> {
         let start = self.failed_auth.window_start(now);
         let mut hits = vec![RateHit {
-            bucket: format!("fail:addr:{address}"),
+            bucket: address_failures(address),
             window_start: start,
             hits: 1,
         }];
+        let mut limits = vec![self.failed_auth_per_address];
         if let Some(client_id) = client_id {
             hits.push(RateHit {
-                bucket: format!("fail:client:{client_id}"),
+                bucket: pair_failures(address, client_id),
                 window_start: start,
                 hits: 1,
             });
+            limits.push(self.failed_auth);
         }
         let counts = store.count_hits(&hits).await?;
-        let max = self.failed_auth.max;
-        let crossed = counts.iter().any(|&c| c == max + 1);
-        let verdict = if counts.iter().any(|&c| self.failed_auth.exceeded_by(c)) {
+        let over = |(count, limit): (&i64, &Limit)| limit.exceeded_by(*count);
+        let crossed = counts
+            .iter()
+            .zip(&limits)
+            .any(|(count, limit)| *count == limit.max + 1);
+        let verdict = if counts.iter().zip(&limits).any(over) {
             Verdict::Limited {
                 retry_after_secs: self.failed_auth.retry_after_secs(now),
                 failed_auth: true,
@@ -220,4 +291,38 @@ impl Throttle {
         };
         Ok((verdict, crossed))
     }
+}
+
+/// What [`Throttle::login_gate`] lets a login do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginGate {
+    Open,
+    /// The address is failing, but this client logs in from it: go on, after a pause.
+    SlowDown,
+    /// Refused whatever the secret; the secret is not even compared.
+    Blocked {
+        retry_after_secs: u64,
+    },
+}
+
+/// How long a known client waits to log in from an address that is failing.
+pub const SLOW_DOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A client "logs in from an address" when it did in this window or the one before: 12–24
+/// hours, inside the day that rate-limit windows are kept.
+const KNOWN_LOGINS: Limit = Limit {
+    max: i64::MAX,
+    window_ms: 12 * 3600 * 1000,
+};
+
+fn address_failures(address: &str) -> String {
+    format!("fail:addr:{address}")
+}
+
+fn pair_failures(address: &str, client_id: &str) -> String {
+    format!("fail:pair:{address}|{client_id}")
+}
+
+fn known_pair(address: &str, client_id: &str) -> String {
+    format!("ok:pair:{address}|{client_id}")
 }

@@ -21,7 +21,8 @@ const INSERT_VERSION: &str = "INSERT INTO sync_config_versions \
      (tenant_id, version, author, at, comment, content_hash) VALUES ($1, $2, $3, $4, $5, $6)";
 const INSERT_ENTRIES: &str = "INSERT INTO sync_config \
      (tenant_id, version, scope, key, value_type, value, secret, reveal) ";
-const SEALED_ENTRIES: &str = "SELECT tenant_id, version, scope, key, value FROM sync_config \
+const SEALED_ENTRIES: &str =
+    "SELECT tenant_id, version, scope, key, value, reveal FROM sync_config \
      WHERE secret ORDER BY tenant_id, version, scope, key";
 /// VALUES columns are column1..column5 on both SQLite and PostgreSQL.
 const RESEAL: &str = "UPDATE sync_config SET value = u.column5 FROM (";
@@ -139,16 +140,17 @@ pub(crate) async fn change<D: Dialect>(
 
 /// Every secret entry of every version.
 pub(crate) async fn sealed_entries<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<Reseal>> {
-    let rows: Vec<(i64, i64, String, String, String)> =
+    let rows: Vec<(i64, i64, String, String, String, bool)> =
         sql(SEALED_ENTRIES).fetch_all(db.read()).await?;
     Ok(rows
         .into_iter()
-        .map(|(tenant_id, version, scope, key, value)| Reseal {
+        .map(|(tenant_id, version, scope, key, value, reveal)| Reseal {
             tenant_id,
             version,
             scope,
             key,
             value,
+            reveal,
         })
         .collect())
 }

@@ -153,6 +153,33 @@ async fn count<D: Dialect>(
     Ok(rows.into_iter().map(|(b, w, n)| ((b, w), n)).collect())
 }
 
+/// The counters of these windows as they stand (0 for a window never counted), in input
+/// order; a read, on the read pool: it writes nothing, not even an empty window.
+pub(crate) async fn read_counts<D: Dialect>(
+    db: &Connections<D>,
+    windows: &[(String, i64)],
+) -> StoreResult<Vec<i64>> {
+    if windows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = QueryBuilder::<D>::new(
+        "SELECT bucket, window_start, hits FROM rate_limits WHERE bucket IN (",
+    );
+    let mut list = select.separated(", ");
+    for (bucket, _) in windows {
+        list.push_param(bucket.clone());
+    }
+    select.push(")");
+    let rows: Vec<(String, i64, i64)> =
+        Statement::from(select.build()).fetch_all(db.read()).await?;
+    let found: BTreeMap<(String, i64), i64> =
+        rows.into_iter().map(|(b, w, n)| ((b, w), n)).collect();
+    Ok(windows
+        .iter()
+        .map(|window| found.get(window).copied().unwrap_or(0))
+        .collect())
+}
+
 /// Applies one batch of jobs in one transaction: the counters, then the tokens and audit
 /// entries of the jobs that stay within their limits.
 async fn write_batch<D: Dialect>(

@@ -59,28 +59,56 @@ pub(crate) async fn claim<D: Dialect>(
         write.commit(&[]).await?;
         return Ok(NextAction::Claimed);
     }
-    let (hash, state, held_until, body, expires): (String, String, i64, Option<String>, i64) =
-        sql(READ_KEY)
-            .bind(claim.client_pk)
-            .bind(&claim.key)
-            .fetch_one(write.on())
-            .await?;
-    let expired = expires <= claim.now;
-    let abandoned = state == "in_flight" && held_until <= claim.now;
-    let next = if expired || (abandoned && hash == claim.request_hash) {
-        lease(sql(TAKE_OVER_KEY), claim).execute(write.on()).await?;
+    let mut next = decide(&read_key(&mut write, claim).await?, claim);
+    if next == NextAction::Claimed {
+        let taken = lease(sql(TAKE_OVER_KEY), claim).execute(write.on()).await?;
+        if taken == 0 {
+            // Another request took the key over between the read and this update (on
+            // PostgreSQL the update waited for it and then found the key live): decide again
+            // on what it holds now, never as if this request held it.
+            next = match decide(&read_key(&mut write, claim).await?, claim) {
+                NextAction::Claimed => NextAction::InFlight {
+                    retry_after_ms: claim.lease_ms,
+                },
+                other => other,
+            };
+        }
+    }
+    write.commit(&[]).await?;
+    Ok(next)
+}
+
+/// A key as stored: request hash, state, lease end, stored response, retention end.
+type KeyRow = (String, String, i64, Option<String>, i64);
+
+async fn read_key<D: Dialect>(
+    write: &mut crate::sql_store::AuditedWrite<D>,
+    claim: &IdempotencyClaim,
+) -> StoreResult<KeyRow> {
+    sql(READ_KEY)
+        .bind(claim.client_pk)
+        .bind(&claim.key)
+        .fetch_one(write.on())
+        .await
+}
+
+/// What a claim does with a key someone already has: take it over (its retention ended, or
+/// its holder abandoned the same body), replay it, refuse another body, or wait.
+fn decide(key: &KeyRow, claim: &IdempotencyClaim) -> NextAction {
+    let (hash, state, held_until, body, expires) = key;
+    let expired = *expires <= claim.now;
+    let abandoned = state == "in_flight" && *held_until <= claim.now;
+    if expired || (abandoned && *hash == claim.request_hash) {
         NextAction::Claimed
-    } else if hash != claim.request_hash {
+    } else if *hash != claim.request_hash {
         NextAction::Mismatch
     } else if state == "done" {
-        NextAction::Replay(body.unwrap_or_default())
+        NextAction::Replay(body.clone().unwrap_or_default())
     } else {
         NextAction::InFlight {
             retry_after_ms: held_until - claim.now,
         }
-    };
-    write.commit(&[]).await?;
-    Ok(next)
+    }
 }
 
 /// Binds a claim's lease to `CLAIM_KEY` or `TAKE_OVER_KEY`: key, body hash, owner, how long

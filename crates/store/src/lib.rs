@@ -141,10 +141,12 @@ pub trait Store: Send + Sync + 'static {
     async fn issue_tokens(&self, tokens: &[NewToken], audit: &[AuditDraft]) -> StoreResult<()>;
     /// A token by the hash of its value, with its client's state.
     async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenState>>;
-    /// Marks a refresh token used; says whether this was its first use (rotation) or a reuse.
+    /// Marks a refresh token of `client_pk` used; says whether this was its first use
+    /// (rotation), a reuse, or another client's token (left untouched).
     async fn use_refresh_token(
         &self,
         token_hash: &str,
+        client_pk: i64,
         at: UnixMillis,
     ) -> StoreResult<Option<RefreshUse>>;
     /// Revokes one token; a refresh token takes its whole family with it. Returns tokens revoked.
@@ -165,6 +167,9 @@ pub trait Store: Send + Sync + 'static {
     /// Adds each hit to its window's counter and returns the new counts, in input order.
     /// A hit of 0 reads a counter without adding to it.
     async fn count_hits(&self, hits: &[RateHit]) -> StoreResult<Vec<i64>>;
+    /// Reads the counters of these `(bucket, window_start)` windows without counting (0 for
+    /// a window never counted), in input order.
+    async fn rate_counts(&self, windows: &[(String, UnixMillis)]) -> StoreResult<Vec<i64>>;
     /// Counts `hits` and, only if every counter stays within its limit, inserts `tokens` and
     /// appends `audit` — one atomic step, so a rate check cannot be raced past.
     async fn admit(

@@ -145,6 +145,8 @@ pub enum RefreshUse {
     First(TokenState),
     /// It had been used before: a sign of theft; the caller revokes the family.
     Reused(TokenState),
+    /// It belongs to another client: left as it was, neither spent nor counted as a reuse.
+    OtherClient,
 }
 
 /// One rate-limit counter increment.
@@ -377,7 +379,7 @@ pub struct ConfigRow {
     pub key: String,
     /// `string`, `number`, `bool` or `json`.
     pub value_type: String,
-    /// JSON text of the value, or the sealed value (`kxs1:…`) of a secret.
+    /// JSON text of the value, or the sealed value (`kxs2:…`) of a secret.
     pub value: String,
     pub secret: bool,
     /// Whether clients may read this secret in clear.
@@ -429,6 +431,8 @@ pub struct Reseal {
     pub scope: String,
     pub key: String,
     pub value: String,
+    /// The entry's `reveal` flag, which its sealed value binds (read only; never written).
+    pub reveal: bool,
 }
 
 /// What a client of a tenant last reported running.

@@ -213,9 +213,10 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn use_refresh_token(
         &self,
         token_hash: &str,
+        client_pk: i64,
         at: UnixMillis,
     ) -> StoreResult<Option<RefreshUse>> {
-        tokens::use_refresh_token(&self.db, token_hash, at).await
+        tokens::use_refresh_token(&self.db, token_hash, client_pk, at).await
     }
 
     async fn revoke_token(
@@ -252,6 +253,10 @@ impl<D: Dialect> Store for SqlStore<D> {
             .submit(hits, Vec::new(), Vec::new())
             .await?
             .counts)
+    }
+
+    async fn rate_counts(&self, windows: &[(String, UnixMillis)]) -> StoreResult<Vec<i64>> {
+        group_commit::read_counts(&self.db, windows).await
     }
 
     async fn admit(

@@ -14,9 +14,11 @@ const TOKEN_STATE: &str = "SELECT t.kind, t.scopes, t.family, t.issued_at, t.exp
      t.revoked_at, t.used_at, t.client_pk, c.client_id, c.name AS client_name, t.tenant_id, \
      c.revoked_at AS client_revoked_at \
      FROM oauth_tokens t JOIN oauth_clients c ON c.id = t.client_pk WHERE t.token_hash = $1";
-/// Spends an unused refresh token; no row back means it was already used (or is unknown).
+/// Spends an unused refresh token of one client; no row back means it was already used, is
+/// another client's (which must not spend it), or is unknown.
 const SPEND_REFRESH: &str = "UPDATE oauth_tokens SET used_at = $1 \
-     WHERE token_hash = $2 AND kind = 'refresh' AND used_at IS NULL RETURNING id";
+     WHERE token_hash = $2 AND kind = 'refresh' AND used_at IS NULL AND client_pk = $3 \
+     RETURNING id";
 const REVOKE_TOKEN: &str = "UPDATE oauth_tokens SET revoked_at = $1 \
      WHERE token_hash = $2 AND revoked_at IS NULL RETURNING kind, family";
 const REVOKE_FAMILY: &str =
@@ -56,16 +58,19 @@ pub(crate) async fn token<D: Dialect>(
         .await
 }
 
-/// Marks a refresh token used; says whether this was its first use or a reuse.
+/// Marks a refresh token of `client_pk` used; says whether this was its first use, a reuse,
+/// or another client's token (then nothing changes).
 pub(crate) async fn use_refresh_token<D: Dialect>(
     db: &Connections<D>,
     token_hash: &str,
+    client_pk: i64,
     at: UnixMillis,
 ) -> StoreResult<Option<RefreshUse>> {
     let mut write = db.begin_write().await?;
     let spent: Option<(i64,)> = sql(SPEND_REFRESH)
         .bind(at)
         .bind(token_hash)
+        .bind(client_pk)
         .fetch_optional(write.on())
         .await?;
     let state: Option<TokenState> = sql(TOKEN_STATE)
@@ -75,6 +80,7 @@ pub(crate) async fn use_refresh_token<D: Dialect>(
     write.commit(&[]).await?;
     Ok(match state {
         Some(s) if s.kind != TokenKind::Refresh => None,
+        Some(s) if s.client_pk != client_pk => Some(RefreshUse::OtherClient),
         Some(s) if spent.is_some() => Some(RefreshUse::First(s)),
         Some(s) => Some(RefreshUse::Reused(s)),
         None => None,

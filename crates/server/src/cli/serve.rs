@@ -54,6 +54,16 @@ pub(super) async fn serve(
         .check_master_keys()
         .await
         .map_err(anyhow::Error::msg)?;
+    let upgraded = app
+        .configurations
+        .upgrade_sealed_values(&RequestContext::cli())
+        .await?;
+    if upgraded > 0 {
+        tracing::info!(
+            values = upgraded,
+            "re-sealed secret values in the current format (binding their reveal flag)"
+        );
+    }
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::bearer::{AuditRead, Bearer, SyncWrite};
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::services::audit_log::{ChainHead, ExportFormat, Reader, Verification};
+use crate::services::audit_log::{ChainHead, ExportFormat, Reader, TenantVerification};
 
 /// Filters shared by listing and export.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -197,13 +197,20 @@ pub async fn export(
 #[utoipa::path(
     get, path = "/audit/verify", tag = "audit",
     security(("bearer" = ["audit:read"])),
-    responses((status = 200, description = "Verification result", body = Verification))
+    responses(
+        (status = 200, description = "Verification result, with this tenant's own evidence", body = TenantVerification),
+        (status = 429, description = "Too many verifications (a few per client a minute, a few at once); see Retry-After", body = Problem),
+    )
 )]
 pub async fn verify(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<AuditRead>,
-) -> Result<Json<Verification>, ApiError> {
-    let result = app.audit_log.verify_for(Reader::Client(&caller)).await?;
+) -> Result<Json<TenantVerification>, ApiError> {
+    let permit = app
+        .audit_log
+        .admit_verification(&caller)
+        .map_err(ApiError::RateLimited)?;
+    let result = app.audit_log.verify_for_client(&caller, permit).await?;
     Ok(Json(result))
 }
 

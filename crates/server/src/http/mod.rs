@@ -123,7 +123,6 @@ pub fn router(state: AppState) -> Router {
         .route("/whoami", get(whoami::whoami))
         .route("/audit/logs", get(audit::logs))
         .route("/audit/export", get(audit::export))
-        .route("/audit/verify", get(audit::verify))
         .route("/audit/head", get(audit::head))
         .route("/config", get(config::effective))
         .route("/config/versions", get(config::versions))
@@ -137,6 +136,10 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(middleware::from_fn(run_to_completion))
+        // A read of the whole chain that writes nothing until its end: when the caller hangs
+        // up, it is dropped rather than run to completion.
+        .route("/audit/verify", get(audit::verify))
+        .layer(middleware::from_fn_with_state(state.clone(), context::resolve_client_address))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -152,6 +155,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(context::drop_unsafe_request_id))
         .with_state(state)
 }
 
@@ -183,7 +187,11 @@ async fn run_to_completion(request: Request, next: Next) -> Response {
 
 async fn record_metrics(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    // Methods outside the standard set share one series, so callers cannot add series.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -115,9 +115,33 @@ impl Form {
     }
 }
 
+/// Longest client id accepted (ours are 32 characters); longer ones are refused before any
+/// look-up, so a client id never grows a rate-limit key or an audit entry without bound.
+const MAX_CLIENT_ID_CHARS: usize = 128;
+
 /// Reads client credentials from HTTP Basic or from the body (`client_secret_post`); using
-/// both at once is refused (RFC 6749 §2.3).
+/// both at once is refused (RFC 6749 §2.3). A client id that no client can have (too long,
+/// or with control characters such as NUL) is `invalid_request` naming `client_id`.
 fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredentials, OAuthError> {
+    let credentials = presented_credentials(headers, form)?;
+    let id = &credentials.client_id;
+    if id.chars().count() > MAX_CLIENT_ID_CHARS {
+        return Err(OAuthError::InvalidRequest(format!(
+            "client_id is longer than {MAX_CLIENT_ID_CHARS} characters"
+        )));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(OAuthError::InvalidRequest(
+            "client_id contains a control character".into(),
+        ));
+    }
+    Ok(credentials)
+}
+
+fn presented_credentials(
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<ClientCredentials, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

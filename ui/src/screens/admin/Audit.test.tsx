@@ -19,7 +19,7 @@ beforeEach(() => {
     site: null,
     admin: { server: 'https://sync.example.com', client_id: 'kxc_console', name: 'Regional office', tenant: 'Acme' },
   });
-  vi.mocked(admin.auditVerify).mockResolvedValue({ ok: true, entries_checked: 1234, head_seq: 1234, head_hash: 'ff', first_broken: null });
+  vi.mocked(admin.auditVerify).mockResolvedValue({ ok: true, entries_checked: 1234, last_seq: 1234, last_hash: 'ff', first_broken: null });
   vi.mocked(admin.auditLogs).mockResolvedValue({
     entries: [
       makeAuditEntry({ seq: 9, client_id: 'kxc_store12', details: { records: 10, applied: 10, rejected: 0 } }),
@@ -120,8 +120,8 @@ describe('Audit log', () => {
     vi.mocked(admin.auditVerify).mockResolvedValue({
       ok: false,
       entries_checked: 40,
-      head_seq: 90,
-      head_hash: 'ff',
+      last_seq: 90,
+      last_hash: 'ff',
       first_broken: { seq: 41, reason: 'content does not match its hash' },
     });
     render(<Audit />);

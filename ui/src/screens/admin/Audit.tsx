@@ -34,7 +34,7 @@ function ChainBadge() {
   }
   const v = chain.data;
   return v.ok ? (
-    <span className="admin-chain admin-chain-ok" data-testid="audit-chain" title={v.head_hash}>
+    <span className="admin-chain admin-chain-ok" data-testid="audit-chain" title={v.last_hash ?? undefined}>
       {t('admin.audit.chain_ok', { n: v.entries_checked })}
     </span>
   ) : (

@@ -4,11 +4,12 @@
 //! themselves audited.
 
 mod export;
+mod verify;
 
 use std::sync::Arc;
 
 use futures::stream::Stream;
-use kendrix_core::audit::{AuditEntry, BrokenLink, ChainVerifier};
+use kendrix_core::audit::AuditEntry;
 use kendrix_core::{AuditEvent, AuditOutcome, Clock};
 use kendrix_store::{AuditQuery, Store, StoreError};
 use serde::Serialize;
@@ -16,25 +17,15 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 pub use export::ExportFormat;
+pub use verify::{TenantVerification, Verification, VerificationPermit};
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
 use crate::context::RequestContext;
+use crate::throttle::Throttle;
 
 /// Entries read per round trip when verifying or exporting.
 const PAGE: i64 = 5000;
-
-/// The outcome of verifying the whole chain.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Verification {
-    pub ok: bool,
-    pub entries_checked: u64,
-    pub head_seq: i64,
-    pub head_hash: String,
-    /// The first entry that does not fit, and why.
-    #[schema(value_type = Option<Object>)]
-    pub first_broken: Option<BrokenLink>,
-}
 
 /// The head of the chain, and optionally what it holds at a witnessed position.
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,61 +59,17 @@ pub enum Reader<'a> {
 pub struct AuditLog {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// How often each client may verify, and how many verifications run at once.
+    verifications: verify::Gate,
 }
 
 impl AuditLog {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-
-    /// Verifies the chain from its start (or the retention checkpoint) to its recorded head,
-    /// one page at a time. Leaves no audit entry; see [`Self::verify_for`].
-    pub async fn verify(&self) -> Result<Verification, StoreError> {
-        let store = &*self.store;
-        let (head_seq, head_hash) = store.audit_head().await?;
-        let (pruned_seq, pruned_hash) = store.audit_checkpoint().await?;
-        let mut verifier = ChainVerifier::starting_after(pruned_seq, &pruned_hash);
-        let mut after = pruned_seq;
-        let mut broken = None;
-        // Entries appended while this runs (a busy server) are past the head read above:
-        // they are checked by the next verification, not taken for a broken chain.
-        'pages: while after < head_seq {
-            let page = store.audit_entries(after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for entry in page.iter().take_while(|e| e.seq <= head_seq) {
-                if let Err(link) = verifier.check(entry) {
-                    broken = Some(link);
-                    break 'pages;
-                }
-            }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, throttle: Throttle) -> Self {
+        Self {
+            store,
+            clock,
+            verifications: verify::Gate::new(throttle),
         }
-        if broken.is_none() {
-            broken = verifier.finish(head_seq, &head_hash).err();
-        }
-        Ok(Verification {
-            ok: broken.is_none(),
-            entries_checked: verifier.checked(),
-            head_seq,
-            head_hash,
-            first_broken: broken,
-        })
-    }
-
-    /// Verifies the chain for a reader, and audits that they did.
-    pub async fn verify_for(&self, reader: Reader<'_>) -> Result<Verification, Failure> {
-        let ctx = reader.ctx();
-        let result = self.verify().await.within(ctx)?;
-        let details = match reader {
-            Reader::Client(_) => json!({"ok": result.ok, "entries_checked": result.entries_checked,
-                "first_broken": result.first_broken.as_ref().map(|b| b.seq)}),
-            Reader::Operator(_) => {
-                json!({"ok": result.ok, "entries_checked": result.entries_checked})
-            }
-        };
-        self.record(reader, None, AuditEvent::AuditVerified, details)
-            .await?;
-        Ok(result)
     }
 
     /// One page of the caller's tenant's entries, newest first (`query.limit` of them), and

@@ -126,6 +126,18 @@ impl Authorizer {
         let now = self.clock.now_ms();
         let caller = match self.check_bearer(ctx, presented, scope, now).await? {
             Ok(caller) => caller,
+            Err(Refusal::Scope(caller)) => {
+                // A valid identity asking for too much still counts against its own limit.
+                if let Verdict::Limited {
+                    retry_after_secs, ..
+                } = self.throttle.api_request(caller.client_pk, now)
+                {
+                    return Err(BearerRefusal::RateLimited(retry_after_secs));
+                }
+                return Err(self
+                    .refuse_bearer(ctx, Refusal::Scope(caller), scope, now)
+                    .await);
+            }
             Err(refusal) => return Err(self.refuse_bearer(ctx, refusal, scope, now).await),
         };
         let verdict = self.throttle.api_request(caller.client_pk, now);
@@ -240,7 +252,14 @@ impl Authorizer {
             _ => Some(draft),
         };
         if let Some(draft) = audit {
-            if let Err(e) = self.store.append_audit(&[draft]).await {
+            // An under-scoped token is audited once a window with a count (see `refusals`);
+            // the others are bounded by the address's failure block.
+            let appended = if caller.is_some() {
+                self.audit_refusal(draft).await
+            } else {
+                self.store.append_audit(&[draft]).await
+            };
+            if let Err(e) = appended {
                 return BearerRefusal::Failed(ctx.failure(e));
             }
         }

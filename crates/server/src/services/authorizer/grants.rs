@@ -126,7 +126,7 @@ impl Authorizer {
         self.admit(ctx, client, &[], &[]).await?;
         let used = self
             .store
-            .use_refresh_token(&credentials::hash(refresh_token), now)
+            .use_refresh_token(&credentials::hash(refresh_token), client.pk, now)
             .await
             .map_err(|e| self.server_error(ctx, e))?;
         let state = match used {
@@ -161,16 +161,17 @@ impl Authorizer {
                 ));
             }
             Some(RefreshUse::First(state)) => state,
+            // Checked before spending: another client's refresh token stays usable by its owner.
+            Some(RefreshUse::OtherClient) => {
+                return Err(self
+                    .deny(
+                        ctx,
+                        client,
+                        OAuthError::InvalidGrant("refresh token was issued to another client"),
+                    )
+                    .await)
+            }
         };
-        if state.client_pk != client.pk {
-            return Err(self
-                .deny(
-                    ctx,
-                    client,
-                    OAuthError::InvalidGrant("refresh token was issued to another client"),
-                )
-                .await);
-        }
         if !state.is_active(now) {
             return Err(self
                 .deny(

@@ -6,6 +6,7 @@
 mod bearer;
 mod grants;
 mod protocol;
+mod refusals;
 
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use crate::context::RequestContext;
 use crate::entropy::Entropy;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
-use crate::throttle::{Throttle, Verdict};
+use crate::throttle::{LoginGate, Throttle, Verdict, SLOW_DOWN};
 
 /// Authenticates clients and their tokens, and issues, rotates and revokes tokens.
 pub struct Authorizer {
@@ -35,6 +36,8 @@ pub struct Authorizer {
     settings: Arc<Settings>,
     throttle: Throttle,
     metrics: Arc<Metrics>,
+    /// Repeated refusals of valid identities, audited once per window with a count.
+    refusals: refusals::Refusals,
     /// The OAuth issuer: this server's public URL.
     issuer: String,
 }
@@ -56,7 +59,27 @@ impl Authorizer {
             settings,
             throttle,
             metrics,
+            refusals: refusals::Refusals::default(),
         }
+    }
+
+    /// Audits the summaries of repeated refusals whose window has closed (see
+    /// `refusals`); the housekeeping calls it once a window.
+    pub async fn flush_refusals(&self) -> kendrix_store::StoreResult<()> {
+        let summaries = self.refusals.drain_closed(self.clock.now_ms());
+        if summaries.is_empty() {
+            return Ok(());
+        }
+        self.store.append_audit(&summaries).await
+    }
+
+    /// Appends a refusal's entry, unless one of its kind was audited in this window already
+    /// (then it is counted into that window's summary).
+    async fn audit_refusal(&self, draft: AuditDraft) -> kendrix_store::StoreResult<()> {
+        if self.refusals.first_in_window(&draft, draft.at) {
+            self.store.append_audit(&[draft]).await?;
+        }
+        Ok(())
     }
 
     /// This authorization server's metadata (RFC 8414).
@@ -173,10 +196,11 @@ impl Authorizer {
         OAuthError::Server(ctx.request_id.clone())
     }
 
-    /// Proves the client's identity. Every failure is counted towards the failed-authentication
-    /// throttle (and audited, until the block starts); the rate limits, including that block,
-    /// are enforced by [`Self::admit`] in the same step as the writes they guard, so a blocked
-    /// client is refused even with the right secret.
+    /// Proves the client's identity. First the login gate (see [`Throttle::login_gate`]):
+    /// a blocked caller gets 429 before its secret is compared, so it cannot learn whether a
+    /// guess was right. Every failure is then counted per address and per (address, client)
+    /// and audited until the block starts; the token limits are enforced by [`Self::admit`]
+    /// in the same step as the writes they guard.
     async fn authenticate_client(
         &self,
         ctx: &RequestContext,
@@ -189,6 +213,23 @@ impl Authorizer {
             .client(&creds.client_id)
             .await
             .map_err(|e| self.server_error(ctx, e))?;
+        let existing = client.as_ref().map(|c| c.client_id.as_str());
+        let gate = self
+            .throttle
+            .login_gate(&*self.store, &ctx.source, existing, now)
+            .await
+            .map_err(|e| self.server_error(ctx, e))?;
+        match gate {
+            LoginGate::Blocked { retry_after_secs } => {
+                self.metrics.count("rate_limited");
+                return Err(OAuthError::RateLimited(retry_after_secs));
+            }
+            LoginGate::SlowDown => {
+                self.metrics.count("login_slowed_down");
+                tokio::time::sleep(SLOW_DOWN).await;
+            }
+            LoginGate::Open => {}
+        }
         let failure = match &client {
             None => {
                 // Spend the same time as a real comparison, so unknown ids are not revealed.
@@ -216,9 +257,10 @@ impl Authorizer {
                 if let Some(client) = &client {
                     draft = draft.tenant(client.tenant_id);
                 }
+                let existing = client.as_ref().map(|c| c.client_id.as_str());
                 let (verdict, crossed) = self
                     .throttle
-                    .failed_auth(&*self.store, &ctx.source, Some(&creds.client_id), now)
+                    .failed_auth(&*self.store, &ctx.source, existing, now)
                     .await
                     .map_err(|e| self.server_error(ctx, e))?;
                 // While blocked, only the crossing is audited, so a flood cannot grow the log.
@@ -310,7 +352,7 @@ impl Authorizer {
             )
             .tenant(client.tenant_id)
             .client(client.client_id.clone());
-        if let Err(e) = self.store.append_audit(&[draft]).await {
+        if let Err(e) = self.audit_refusal(draft).await {
             return self.server_error(ctx, e);
         }
         self.metrics.count("token_denied");

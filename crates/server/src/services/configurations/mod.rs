@@ -23,7 +23,7 @@ pub use history::{DiffLine, DriftLine, EntryView};
 use super::{Failure, Within};
 use crate::context::RequestContext;
 use crate::entropy::Entropy;
-use crate::keys::{seal_context, Keys};
+use crate::keys::{Keys, SealedAt};
 use crate::settings::Settings;
 
 /// The global configuration is kept as tenant 0's.
@@ -234,7 +234,12 @@ impl Configurations {
             .open(
                 &self.settings,
                 &row.value,
-                &seal_context(tenant_id, &row.scope, &row.key),
+                &SealedAt {
+                    tenant_id,
+                    scope: &row.scope,
+                    key: &row.key,
+                    reveal: row.reveal,
+                },
             )
             .map_err(Unopenable)
             .within(ctx)?;
@@ -441,11 +446,13 @@ impl Configurations {
                 let stored = if secret {
                     let ring = self.keys.ring();
                     let key_now = ring.current().ok_or(ConfigError::NoMasterKey)?;
-                    key_now.seal(
-                        &json,
-                        &seal_context(tenant_id, scope.stored(), &key),
-                        &mut self.entropy.rng(),
-                    )
+                    let at = SealedAt {
+                        tenant_id,
+                        scope: scope.stored(),
+                        key: &key,
+                        reveal,
+                    };
+                    key_now.seal(&json, &at.context(), &mut self.entropy.rng())
                 } else {
                     json
                 };
