@@ -133,7 +133,7 @@ async fn a_verification_whose_caller_hung_up_stops_and_leaves_no_entry(backend: 
     let token = server.access_token(&auditor).await;
     // A long chain: verifying it takes a while.
     let ctx = kendrix_core::audit::AuditContext::default();
-    let drafts: Vec<_> = (0..20_000)
+    let drafts: Vec<_> = (0..40_000)
         .map(|i| {
             ctx.draft(
                 T0 + i,
@@ -146,17 +146,21 @@ async fn a_verification_whose_caller_hung_up_stops_and_leaves_no_entry(backend: 
     for chunk in drafts.chunks(5_000) {
         server.store.append_audit(chunk).await.unwrap();
     }
+    // How long one whole verification takes here, to hang up well before the end of one.
+    let started = std::time::Instant::now();
+    let waited = server.get_as(&token, "/audit/verify").await;
+    assert_eq!(waited.status(), 200);
+    let whole = started.elapsed();
     let hung_up = server
         .http
         .get(server.endpoint("/audit/verify"))
         .bearer_auth(&token)
-        .timeout(std::time::Duration::from_millis(20))
+        .timeout((whole / 4).max(std::time::Duration::from_millis(30)))
         .send()
         .await;
     assert!(hung_up.is_err(), "the caller gave up first");
-    // Long enough for the whole verification to finish, had it gone on.
-    let finished = server.get_as(&token, "/audit/verify").await;
-    assert_eq!(finished.status(), 200);
+    // Long enough for the abandoned verification to have finished, had it gone on.
+    tokio::time::sleep(whole * 3).await;
     let verified = server.audit_events("audit.verified").await;
     assert_eq!(
         verified.len(),
@@ -209,7 +213,7 @@ async fn racing_takeovers_of_an_abandoned_key_leave_it_to_exactly_one(backend: B
         .unwrap()
         .unwrap()
         .pk;
-    let claim = |owner: &str, now: i64| IdempotencyClaim {
+    let claim = move |owner: &str, now: i64| IdempotencyClaim {
         client_pk,
         key: "batch-7".into(),
         request_hash: "same-body".into(),
@@ -219,31 +223,69 @@ async fn racing_takeovers_of_an_abandoned_key_leave_it_to_exactly_one(backend: B
         retention_ms: 86_400_000,
     };
     // An instance claimed the key and died: its lease ran out.
-    assert_eq!(
-        server
-            .store
-            .claim_idempotency_key(&claim("dead", T0))
-            .await
-            .unwrap(),
-        NextAction::Claimed
-    );
-    let mut racers = Vec::new();
-    for i in 0..16 {
+    let first = server.store.claim_idempotency_key(&claim("dead", T0)).await;
+    assert_eq!(first.unwrap(), NextAction::Claimed);
+    let later = T0 + 60_000;
+    let race = |i: usize| {
         let store = server.store.clone();
-        let claim = claim(&format!("instance-{i}"), T0 + 60_000);
-        racers.push(tokio::spawn(async move {
-            store.claim_idempotency_key(&claim).await.unwrap()
-        }));
-    }
-    let mut claimed = 0;
-    for racer in racers {
-        match racer.await.unwrap() {
-            NextAction::Claimed => claimed += 1,
-            NextAction::InFlight { .. } => {}
-            other => panic!("unexpected {other:?}"),
+        let claim = claim(&format!("instance-{i}"), later);
+        tokio::spawn(async move { store.claim_idempotency_key(&claim).await.unwrap() })
+    };
+    let outcomes = if backend == Backend::Postgres {
+        // Two instances read the abandoned key while a third holds its row; the third then
+        // takes it over and commits, and the two updates find nothing left to take.
+        use sqlx::Connection;
+        let mut third = sqlx::PgConnection::connect(&server.db.url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut third).await.unwrap();
+        sqlx::query("SELECT 1 FROM idempotency_keys WHERE key = 'batch-7' FOR UPDATE")
+            .execute(&mut third)
+            .await
+            .unwrap();
+        let racers = [race(0), race(1)];
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        for _ in 0..200 {
+            if server.db.scalar(waiting).await == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-    }
-    assert_eq!(claimed, 1, "exactly one instance takes the key over");
+        assert_eq!(
+            server.db.scalar(waiting).await,
+            2,
+            "both updates wait on the row"
+        );
+        sqlx::query(&format!(
+            "UPDATE idempotency_keys SET owner = 'third', locked_until = {} WHERE key = 'batch-7'",
+            later + 30_000
+        ))
+        .execute(&mut third)
+        .await
+        .unwrap();
+        sqlx::query("COMMIT").execute(&mut third).await.unwrap();
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.unwrap());
+        }
+        outcomes
+    } else {
+        // SQLite has one writer: sixteen racers are taken one after another.
+        let racers: Vec<_> = (0..16).map(race).collect();
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.unwrap());
+        }
+        outcomes
+    };
+    let claimed = outcomes
+        .iter()
+        .filter(|o| **o == NextAction::Claimed)
+        .count();
+    let expected = if backend == Backend::Postgres { 0 } else { 1 };
+    assert_eq!(
+        claimed, expected,
+        "exactly one instance holds the key: {outcomes:?}"
+    );
 }
 
 async fn a_secret_whose_reveal_flag_was_flipped_in_the_database_does_not_open(backend: Backend) {
