@@ -156,7 +156,7 @@ pub struct RecordsQuery {
     params(RecordsQuery),
     responses(
         (status = 200, description = "One page of records", body = RecordsPage),
-        (status = 400, description = "Bad entity name or limit", body = Problem),
+        (status = 400, description = "Bad entity name, after or limit", body = Problem),
         (status = 401, description = "Missing or invalid token", body = Problem),
         (status = 403, description = "Token lacks stats:read", body = Problem),
     )
@@ -171,6 +171,12 @@ pub async fn records(
         return Err(ApiError::BadRequest(
             "entity must match [a-z][a-z0-9_]{0,63}".into(),
         ));
+    }
+    if !query.after.is_empty() && kendrix_core::sync::RecordId::check(&query.after).is_err() {
+        return Err(ApiError::InvalidParam {
+            name: "after",
+            reason: "after must be a record id (the `next` of the previous page)".into(),
+        });
     }
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
