@@ -87,6 +87,7 @@ fn batch_response(body: String, replayed: bool, retention_secs: i64) -> Response
         (status = 415, description = "Not application/json", body = Problem),
         (status = 422, description = "Invalid records (all listed in `errors`; nothing applied), or the key was used with another body", body = Problem),
         (status = 429, description = "Rate limited", body = Problem),
+        (status = 503, description = "The server is applying as many batches as it can (`max_concurrent_batches`); retry after `Retry-After` seconds", body = Problem),
     )
 )]
 #[tracing::instrument(skip_all, fields(client_id = %caller.client_id))]
@@ -98,6 +99,8 @@ pub async fn post_batch(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let key = idempotency_key(&headers)?;
+    // Admitted before the body is read, so a storm of batches never holds their bodies.
+    let _slot = app.intake.admit().await?;
     let bytes = read_body(&headers, body, app.settings.sync.max_batch_bytes).await?;
     let answer = app.intake.receive(&caller, &key, &bytes, started).await?;
     Ok(batch_response(
