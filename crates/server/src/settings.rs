@@ -85,8 +85,8 @@ impl Default for SyncSettings {
             max_record_data_depth: 32,
             idempotency_retention_secs: 24 * 3600,
             idempotency_lease_secs: 30,
-            max_concurrent_batches: 16,
-            batch_admission_wait_ms: 100,
+            max_concurrent_batches: 8,
+            batch_admission_wait_ms: 25,
         }
     }
 }
