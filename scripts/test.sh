@@ -106,3 +106,6 @@ say "building every binary (process tests run them)"
 cargo build --workspace --bins --locked
 say "tests: unit and story tests on SQLite and PostgreSQL, the agent with the real keychain, the desktop app over WebDriver"
 bash scripts/with-session.sh cargo nextest run --workspace --locked --no-fail-fast
+say "fuzzing the HTTP API from its OpenAPI document (schemathesis, scripts/fuzz.sh)"
+apt_install python3 python3-venv
+bash scripts/fuzz.sh

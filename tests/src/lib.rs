@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod desktop;
+pub mod storm;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -473,6 +474,11 @@ impl ServerProcess {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's process id (for what `/proc` says about it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the server at once (SIGKILL), as a crash or power cut would.

@@ -11,6 +11,7 @@ mod agent;
 mod audit;
 mod harness;
 mod ingest;
+mod storm;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -239,6 +240,9 @@ fn main() -> anyhow::Result<()> {
     if args.wanted("S6") {
         outcomes.extend(audit_depth(&args, &server_rt, &client_rt, &http)?);
     }
+    if args.wanted("S10") {
+        outcomes.push(boot_storm(&server_rt, &client_rt)?);
+    }
 
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
@@ -250,6 +254,34 @@ fn main() -> anyhow::Result<()> {
         bail!("a scenario produced a wrong result");
     }
     Ok(())
+}
+
+/// S10: p99 latency of the batches admitted while 200 sites storm one server, against the
+/// p99 of the same batches sent one at a time to it idle.
+fn boot_storm(
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Outcome> {
+    let dir = tempfile::tempdir()?;
+    let bench = Bench::start(
+        server_rt,
+        &format!("sqlite://{}", dir.path().join("storm.db").display()),
+    )?;
+    let (idle_us, storm_us, applied, shed) = client_rt.block_on(storm::measure(&bench))?;
+    let expected = storm::expected_records();
+    let o = outcome(
+        "S10",
+        "boot storm: p99 of admitted batches, 200 sites at once, vs idle p99",
+        storm_us / 1000.0,
+        "ms",
+        idle_us / 1000.0,
+        10.0,
+        false,
+        applied == expected,
+        format!("{applied} of {expected} records applied once, {shed} batches shed with 503"),
+    );
+    println!("{}", o.line());
+    Ok(o)
 }
 
 /// S8: peak RSS of an agent process draining `s8_records` queued records, against one

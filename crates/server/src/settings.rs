@@ -75,6 +75,12 @@ pub struct SyncSettings {
     /// How long an in-flight claim blocks the same key before it counts as abandoned
     /// (its server died mid-batch) and a retry may take over.
     pub idempotency_lease_secs: i64,
+    /// Most batches read and applied at once by this instance; a batch beyond them is
+    /// answered 503 with `Retry-After` (admission control: a boot storm of returning sites
+    /// sheds load instead of queueing bodies in memory).
+    pub max_concurrent_batches: usize,
+    /// How long a batch may wait for a free slot before it is refused, in milliseconds.
+    pub batch_admission_wait_ms: u64,
 }
 
 impl Default for SyncSettings {
@@ -86,6 +92,8 @@ impl Default for SyncSettings {
             max_record_data_depth: 32,
             idempotency_retention_secs: 24 * 3600,
             idempotency_lease_secs: 30,
+            max_concurrent_batches: 8,
+            batch_admission_wait_ms: 25,
         }
     }
 }

@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 use crate::version::Version;
 
 mod names;
-pub use names::{EntityName, NameError, RecordId, MAX_ENTITY_BYTES, MAX_ID_BYTES};
+pub use names::{
+    record_text_problems, EntityName, NameError, RecordId, MAX_ENTITY_BYTES, MAX_ID_BYTES,
+};
 
 /// What a record asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,8 +60,16 @@ impl Change {
         version: Option<Version>,
         data: Option<Map<String, Value>>,
     ) -> Result<Self, ChangeError> {
-        let entity = EntityName::parse(entity)?;
-        let id = RecordId::parse(id)?;
+        let id = id.into();
+        // The first problem is the one named (entity, then id, then data).
+        if let Some(first) = record_text_problems(entity, &id, data.as_ref())
+            .into_iter()
+            .next()
+        {
+            return Err(ChangeError::Name(first));
+        }
+        let entity = EntityName::checked(entity.to_owned());
+        let id = RecordId::checked(id);
         match (op, &data) {
             (Op::Upsert, None) => return Err(ChangeError::UpsertWithoutData),
             (Op::Delete, Some(_)) => return Err(ChangeError::DeleteWithData),
@@ -204,15 +214,20 @@ fn check_record(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
-    match entity.as_deref().map(EntityName::check) {
-        None => errors.push("\"entity\" must be a string".into()),
-        Some(Err(e)) => errors.push(e.to_string()),
-        Some(Ok(())) => {}
+    if entity.is_none() {
+        errors.push("\"entity\" must be a string".into());
     }
-    match id.as_deref().map(RecordId::check) {
-        None => errors.push("\"id\" must be a string".into()),
-        Some(Err(e)) => errors.push(e.to_string()),
-        Some(Ok(())) => {}
+    if id.is_none() {
+        errors.push("\"id\" must be a string".into());
+    }
+    let data_object = object.get("data").and_then(Value::as_object);
+    // A missing name is reported above; the rule is checked on what was sent.
+    for problem in record_text_problems(
+        entity.as_deref().unwrap_or("x"),
+        id.as_deref().unwrap_or("x"),
+        data_object,
+    ) {
+        errors.push(problem.to_string());
     }
     let op = match object.get("op").and_then(Value::as_str) {
         Some("upsert") => Some(Op::Upsert),
@@ -501,6 +516,33 @@ mod tests {
         };
         assert_eq!(problems[0].id.as_deref(), Some("A\u{0}1"));
         assert!(problems[0].errors[0].contains("\"id\" contains the control character U+0000"));
+    }
+
+    #[test]
+    fn a_nul_in_data_is_refused_naming_the_field() {
+        let body = json!({"records": [
+            {"entity": "orders", "id": "A-1", "op": "upsert", "version": "1732838400123-0000-s", "data": {"note": "a\u{0}b"}},
+            {"entity": "orders", "id": "A-2", "op": "upsert", "version": "1732838400123-0000-s", "data": {"note": "fine"}},
+            {"entity": "orders", "id": "A\u{0}3", "op": "delete", "version": "1732838400123-0000-s"},
+        ]});
+        let BatchError::InvalidRecords(problems) =
+            validate_batch(&mut body.clone(), &BatchLimits::default()).unwrap_err()
+        else {
+            panic!("expected invalid records");
+        };
+        let indexes: Vec<usize> = problems.iter().map(|p| p.index).collect();
+        assert_eq!(indexes, [0, 2], "every bad record, and only those");
+        assert_eq!(
+            problems[0].errors,
+            [
+                r#""data" field "note" contains U+0000 (NUL), which the server's database cannot store"#
+            ]
+        );
+        let data = json!({"note": "a\u{0}b"}).as_object().cloned();
+        assert!(matches!(
+            Change::new("orders", "A-1", Op::Upsert, None, data),
+            Err(ChangeError::Name(NameError::NulInData { .. }))
+        ));
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! server accepts. The agent refuses a bad one at enqueue; the server refuses it in a batch
 //! with the same words.
 
-use std::fmt;
+use std::fmt::{self, Write};
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// Longest record id, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -23,6 +24,65 @@ pub enum NameError {
     LongId,
     #[error("\"id\" contains the control character U+{0:04X}; ids must be printable text")]
     ControlInId(u32),
+    /// `path` is where in `data`, e.g. `note` or `lines[2].sku`.
+    #[error("\"data\" {path} contains U+0000 (NUL), which the server's database cannot store")]
+    NulInData { path: String },
+}
+
+/// The one rule for what a record may carry: its entity name, its id, and NUL-free text in
+/// every key and string of its data (PostgreSQL stores no U+0000 in text or jsonb). Every
+/// problem is listed, in that order. The agent applies it at enqueue and the server to every
+/// record of a batch, so a row refused by one is refused by the other with the same words.
+pub fn record_text_problems(
+    entity: &str,
+    id: &str,
+    data: Option<&Map<String, Value>>,
+) -> Vec<NameError> {
+    let mut problems = Vec::new();
+    if let Err(e) = EntityName::check(entity) {
+        problems.push(e);
+    }
+    if let Err(e) = RecordId::check(id) {
+        problems.push(e);
+    }
+    if let Some(path) = data.and_then(|map| nul_in_object(map, &mut String::new())) {
+        problems.push(NameError::NulInData { path });
+    }
+    problems
+}
+
+/// The path of the first key or string holding a NUL, if any (one walk, no copies).
+fn nul_in_object(map: &Map<String, Value>, path: &mut String) -> Option<String> {
+    for (key, value) in map {
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+        if key.contains('\0') {
+            return Some(format!("field {path:?}"));
+        }
+        if let Some(found) = nul_in_value(value, path) {
+            return Some(found);
+        }
+        path.truncate(len);
+    }
+    None
+}
+
+fn nul_in_value(value: &Value, path: &mut String) -> Option<String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Some(format!("field {path:?}")),
+        Value::Object(map) => nul_in_object(map, path),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            let _ = write!(path, "[{i}]");
+            let found = nul_in_value(item, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
 }
 
 /// What a record is, for example `orders`: `[a-z][a-z0-9_]{0,63}`.
@@ -176,6 +236,26 @@ mod tests {
         assert_eq!(RecordId::parse("A\u{0}1"), Err(NameError::ControlInId(0)));
         assert_eq!(RecordId::parse("A\n1"), Err(NameError::ControlInId(10)));
         assert!(NameError::ControlInId(0).to_string().contains("U+0000"));
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_data_is_named_by_its_path() {
+        let data = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let clean = data(serde_json::json!({"note": "line\nbreak", "n": [1, "a"]}));
+        assert!(record_text_problems("orders", "A-1", Some(&clean)).is_empty());
+        let deep = data(serde_json::json!({"lines": [{"sku": "ok"}, {"sku": "X\u{0}"}]}));
+        assert_eq!(
+            record_text_problems("orders", "A-1", Some(&deep)),
+            [NameError::NulInData {
+                path: "field \"lines[1].sku\"".into()
+            }]
+        );
+        let key = data(serde_json::json!({"a\u{0}b": 1}));
+        let problems = record_text_problems("Orders", "", Some(&key));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[2]
+            .to_string()
+            .contains(r#""data" field "a\0b" contains U+0000"#));
     }
 
     #[test]

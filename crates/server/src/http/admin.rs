@@ -98,6 +98,7 @@ pub async fn list(
     params(("client_id" = String, Path, description = "The site's client id (kxc_…)")),
     responses(
         (status = 200, description = "The site", body = SiteDetail),
+        (status = 400, description = "client_id is not a client id (visible ASCII, at most 128 bytes)", body = Problem),
         (status = 404, description = "No such site in this tenant", body = Problem),
     )
 )]
@@ -117,6 +118,7 @@ pub async fn detail(
     params(("client_id" = String, Path, description = "The site's client id (kxc_…)")),
     responses(
         (status = 200, description = "Revoked", body = Revoked),
+        (status = 400, description = "client_id is not a client id (visible ASCII, at most 128 bytes)", body = Problem),
         (status = 404, description = "No such site in this tenant", body = Problem),
     )
 )]
@@ -142,7 +144,7 @@ pub async fn revoke(
     request_body = RotateSecret,
     responses(
         (status = 200, description = "The new secret and enrollment (shown once)", body = Rotation),
-        (status = 400, description = "grace_seconds out of range", body = Problem),
+        (status = 400, description = "grace_seconds out of range, or client_id not a client id", body = Problem),
         (status = 404, description = "No such site in this tenant", body = Problem),
         (status = 409, description = "The site is revoked", body = Problem),
     )

@@ -162,14 +162,19 @@ pub struct VersionDetail {
     params(("version" = i64, Path, description = "Version number")),
     responses(
         (status = 200, description = "The version and its entries", body = VersionDetail),
+        (status = 400, description = "version is not a whole number", body = Problem),
         (status = 404, description = "No such version in this tenant", body = Problem),
     )
 )]
 pub async fn version(
     State(app): State<AppState>,
     Bearer(caller, ..): Bearer<ConfigRead>,
-    Path(version): Path<i64>,
+    version: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<VersionDetail>, ApiError> {
+    let Path(version) = version.map_err(|_| ApiError::InvalidParam {
+        name: "version",
+        reason: "version must be a whole number (see GET /config/versions)".into(),
+    })?;
     let (meta, entries) = app
         .configurations
         .version(&caller.ctx, caller.tenant_id, version)

@@ -65,7 +65,7 @@ pub struct AppState {
         whoami::whoami, openapi,
     ),
     components(schemas(problem::Problem, oauth::OAuthErrorBody)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &BearerRefusals),
 )]
 pub struct ApiDoc;
 
@@ -78,6 +78,53 @@ impl Modify for BearerScheme {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every bearer-protected operation can be refused before its handler runs — no or a bad
+/// token (401), a token without the scope (403), a client over its rate (429) — so each
+/// documents those answers, whether or not its own annotation lists them.
+struct BearerRefusals;
+
+impl Modify for BearerRefusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let refusals = [
+            ("401", "Missing or invalid token"),
+            ("403", "Token lacks the scope this endpoint needs"),
+            ("429", "Rate limited; see Retry-After"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.security.as_ref().is_none_or(Vec::is_empty) {
+                    continue;
+                }
+                for (status, description) in refusals {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            let problem = ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("Problem")))
+                                .build();
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content("application/json", problem)
+                                    .build(),
+                            )
+                        });
+                }
+            }
+        }
     }
 }
 

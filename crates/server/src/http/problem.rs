@@ -89,6 +89,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("the database is unreachable")]
     Unavailable,
+    /// Load shed: every batch slot is taken; retry after this many seconds.
+    #[error("the server is applying as many batches as it can; retry after {0} seconds")]
+    Busy(u64),
     #[error("internal error; see the server log for request id {0}")]
     Internal(String),
 }
@@ -113,7 +116,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -139,6 +142,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable => "unavailable",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -195,7 +199,8 @@ impl IntoResponse for ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, value);
             }
         }
-        if let ApiError::RateLimited(secs) | ApiError::InFlight(secs) = self {
+        if let ApiError::RateLimited(secs) | ApiError::InFlight(secs) | ApiError::Busy(secs) = self
+        {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
@@ -218,6 +223,7 @@ impl From<IntakeError> for ApiError {
             IntakeError::Invalid(err) => ApiError::InvalidBatch(err),
             IntakeError::Mismatch => ApiError::IdempotencyMismatch,
             IntakeError::InFlight { retry_after_secs } => ApiError::InFlight(retry_after_secs),
+            IntakeError::Busy { retry_after_secs } => ApiError::Busy(retry_after_secs),
             IntakeError::Failed(failure) => failure.into(),
         }
     }

@@ -87,6 +87,7 @@ fn batch_response(body: String, replayed: bool, retention_secs: i64) -> Response
         (status = 415, description = "Not application/json", body = Problem),
         (status = 422, description = "Invalid records (all listed in `errors`; nothing applied), or the key was used with another body", body = Problem),
         (status = 429, description = "Rate limited", body = Problem),
+        (status = 503, description = "The server is applying as many batches as it can (`max_concurrent_batches`); retry after `Retry-After` seconds", body = Problem),
     )
 )]
 #[tracing::instrument(skip_all, fields(client_id = %caller.client_id))]
@@ -98,6 +99,8 @@ pub async fn post_batch(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let key = idempotency_key(&headers)?;
+    // Admitted before the body is read, so a storm of batches never holds their bodies.
+    let _slot = app.intake.admit().await?;
     let bytes = read_body(&headers, body, app.settings.sync.max_batch_bytes).await?;
     let answer = app.intake.receive(&caller, &key, &bytes, started).await?;
     Ok(batch_response(
@@ -156,7 +159,7 @@ pub struct RecordsQuery {
     params(RecordsQuery),
     responses(
         (status = 200, description = "One page of records", body = RecordsPage),
-        (status = 400, description = "Bad entity name or limit", body = Problem),
+        (status = 400, description = "Bad entity name, after or limit", body = Problem),
         (status = 401, description = "Missing or invalid token", body = Problem),
         (status = 403, description = "Token lacks stats:read", body = Problem),
     )
@@ -171,6 +174,12 @@ pub async fn records(
         return Err(ApiError::BadRequest(
             "entity must match [a-z][a-z0-9_]{0,63}".into(),
         ));
+    }
+    if !query.after.is_empty() && kendrix_core::sync::RecordId::check(&query.after).is_err() {
+        return Err(ApiError::InvalidParam {
+            name: "after",
+            reason: "after must be a record id (the `next` of the previous page)".into(),
+        });
     }
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

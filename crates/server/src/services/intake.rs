@@ -4,13 +4,14 @@
 //! the wire body of the answer is made here too, so the store only keeps what it is handed.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kendrix_core::credentials;
 use kendrix_core::sync::{validate_batch, BatchError, BatchLimits, BatchResponse, Record};
 use kendrix_core::{AuditDraft, AuditEvent, AuditOutcome, Clock, UnixMillis};
 use kendrix_store::{BatchToApply, IdempotencyClaim, NextAction, RefusedBatch, Store, StoreError};
 use serde_json::{json, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
@@ -25,7 +26,16 @@ pub struct BatchIntake {
     entropy: Arc<dyn Entropy>,
     settings: SyncSettings,
     metrics: Arc<Metrics>,
+    /// Admission control: one permit per batch being read and applied (`max_concurrent_batches`).
+    slots: Arc<Semaphore>,
 }
+
+/// A batch's place among those being applied; held while its body is read and applied.
+#[derive(Debug)]
+pub struct BatchSlot(#[allow(dead_code)] OwnedSemaphorePermit);
+
+/// How long a site that found every slot taken is told to wait before retrying.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 /// The answer to a batch: its body as sent the first time (and kept for replays).
 #[derive(Debug)]
@@ -51,6 +61,11 @@ pub enum IntakeError {
     /// Another request holds the key: retry after this many seconds.
     #[error("a request with this Idempotency-Key is still being processed")]
     InFlight { retry_after_secs: u64 },
+    /// Every batch slot is taken (`max_concurrent_batches`): retry after this many seconds.
+    #[error(
+        "the server is applying as many batches as it can; retry after {retry_after_secs} seconds"
+    )]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Failed(#[from] Failure),
 }
@@ -63,13 +78,36 @@ impl BatchIntake {
         settings: SyncSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let slots = Arc::new(Semaphore::new(settings.max_concurrent_batches.max(1)));
         Self {
             store,
             clock,
             entropy,
             settings,
             metrics,
+            slots,
         }
+    }
+
+    /// A slot to read and apply one batch in, waiting at most `batch_admission_wait_ms`.
+    /// Beyond `max_concurrent_batches` the batch is refused (`Busy`, a 503 with Retry-After)
+    /// rather than queued: after an outage hundreds of sites return at once, and a queue would
+    /// only hold their bodies in memory until their requests time out.
+    pub async fn admit(&self) -> Result<BatchSlot, IntakeError> {
+        let wait = Duration::from_millis(self.settings.batch_admission_wait_ms);
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            Err(_) => match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => Ok(permit),
+                _ => Err(()),
+            },
+        };
+        permit.map(BatchSlot).map_err(|()| {
+            self.metrics.count("sync_batch_shed");
+            IntakeError::Busy {
+                retry_after_secs: BUSY_RETRY_AFTER_SECS,
+            }
+        })
     }
 
     /// Applies the batch `bytes` sent by `caller` under `key`, or answers from the key's

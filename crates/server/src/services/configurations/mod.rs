@@ -28,6 +28,8 @@ use crate::settings::Settings;
 
 /// The global configuration is kept as tenant 0's.
 pub const GLOBAL: i64 = 0;
+/// Longest comment on a configuration change, in characters.
+pub const MAX_COMMENT_CHARS: usize = 2000;
 
 /// Why a configuration request cannot be done, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +90,10 @@ impl Scope {
             "tenant" => Ok(Scope::Tenant),
             other => other
                 .strip_prefix("client:")
-                .filter(|id| !id.is_empty())
+                // A client id is visible ASCII (a NUL could not even be looked up).
+                .filter(|id| {
+                    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
+                })
                 .map(|id| Scope::Client(id.to_owned()))
                 .ok_or_else(|| {
                     ConfigError::Invalid("scope is global, tenant or client:<client id>".into())
@@ -394,6 +399,17 @@ impl Configurations {
     fn check_comment(&self, by: &ChangedBy<'_>) -> Result<(), ConfigError> {
         if self.settings.require_config_comment && by.comment.trim().is_empty() {
             return Err(ConfigError::CommentRequired);
+        }
+        // Kept and shown in the history: line breaks and tabs are fine, a NUL (which
+        // PostgreSQL cannot store) or another control character is not.
+        let unprintable = by
+            .comment
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+        if unprintable || by.comment.chars().count() > MAX_COMMENT_CHARS {
+            return Err(ConfigError::Invalid(format!(
+                "comment must be at most {MAX_COMMENT_CHARS} characters, without control characters other than line breaks and tabs"
+            )));
         }
         Ok(())
     }

@@ -99,13 +99,15 @@ impl Heartbeat {
                 if run.finished_ms < run.started_ms {
                     return invalid("last_run.finished_ms is before its started_ms".into());
                 }
-                if run
-                    .message
-                    .as_ref()
-                    .is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS)
-                {
+                // Shown to admins: line breaks and tabs are fine, a NUL (which PostgreSQL
+                // cannot store) or another control character is not.
+                if run.message.as_ref().is_some_and(|m| {
+                    m.chars().count() > MAX_MESSAGE_CHARS
+                        || m.chars()
+                            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+                }) {
                     return invalid(format!(
-                        "last_run.message must be at most {MAX_MESSAGE_CHARS} characters"
+                        "last_run.message must be at most {MAX_MESSAGE_CHARS} characters, without control characters other than line breaks and tabs"
                     ));
                 }
                 Some(SiteRun {

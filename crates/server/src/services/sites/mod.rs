@@ -402,11 +402,29 @@ impl Sites {
     /// A site of the admin's own tenant; an admin credential, a revoked-and-gone id or
     /// another tenant's site are all "not found", so nothing outside the tenant shows.
     async fn site_of(&self, admin: &Caller, client_id: &str) -> Result<Client, SiteError> {
+        check_client_id(client_id)?;
         match self.store.client(client_id).await.within(&admin.ctx)? {
             Some(c) if c.tenant_id == admin.tenant_id && !c.is_admin() => Ok(c),
             _ => Err(SiteError::NotFound),
         }
     }
+}
+
+/// Longest client id looked up, in bytes (the server makes ids of 36).
+const MAX_CLIENT_ID_BYTES: usize = 128;
+
+/// A client id as the server makes them: visible ASCII. Anything else (a NUL, which
+/// PostgreSQL cannot even compare, or a kilobyte of text) names no client, and is said so.
+fn check_client_id(client_id: &str) -> Result<(), SiteError> {
+    if client_id.is_empty()
+        || client_id.len() > MAX_CLIENT_ID_BYTES
+        || !client_id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(SiteError::Invalid(format!(
+            "client_id must be 1 to {MAX_CLIENT_ID_BYTES} visible ASCII characters, like kxc_…"
+        )));
+    }
+    Ok(())
 }
 
 /// A client's name: 1 to 100 characters, no control characters, trimmed.
