@@ -142,10 +142,14 @@ async fn a_revealed_secret_never_reaches_the_agents_files_and_they_are_private()
     {
         let data = agent.data_dir();
         assert_eq!(mode(&data), 0o700, "the agent's folder");
-        for file in ["agent.db", "agent.db-wal", "agent.db-shm"] {
+        assert_eq!(mode(&data.join("agent.db")), 0o600, "agent.db");
+        // (SQLite removes the -wal and -shm when the last process closes the database; while
+        // open they have its mode — crates/engine/tests/secrets_at_rest.rs checks that.)
+        for file in ["agent.db-wal", "agent.db-shm"] {
             let path = data.join(file);
-            assert!(path.exists(), "{file}");
-            assert_eq!(mode(&path), 0o600, "{file}");
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{file}");
+            }
         }
     }
 }

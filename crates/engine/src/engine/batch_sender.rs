@@ -160,7 +160,7 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
                     // A fleet back from an outage must not hammer the server: the schedule
                     // tries again later.
                     return Ok(Some(Stop::offline(format!(
-                        "{reason}; this run used its {} retries (sync.retry_budget), the next run tries again",
+                        "{reason}; this run used its retry budget ({} retries, sync.retry_budget); the next run tries again",
                         self.settings().retry_budget
                     ))));
                 }
