@@ -85,6 +85,7 @@ pub async fn save_diagnostics(
         return Ok(None);
     };
     let text = serde_json::to_string_pretty(&bundle).expect("a JSON value serializes");
+    // (The process's umask, 077, makes it the user's alone.)
     std::fs::write(&path, &text).map_err(|e| {
         CommandError::new(
             kendrix_engine::Problem::Local,

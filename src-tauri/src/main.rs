@@ -31,6 +31,13 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
     };
     let file = kendrix_engine::default_data_dir().and_then(|dir| {
+        // The folder may predate the 0700 rule; the files in it are made under umask 077.
+        let logs = files::log_dir(&dir);
+        kendrix_engine::private_files::private_dir(&dir).ok()?;
+        kendrix_engine::private_files::private_dir(&logs).ok()?;
+        for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+            let _ = kendrix_engine::private_files::restrict_if_present(&entry.path());
+        }
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("desktop.log")
@@ -57,7 +64,18 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     guard
 }
 
+/// Every file the app creates — the agent's database, logs, exports, the support bundle —
+/// is readable by the user alone (mode 0600, folders 0700).
+fn private_by_default() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() {
+    private_by_default();
     let _log_guard = init_logging();
     let start_hidden = std::env::args().any(|a| a == HIDDEN_FLAG);
 

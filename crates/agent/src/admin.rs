@@ -5,17 +5,19 @@ use kendrix_core::clock::format_utc;
 use kendrix_core::enrollment::Enrollment;
 use kendrix_engine::{Engine, SiteSummary};
 
-use crate::{exit, read_stdin_line};
+use crate::{argument_or_stdin, exit};
 
 #[derive(Subcommand)]
 pub(crate) enum AdminCommand {
     /// Keep an admin credential on this PC, beside the site's enrollment.
     ///
-    /// The enrollment string (argument or stdin) of a client registered with
+    /// The enrollment string of a client registered with
     /// `kendrix-server client register --scopes "clients:admin …"`. It is checked against the
-    /// server; the site's enrollment and queue are not touched.
+    /// server; the site's enrollment and queue are not touched. Prefer stdin (`-` or no
+    /// argument): an argument is visible in `ps`. The server must be https://, except on this
+    /// machine.
     Enroll {
-        /// The `kendrix1:…` enrollment string; read from stdin when omitted.
+        /// The `kendrix1:…` enrollment string; `-` or omitted reads it from stdin.
         enrollment: Option<String>,
     },
     /// The sites of the admin's tenant, those needing attention first.
@@ -35,10 +37,7 @@ pub(crate) enum AdminCommand {
 pub(crate) async fn run(engine: &Engine, command: AdminCommand) -> anyhow::Result<u8> {
     match command {
         AdminCommand::Enroll { enrollment } => {
-            let text = match enrollment {
-                Some(text) => text,
-                None => read_stdin_line("the admin enrollment string")?,
-            };
+            let text = argument_or_stdin(enrollment, "the admin enrollment string")?;
             let report = engine.admin_enroll(&Enrollment::decode(&text)?).await?;
             println!(
                 "admin credential kept for client {} with {}; the secret is in the OS keychain (the site's enrollment is unchanged)",

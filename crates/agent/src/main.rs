@@ -50,11 +50,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Enroll this agent with the string an admin got from `kendrix-server client register`
-    /// (argument or stdin), or with --server and --client-id and the secret on stdin.
+    /// Enroll this agent with the string an admin got from `kendrix-server client register`,
+    /// or with --server and --client-id and the secret on stdin.
+    ///
+    /// Prefer giving the string on stdin (`kendrix enroll -`, or no argument): an argument is
+    /// visible to every user of this machine in `ps` while the command runs. The server must
+    /// be https://, except on this machine (http://127.0.0.1, http://[::1], http://localhost).
     Enroll {
-        /// The `kendrix1:…` enrollment string; read from stdin when omitted.
+        /// The `kendrix1:…` enrollment string; `-` or omitted reads it from stdin.
         enrollment: Option<String>,
+        /// The server's https:// URL (http:// only for this machine).
         #[arg(long, requires = "client_id", conflicts_with = "enrollment")]
         server: Option<String>,
         #[arg(long, requires = "server")]
@@ -192,17 +197,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let enrollment = match (server, client_id) {
                 (Some(server), Some(client_id)) => Enrollment {
-                    server,
+                    // Checked before the secret is asked for: it would not be sent anyway.
+                    server: kendrix_core::enrollment::server_url(&server)?,
                     client_id,
                     client_secret: read_stdin_line("the client secret")?,
                 },
-                _ => {
-                    let text = match enrollment {
-                        Some(text) => text,
-                        None => read_stdin_line("the enrollment string")?,
-                    };
-                    Enrollment::decode(&text)?
-                }
+                _ => Enrollment::decode(&argument_or_stdin(enrollment, "the enrollment string")?)?,
             };
             let report = engine.enroll(&enrollment).await?;
             println!(
@@ -416,6 +416,14 @@ fn show_progress(engine: &Engine) -> Option<tokio::task::JoinHandle<()>> {
         }
         bar.finish_and_clear();
     }))
+}
+
+/// A secret-bearing argument, or stdin when it is `-` or omitted (an argument shows in `ps`).
+fn argument_or_stdin(argument: Option<String>, what: &str) -> anyhow::Result<String> {
+    match argument {
+        Some(text) if text != "-" => Ok(text),
+        _ => read_stdin_line(what),
+    }
 }
 
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {

@@ -42,6 +42,41 @@ pub enum EnrollmentError {
     BadServerUrl(String),
     #[error("the enrollment string has an empty client id or secret")]
     MissingCredential,
+    /// `http://` to a server that is not this machine: the secret would travel in clear.
+    #[error("{0} is not encrypted (http://): the client secret would travel in clear; use the server's https:// address (http:// is accepted only for this machine: 127.0.0.0/8, ::1, localhost)")]
+    InsecureServer(String),
+}
+
+/// The server URL an agent may send its secret to, in the one form everything is keyed by
+/// (keychain entries, the enrollment remembered): trailing slashes dropped, so
+/// `https://sync.example/` and `https://sync.example` are one server. `http://` is accepted
+/// only for loopback addresses (127.0.0.0/8, ::1, localhost).
+pub fn server_url(text: &str) -> Result<String, EnrollmentError> {
+    let server = text.trim().trim_end_matches('/');
+    let url = url::Url::parse(server).map_err(|e| EnrollmentError::BadServerUrl(e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(EnrollmentError::InsecureServer(server.to_owned())),
+        other => {
+            return Err(EnrollmentError::BadServerUrl(format!(
+                "scheme {other:?} is not http or https"
+            )))
+        }
+    }
+    if url.host().is_none() {
+        return Err(EnrollmentError::BadServerUrl("it names no host".into()));
+    }
+    Ok(server.to_owned())
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 impl Enrollment {
@@ -62,18 +97,17 @@ impl Enrollment {
             .map_err(|_| EnrollmentError::NotBase64)?;
         let enrollment: Enrollment =
             serde_json::from_slice(&json).map_err(|_| EnrollmentError::NotJson)?;
-        let url = url::Url::parse(&enrollment.server)
-            .map_err(|e| EnrollmentError::BadServerUrl(e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(EnrollmentError::BadServerUrl(format!(
-                "scheme {:?} is not http or https",
-                url.scheme()
-            )));
-        }
-        if enrollment.client_id.is_empty() || enrollment.client_secret.is_empty() {
+        enrollment.checked()
+    }
+
+    /// This enrollment with its server URL in the one form it is kept under (see
+    /// [`server_url`]), if it is one an agent may send its secret to.
+    pub fn checked(self) -> Result<Self, EnrollmentError> {
+        let server = server_url(&self.server)?;
+        if self.client_id.is_empty() || self.client_secret.is_empty() {
             return Err(EnrollmentError::MissingCredential);
         }
-        Ok(enrollment)
+        Ok(Self { server, ..self })
     }
 }
 
@@ -120,5 +154,58 @@ mod tests {
             Enrollment::decode(&bad.encode()),
             Err(EnrollmentError::BadServerUrl(_))
         ));
+    }
+
+    #[test]
+    fn http_is_accepted_only_for_this_machine() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://[::1]:9000",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "https://sync.example.com",
+            "https://10.0.0.5:8443/kendrix",
+        ] {
+            assert!(server_url(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://10.0.0.5:8080",
+            "http://sync.example.com",
+            "http://localhost.example.com",
+            "http://[::2]",
+            "http://0.0.0.0:8080",
+        ] {
+            let refused = server_url(remote).unwrap_err();
+            assert!(
+                matches!(refused, EnrollmentError::InsecureServer(_)),
+                "{remote}: {refused:?}"
+            );
+            assert!(refused.to_string().contains("https://"), "{refused}");
+        }
+        let mut string = sample();
+        string.server = "http://192.168.1.20:8080".into();
+        assert!(matches!(
+            Enrollment::decode(&string.encode()),
+            Err(EnrollmentError::InsecureServer(_))
+        ));
+    }
+
+    #[test]
+    fn a_trailing_slash_names_the_same_server() {
+        assert_eq!(
+            server_url(" https://sync.example.com/ ").unwrap(),
+            "https://sync.example.com"
+        );
+        assert_eq!(
+            server_url("http://127.0.0.1:8080//").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        let mut string = sample();
+        string.server = "http://127.0.0.1:8080/".into();
+        assert_eq!(
+            Enrollment::decode(&string.encode()).unwrap().server,
+            "http://127.0.0.1:8080"
+        );
     }
 }

@@ -161,6 +161,8 @@ impl ServerClient {
         timeout: Duration,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        // One spelling of the server for requests and keychain names alike.
+        let base = base.trim_end_matches('/');
         let keychain = match identity {
             Identity::Site => Keychain::for_client(base, client_id),
             Identity::Admin => Keychain::for_admin(base, client_id),
@@ -174,7 +176,7 @@ impl ServerClient {
             .expect("the HTTP client builds");
         Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base: base.to_owned(),
             client_id: client_id.to_owned(),
             identity,
             keychain,

@@ -36,21 +36,29 @@ impl std::fmt::Debug for StoredToken {
 #[derive(Debug, Clone)]
 pub struct Keychain {
     account: String,
+    /// The name earlier agents used when enrolled with a trailing-slash URL: the secret went
+    /// there while every later start looked under `account` (and found nothing).
+    legacy_account: String,
 }
 
 impl Keychain {
-    /// The entries of the site's enrollment (`client_id@server`).
+    /// The entries of the site's enrollment (`client_id@server`; `server` without trailing
+    /// slashes, however it was spelt).
     pub fn for_client(server: &str, client_id: &str) -> Self {
-        Self {
-            account: format!("{client_id}@{server}"),
-        }
+        Self::named(&format!("{client_id}@"), server)
     }
 
     /// The entries of the admin credential (`admin:client_id@server`): apart from the
     /// site's even when both name the same client, so forgetting one never removes the other.
     pub fn for_admin(server: &str, client_id: &str) -> Self {
+        Self::named(&format!("admin:{client_id}@"), server)
+    }
+
+    fn named(prefix: &str, server: &str) -> Self {
+        let server = server.trim_end_matches('/');
         Self {
-            account: format!("admin:{client_id}@{server}"),
+            account: format!("{prefix}{server}"),
+            legacy_account: format!("{prefix}{server}/"),
         }
     }
 
@@ -58,8 +66,27 @@ impl Keychain {
         self.set("secret", secret.to_owned()).await
     }
 
+    /// The secret; one an earlier agent kept under the trailing-slash name is moved to the
+    /// one name first, so such an enrollment keeps working.
     pub async fn secret(&self) -> Result<Option<String>, KeychainError> {
-        self.get("secret").await
+        if let Some(secret) = self.get("secret").await? {
+            return Ok(Some(secret));
+        }
+        let legacy = self.legacy();
+        let Some(secret) = legacy.get("secret").await? else {
+            return Ok(None);
+        };
+        self.set("secret", secret.clone()).await?;
+        legacy.delete("secret").await?;
+        legacy.delete("token").await?;
+        Ok(Some(secret))
+    }
+
+    fn legacy(&self) -> Self {
+        Self {
+            account: self.legacy_account.clone(),
+            legacy_account: self.legacy_account.clone(),
+        }
     }
 
     pub async fn store_token(&self, token: &StoredToken) -> Result<(), KeychainError> {
@@ -81,7 +108,10 @@ impl Keychain {
     /// Removes everything this enrollment kept in the keychain.
     pub async fn forget_all(&self) -> Result<(), KeychainError> {
         self.delete("token").await?;
-        self.delete("secret").await
+        self.delete("secret").await?;
+        let legacy = self.legacy();
+        legacy.delete("token").await?;
+        legacy.delete("secret").await
     }
 
     fn user(&self, item: &str) -> String {

@@ -17,10 +17,11 @@ mod client;
 mod engine;
 mod keychain;
 mod local_store;
+pub mod private_files;
 mod sources;
 mod status;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, RetryBudget};
 pub use client::{
     AdminClient, AdminMethod, ChainHead, Failure, FetchedConfig, Profile, ServerClient,
     SiteSummary, WitnessedEntry,
@@ -30,7 +31,8 @@ pub use engine::{
 };
 pub use keychain::{Keychain, KeychainError, StoredToken};
 pub use local_store::{
-    AgentState, DeadLetter, Enqueue, FormedBatch, LocalStore, Names, QueueFigures, SyncRun, Witness,
+    AgentState, BatchBudget, DeadLetter, Enqueue, FormedBatch, LocalStore, Names, QueueFigures,
+    SyncRun, Witness,
 };
 pub use sources::{read_rows, Format, Inbox, InboxOutcome, RowShape};
 pub use status::{Enrolled, Problem, Progress, RunOutcome, Status, SyncState, Trigger};
@@ -44,6 +46,10 @@ pub enum EngineError {
     /// A source row cannot become a record; nothing of the source was queued.
     #[error("row {row}: {reason}; nothing was queued")]
     BadRow { row: usize, reason: String },
+    /// The enrollment cannot be used (an unusable or unencrypted server URL, an empty
+    /// credential); nothing was sent and nothing kept.
+    #[error("{0}")]
+    BadEnrollment(#[from] kendrix_core::enrollment::EnrollmentError),
     #[error("this agent is not enrolled yet: run `kendrix enroll <enrollment string>` (ask an admin for the string)")]
     NotEnrolled,
     /// The server refused the credentials, or the keychain failed: nothing was kept.
@@ -113,6 +119,7 @@ impl EngineError {
             | EngineError::Io(_)
             | EngineError::File { .. } => Some(Problem::Local),
             EngineError::InvalidChange { .. }
+            | EngineError::BadEnrollment(_)
             | EngineError::BadRow { .. }
             | EngineError::NotEnrolled
             | EngineError::NoAdmin

@@ -36,7 +36,9 @@ impl Engine {
     /// server (a token, then `GET /admin/sites`), and its server and client id are
     /// remembered. A credential the server refuses, or one without `clients:admin`, is not
     /// kept; a previous admin credential of another client is forgotten.
+    /// The server URL is checked first, as for the site's enrollment.
     pub async fn admin_enroll(&self, enrollment: &Enrollment) -> EngineResult<AdminEnrollReport> {
+        let enrollment = &enrollment.clone().checked()?;
         let keychain = Keychain::for_admin(&enrollment.server, &enrollment.client_id);
         let trial = SecretTrial::begin(keychain, &enrollment.client_secret).await?;
         let client = Arc::new(self.admin_client_for(&enrollment.server, &enrollment.client_id));
@@ -167,7 +169,12 @@ impl Engine {
             path: dest.to_owned(),
             source,
         };
-        let mut file = tokio::fs::File::create(&partial).await.map_err(local)?;
+        // An audit export is the tenant's evidence: its owner's alone.
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&partial).await.map_err(local)?;
         let mut written = 0u64;
         let outcome: EngineResult<()> = async {
             while let Some(chunk) = response.chunk().await.map_err(|e| {

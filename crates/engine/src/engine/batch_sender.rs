@@ -8,7 +8,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use kendrix_core::sync::{BatchResponse, StatusCounts};
+use kendrix_core::sync::{BatchResponse, RecordProblem, StatusCounts};
 use kendrix_core::Clock;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::SyncSettings;
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, RetryBudget};
 use crate::client::Failure;
 use crate::local_store::{FormedBatch, LocalStore};
 use crate::status::{Problem, Progress};
@@ -62,6 +62,9 @@ pub(super) struct Delivered {
 pub(super) struct Stop {
     pub problem: Problem,
     pub message: String,
+    /// The server asked to wait this long (`Retry-After`), longer than the run could: the
+    /// next run must not start earlier.
+    pub retry_after: Option<Duration>,
 }
 
 impl Stop {
@@ -69,6 +72,7 @@ impl Stop {
         Stop {
             problem: Problem::Offline,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -78,6 +82,7 @@ impl From<&Failure> for Stop {
         Stop {
             problem: failure.problem(),
             message: failure.to_string(),
+            retry_after: None,
         }
     }
 }
@@ -107,6 +112,10 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
         let mut rng = StdRng::from_entropy();
         let deadline = Instant::now() + retry_for;
         let mut backoff = Backoff::new(self.settings().retry_cap);
+        let mut retries = RetryBudget::new(self.settings().retry_budget);
+        // Lowered when the server (or a proxy before it) refuses a batch as too large, so
+        // the rest of the run forms batches it takes.
+        let mut byte_limit = i64::MAX;
         let mut sent = 0i64;
         // Batches travel `PARALLEL_BATCHES` at a time: versions decide on the server, so the
         // order in which batches arrive cannot undo a newer change.
@@ -123,7 +132,7 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
                 ));
             }
             while stop.is_none() && retry.is_none() && in_flight.len() < PARALLEL_BATCHES {
-                let Some(batch) = self.next_batch(&sending, &mut rng).await? else {
+                let Some(batch) = self.next_batch(&sending, byte_limit, &mut rng).await? else {
                     break;
                 };
                 sending.insert(batch.id);
@@ -142,7 +151,18 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
                 };
                 let delay = backoff.next_delay(retry_after, &mut rng);
                 if Instant::now() + delay > deadline {
-                    return Ok(Some(Stop::offline(reason)));
+                    return Ok(Some(Stop {
+                        retry_after,
+                        ..Stop::offline(reason)
+                    }));
+                }
+                if !retries.try_spend() {
+                    // A fleet back from an outage must not hammer the server: the schedule
+                    // tries again later.
+                    return Ok(Some(Stop::offline(format!(
+                        "{reason}; this run used its retry budget ({} retries, sync.retry_budget); the next run tries again",
+                        self.settings().retry_budget
+                    ))));
                 }
                 tracing::info!(%reason, delay_ms = delay.as_millis() as u64, "retrying");
                 self.observer
@@ -172,6 +192,7 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
                     delivered.batches += 1;
                     sent += batch.records;
                     backoff.reset();
+                    retries.earn();
                 }
                 Err(Failure::InvalidRecords(problems)) => {
                     self.store.batch_refused(&batch, &problems, now).await?;
@@ -195,6 +216,14 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
                         .batch_failed(batch.id, &failure.to_string())
                         .await?;
                     stop.get_or_insert(Stop::from(&failure));
+                }
+                Err(failure @ Failure::Refused { status, .. }) if refuses_content(status) => {
+                    if status == 413 {
+                        byte_limit = byte_limit.min(batch.body.len() as i64 / 2);
+                    }
+                    let rejected = self.refused_content(&batch, &failure, &mut rng).await?;
+                    delivered.counts.rejected += rejected;
+                    sent += rejected as i64;
                 }
                 Err(failure @ (Failure::Refused { .. } | Failure::ServerUrl(_))) => {
                     // The records go back to the outbox; they wait for a person to act.
@@ -222,22 +251,66 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
     }
 
     /// The next batch to send that is not already on its way, formed (when it is a new one)
-    /// with the batch size and configuration hash in force now.
+    /// with the batch size, byte budget (at most `byte_limit`) and configuration hash in
+    /// force now.
     async fn next_batch(
         &self,
         sending: &HashSet<i64>,
+        byte_limit: i64,
         rng: &mut StdRng,
     ) -> EngineResult<Option<FormedBatch>> {
         let config_hash = self.store.agent_state().await?.config.map(|c| c.etag);
+        let mut budget = self.settings().batch_budget();
+        budget.bytes = budget.bytes.min(byte_limit);
         self.store
-            .next_batch(
+            .next_batch_within(
                 sending,
-                self.settings().batch_size,
+                budget,
                 config_hash.as_deref(),
                 self.clock.now_ms(),
                 rng,
             )
             .await
+    }
+
+    /// A batch the server refused for what it holds as a whole (not naming records): its
+    /// halves go out instead, each with a fresh key, until a single record is refused —
+    /// that one becomes a dead letter with the server's reason. Never the same refused
+    /// request again. Returns the records put to dead letters.
+    async fn refused_content(
+        &self,
+        batch: &FormedBatch,
+        failure: &Failure,
+        rng: &mut StdRng,
+    ) -> EngineResult<u64> {
+        let now = self.clock.now_ms();
+        if batch.records > 1 {
+            if let Some(halves) = self.store.split_batch(batch, now, rng).await? {
+                tracing::info!(
+                    records = batch.records,
+                    bytes = batch.body.len(),
+                    halves = ?halves.map(|h| h.records),
+                    error = %failure,
+                    "the server refused a batch as a whole; sending it in halves"
+                );
+            }
+            return Ok(0);
+        }
+        let reason = match failure {
+            Failure::Refused { status: 413, .. } => format!(
+                "too large to send: the server refused a request holding only this record ({failure})"
+            ),
+            other => other.to_string(),
+        };
+        let problem = RecordProblem {
+            index: 0,
+            entity: None,
+            id: None,
+            errors: vec![reason],
+        };
+        self.store.batch_refused(batch, &[problem], now).await?;
+        tracing::warn!(error = %failure, "the server refused a record; it is kept as a dead letter");
+        Ok(1)
     }
 
     /// Sleeps `delay` unless the agent is asked to stop first; false when stopping.
@@ -251,6 +324,14 @@ impl<S: SyncServer, O: SendObserver> BatchSender<'_, S, O> {
             _ = async { let _ = stopping.wait_for(|s| *s).await; } => false,
         }
     }
+}
+
+/// Whether a refusal of a whole batch is about what it holds (bad JSON or config hash 400,
+/// too large 413, not acceptable as a batch 422): then a smaller batch may pass and a
+/// single record never will. Other refusals (404, 405, 415 …) are about the endpoint: the
+/// records wait in the outbox for a person.
+fn refuses_content(status: u16) -> bool {
+    matches!(status, 400 | 413 | 422)
 }
 
 #[cfg(test)]

@@ -83,7 +83,11 @@ impl Engine {
     /// server URL and client id are remembered. The outbox and the dead letters stay as they
     /// are (a new secret for the same client is a rotation), and so does the admin
     /// credential.
+    ///
+    /// The server URL is checked first (no `http://` but to this machine) and kept without
+    /// trailing slashes: nothing is sent or kept for an enrollment that fails the check.
     pub async fn enroll(&self, enrollment: &Enrollment) -> EngineResult<EnrollReport> {
+        let enrollment = &enrollment.clone().checked()?;
         let keychain = Keychain::for_client(&enrollment.server, &enrollment.client_id);
         let trial = SecretTrial::begin(keychain, &enrollment.client_secret).await?;
         let client = self.client_for(&enrollment.server, &enrollment.client_id);

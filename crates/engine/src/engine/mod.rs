@@ -48,15 +48,32 @@ pub struct Engine {
     run_lock: tokio::sync::Mutex<()>,
     wake: Notify,
     stopping: watch::Sender<bool>,
+    /// Until when the server asked the last run to wait (`Retry-After`); the daemon's next
+    /// run is not earlier.
+    server_wait: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Engine {
     /// Opens the agent whose data lives in `data_dir` (created if missing). Every time the
     /// engine keeps or compares (versions, runs, pauses, tokens) is read from `clock`.
     pub async fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> EngineResult<Arc<Self>> {
-        std::fs::create_dir_all(data_dir)?;
+        crate::private_files::private_dir(data_dir)?;
         let store = LocalStore::open(&data_dir.join("agent.db")).await?;
         let mut state = store.agent_state().await?;
+        if let Some(config) = &state.config {
+            // Agents before 0.1 cached the whole configuration, revealed secrets and all.
+            let kept = SyncSettings::kept_part(&config.body);
+            if kept != config.body {
+                state = store
+                    .update_state(|s| {
+                        if let Some(config) = &mut s.config {
+                            config.body = kept;
+                        }
+                    })
+                    .await?;
+                store.compact().await?;
+            }
+        }
         if state.node_id.is_none() {
             let mut bytes = [0u8; 8];
             rand::thread_rng().fill_bytes(&mut bytes);
@@ -105,6 +122,7 @@ impl Engine {
             run_lock: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
             stopping: watch::channel(false).0,
+            server_wait: Mutex::new(None),
         });
         engine.publish().await?;
         Ok(engine)

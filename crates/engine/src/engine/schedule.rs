@@ -64,6 +64,15 @@ impl Engine {
         self.wake.notify_one();
     }
 
+    /// What is left of the wait the server asked for at the end of the last run.
+    fn server_wait_left(&self) -> Duration {
+        self.server_wait
+            .lock()
+            .expect("server wait lock")
+            .map(|until| until.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
+    }
+
     /// Asks a running sync and the daemon loop to stop after the current request.
     pub fn shutdown(&self) {
         self.stopping.send_replace(true);
@@ -143,7 +152,8 @@ impl Engine {
                 + match run.outcome {
                     Some(RunOutcome::Offline) => backoff
                         .next_delay(None, &mut rng)
-                        .max(Duration::from_secs(1)),
+                        .max(Duration::from_secs(1))
+                        .max(self.server_wait_left()),
                     _ => {
                         backoff.reset();
                         interval

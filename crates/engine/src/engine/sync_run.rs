@@ -49,12 +49,18 @@ impl Engine {
                 };
                 (outcome, None)
             }
-            Ok(Some(stop)) => (stop.problem.outcome(), Some(stop)),
+            Ok(Some(stop)) => {
+                *self.server_wait.lock().expect("server wait lock") = stop
+                    .retry_after
+                    .map(|wait| tokio::time::Instant::now() + wait);
+                (stop.problem.outcome(), Some(stop))
+            }
             Err(e) => {
                 // Local trouble (disk full, database): the run ends; the queue is intact.
                 let stop = Stop {
                     problem: e.problem().unwrap_or(Problem::Local),
                     message: e.to_string(),
+                    retry_after: None,
                 };
                 self.end_run(run_id, RunOutcome::Error, &delivered, Some(&stop), now)
                     .await
@@ -157,9 +163,13 @@ impl Engine {
     ) -> EngineResult<()> {
         let settings = SyncSettings::from_config(&config.body);
         client.set_timeout(settings.request_timeout);
-        self.store
-            .update_state(|s| s.config = Some(config.clone()))
-            .await?;
+        // Only what the engine reads goes to disk: secret values the server revealed to
+        // this site are never written to the local database.
+        let kept = FetchedConfig {
+            body: SyncSettings::kept_part(&config.body),
+            ..config.clone()
+        };
+        self.store.update_state(|s| s.config = Some(kept)).await?;
         if *self.settings.read().expect("settings lock") != settings {
             tracing::info!(?settings, version = %config.version, "configuration applied");
             *self.settings.write().expect("settings lock") = settings;

@@ -71,7 +71,8 @@ pub struct AgentState {
     /// The site's and the admin's names as the server last said (`GET /whoami`).
     pub site_names: Option<Names>,
     pub admin_names: Option<Names>,
-    /// The configuration as last fetched, with its ETag.
+    /// The configuration as last fetched: its ETag, version, and only the settings the
+    /// engine reads (`SyncSettings::kept_part`), never a secret value.
     pub config: Option<FetchedConfig>,
     pub last_outcome: Option<RunOutcome>,
     /// What stopped the last run, when something did.

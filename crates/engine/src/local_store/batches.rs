@@ -50,14 +50,59 @@ impl StoredRecord {
     }
 }
 
-/// The condition naming the `$1` oldest waiting records: the one definition the batch's
-/// body and the removal from the outbox share, so both always take the same records.
+/// How large a new batch may grow: it takes the oldest waiting records until either limit
+/// would be passed (a single record larger than `bytes` goes alone, and the server's
+/// answer decides its fate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchBudget {
+    pub records: i64,
+    /// Bytes of the batch's body, kept under the server's body limit (16 MB by default).
+    pub bytes: i64,
+}
+
+impl BatchBudget {
+    /// The bytes a batch may have unless the configuration says otherwise (`sync.batch_bytes`):
+    /// half the server's default body limit, leaving room for a proxy's own.
+    pub const DEFAULT_BYTES: i64 = 8 * 1024 * 1024;
+
+    pub fn records(records: i64) -> Self {
+        Self {
+            records,
+            bytes: Self::DEFAULT_BYTES,
+        }
+    }
+}
+
+/// The condition naming the oldest waiting records within the budget (`$1` records, `$2`
+/// bytes): the one definition the batch's body and the removal from the outbox share, so
+/// both always take the same records. A record's cost is its share of the body: its texts
+/// and the JSON around them (a little over, so the body stays under the budget).
 macro_rules! oldest_waiting {
     () => {
-        "(entity, record_id) IN (SELECT entity, record_id FROM outbox \
-         ORDER BY enqueued_at, entity, record_id LIMIT $1)"
+        "(entity, record_id) IN (SELECT entity, record_id FROM ( \
+           SELECT entity, record_id, cost, sum(cost) OVER ( \
+             ORDER BY enqueued_at, entity, record_id ROWS UNBOUNDED PRECEDING) AS running \
+           FROM (SELECT entity, record_id, enqueued_at, \
+                   length(CAST(entity AS BLOB)) + 2 * length(CAST(record_id AS BLOB)) \
+                   + length(CAST(version AS BLOB)) + COALESCE(length(CAST(data AS BLOB)), 4) \
+                   + 64 AS cost \
+                 FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1)) \
+         WHERE running <= $2 OR running = cost)"
     };
 }
+
+/// What a body holds besides its records (`{"records":[…],"config_hash":"…"}`), kept out of
+/// the byte budget's share for records.
+const ENVELOPE_BYTES: i64 = 128;
+
+/// The body of a batch holding the records of batch `$1` at positions from `$2` up to (not
+/// including) `$3`, with the same configuration hash.
+const PART_OF_BATCH: &str =
+    "SELECT '{\"records\":' || json_group_array(json(r.value) ORDER BY r.key) \
+     || COALESCE(',\"config_hash\":' || json_quote(json_extract(b.body, '$.config_hash')), '') \
+     || '}', count(*), b.oldest_enqueued_at \
+     FROM batches b, json_each(b.body, '$.records') r \
+     WHERE b.id = $1 AND r.key >= $2 AND r.key < $3";
 
 impl LocalStore {
     /// The batch to send next, leaving out those in `skip` (on their way already): an
@@ -71,9 +116,22 @@ impl LocalStore {
         now: UnixMillis,
         rng: &mut impl RngCore,
     ) -> EngineResult<Option<FormedBatch>> {
+        self.next_batch_within(skip, BatchBudget::records(max), config_hash, now, rng)
+            .await
+    }
+
+    /// [`LocalStore::next_batch`] with a byte budget as well as a record count.
+    pub async fn next_batch_within(
+        &self,
+        skip: &HashSet<i64>,
+        budget: BatchBudget,
+        config_hash: Option<&str>,
+        now: UnixMillis,
+        rng: &mut impl RngCore,
+    ) -> EngineResult<Option<FormedBatch>> {
         match self.unanswered_batch(skip).await? {
             Some(batch) => Ok(Some(batch)),
-            None => self.form_batch(max, config_hash, now, rng).await,
+            None => self.form_batch_within(budget, config_hash, now, rng).await,
         }
     }
 
@@ -111,6 +169,18 @@ impl LocalStore {
         now: UnixMillis,
         rng: &mut impl RngCore,
     ) -> EngineResult<Option<FormedBatch>> {
+        self.form_batch_within(BatchBudget::records(max), config_hash, now, rng)
+            .await
+    }
+
+    /// [`LocalStore::form_batch`] within a byte budget as well as a record count.
+    pub async fn form_batch_within(
+        &self,
+        budget: BatchBudget,
+        config_hash: Option<&str>,
+        now: UnixMillis,
+        rng: &mut impl RngCore,
+    ) -> EngineResult<Option<FormedBatch>> {
         let mut tx = self.begin_write().await?;
         // SQLite writes the records array itself and hands it over as one value: no row by
         // row transfer, and the data (kept as JSON text) is never parsed here. Data that is
@@ -123,7 +193,8 @@ impl LocalStore {
                  ORDER BY enqueued_at, entity, record_id), min(enqueued_at) FROM outbox WHERE ",
             oldest_waiting!()
         ))
-        .bind(max)
+        .bind(budget.records)
+        .bind(budget.bytes - ENVELOPE_BYTES)
         .fetch_one(&mut *tx)
         .await?;
         if count == 0 {
@@ -131,7 +202,8 @@ impl LocalStore {
         }
         // The same records (the order is total), in the same transaction.
         sqlx::query(concat!("DELETE FROM outbox WHERE ", oldest_waiting!()))
-            .bind(max)
+            .bind(budget.records)
+            .bind(budget.bytes - ENVELOPE_BYTES)
             .execute(&mut *tx)
             .await?;
         let mut body = format!("{{\"records\":{records}");
@@ -140,12 +212,7 @@ impl LocalStore {
             body.push_str(&Value::from(hash).to_string());
         }
         body.push('}');
-        let mut key = [0u8; 16];
-        rng.fill_bytes(&mut key);
-        let idempotency_key = format!(
-            "kxb-{}",
-            key.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let idempotency_key = new_key(rng);
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO batches (idempotency_key, body, records, formed_at, oldest_enqueued_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -165,6 +232,66 @@ impl LocalStore {
             records: count,
             attempts: 0,
         }))
+    }
+
+    /// Replaces a batch the server refused as too large (413) by its two halves, each with
+    /// a fresh Idempotency-Key (the refused body was never read, so no key is owed an
+    /// answer), in one transaction. Returns the halves, first half first; `None` when the
+    /// batch is gone (another process answered it) or has a single record.
+    pub async fn split_batch(
+        &self,
+        batch: &FormedBatch,
+        now: UnixMillis,
+        rng: &mut impl RngCore,
+    ) -> EngineResult<Option<[FormedBatch; 2]>> {
+        if batch.records < 2 {
+            return Ok(None);
+        }
+        let middle = batch.records / 2;
+        let mut tx = self.begin_write().await?;
+        let mut halves = Vec::with_capacity(2);
+        for (from, to) in [(0, middle), (middle, batch.records)] {
+            let (body, records, oldest): (Option<String>, i64, Option<UnixMillis>) =
+                sqlx::query_as(PART_OF_BATCH)
+                    .bind(batch.id)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let Some(body) = body.filter(|_| records > 0) else {
+                return Ok(None);
+            };
+            let idempotency_key = new_key(rng);
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO batches (idempotency_key, body, records, formed_at, oldest_enqueued_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(&idempotency_key)
+            .bind(&body)
+            .bind(records)
+            .bind(now)
+            .bind(oldest)
+            .fetch_one(&mut *tx)
+            .await?;
+            halves.push(FormedBatch {
+                id,
+                idempotency_key,
+                body,
+                records,
+                attempts: 0,
+            });
+        }
+        let gone = sqlx::query("DELETE FROM batches WHERE id = $1")
+            .bind(batch.id)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() == 0 {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        let second = halves.pop().expect("two halves");
+        let first = halves.pop().expect("two halves");
+        Ok(Some([first, second]))
     }
 
     /// Counts a failed send of a batch (it stays, to be sent again with the same key).
@@ -285,6 +412,16 @@ impl LocalStore {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// A fresh Idempotency-Key: `kxb-` and 128 random bits in hex.
+fn new_key(rng: &mut impl RngCore) -> String {
+    let mut key = [0u8; 16];
+    rng.fill_bytes(&mut key);
+    format!(
+        "kxb-{}",
+        key.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 fn records_of(batch: &FormedBatch) -> Vec<StoredRecord> {

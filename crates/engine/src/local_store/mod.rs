@@ -18,7 +18,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::{EngineError, EngineResult};
 
 pub use agent_state::{AgentState, Names, Witness};
-pub use batches::FormedBatch;
+pub use batches::{BatchBudget, FormedBatch};
 pub use history::{DeadLetter, SyncRun};
 pub use outbox::Enqueue;
 
@@ -45,6 +45,13 @@ const CHUNK: usize = 1000;
 impl LocalStore {
     /// Opens (creating and migrating) the local database at `path`.
     pub async fn open(path: &Path) -> EngineResult<Self> {
+        // SQLite gives the -wal and -shm files the database file's mode: 0600 for all three.
+        crate::private_files::private_file(path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            crate::private_files::restrict_if_present(Path::new(&side))?;
+        }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -71,6 +78,17 @@ impl LocalStore {
             .await
             .map_err(|_| EngineError::Database(sqlx::Error::PoolClosed))?;
         Ok(begun?)
+    }
+
+    /// Rewrites the whole file without the free pages and empties the WAL, so bytes of
+    /// values deleted or replaced (a configuration an older agent cached whole) are gone
+    /// from the disk.
+    pub async fn compact(&self) -> EngineResult<()> {
+        sqlx::query("VACUUM").execute(&self.pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Whether an inbox file with this content was already taken in.
