@@ -108,8 +108,7 @@ async fn a_tenants_verification_reports_its_own_evidence_and_is_bounded(backend:
         .audit()
         .await
         .into_iter()
-        .filter(|e| e.tenant_id == Some(acme) && e.seq <= report["last_seq"].as_i64().unwrap())
-        .next_back()
+        .rfind(|e| e.tenant_id == Some(acme) && e.seq <= report["last_seq"].as_i64().unwrap())
         .unwrap();
     assert_eq!(report["last_hash"], last_own.hash);
     // Six verifications a minute per client; the seventh waits.
