@@ -9,7 +9,7 @@
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use kendrix_core::sync::{Change, EntityName, Op, RecordId};
+use kendrix_core::sync::{record_text_problems, Change, EntityName, Op, RecordId};
 use serde_json::{Map, Value};
 
 use crate::local_store::Enqueue;
@@ -123,12 +123,21 @@ fn change_of_row(
             ))
         }
     };
+    let data = (op == Op::Upsert).then_some(object);
+    // The server's rule for the rest of the row: text its database cannot store (a NUL in
+    // a field) is refused here too, naming the field, rather than sent to be refused.
+    if let Some(problem) = record_text_problems(entity.as_str(), id.as_str(), data.as_ref())
+        .into_iter()
+        .next()
+    {
+        return Err(bad_row(row, problem.to_string()));
+    }
     Ok(Change {
         entity: entity.clone(),
         id,
         op,
         version,
-        data: (op == Op::Upsert).then_some(object),
+        data,
     })
 }
 

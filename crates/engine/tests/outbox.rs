@@ -307,3 +307,26 @@ async fn a_source_row_whose_id_holds_a_nul_is_refused_at_enqueue_and_nothing_is_
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_source_row_with_a_nul_in_a_field_is_refused_at_enqueue_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = LocalStore::open(&dir.path().join("agent.db"))
+        .await
+        .unwrap();
+    let mut hlc = Hlc::new("site12").unwrap();
+    let source =
+        "{\"id\": \"A-1\", \"note\": \"ok\"}\n{\"id\": \"A-2\", \"note\": \"bad\\u0000byte\"}\n";
+    let shape = RowShape {
+        entity: "orders".into(),
+        id_field: "id".into(),
+    };
+    let mut enqueue = outbox.begin_enqueue(&mut hlc, 1_000).await.unwrap();
+    let err = read_rows(source.as_bytes(), Format::Ndjson, &shape, &mut enqueue)
+        .await
+        .unwrap_err();
+    drop(enqueue);
+    assert!(matches!(err, EngineError::BadRow { row: 2, .. }), "{err:?}");
+    assert!(err.to_string().contains("\"note\""), "{err}");
+    assert_eq!(outbox.queue_depth().await.unwrap(), 0);
+}
