@@ -210,28 +210,19 @@ impl Throttle {
     /// Counts an authenticated API request of one client and decides it from this
     /// instance's view of the shared count (see [`ApiCounts`]); no database round trip.
     pub fn api_request(&self, client_pk: i64, now: UnixMillis) -> Verdict {
-        let limit = self.api_per_client;
-        let count = self
-            .api_counts
-            .hit(format!("api:client:{client_pk}"), limit.window_start(now));
-        if limit.exceeded_by(count) {
-            Verdict::Limited {
-                retry_after_secs: limit.retry_after_secs(now),
-                failed_auth: false,
-            }
-        } else {
-            Verdict::Allowed
-        }
+        self.count_shared(format!("api:client:{client_pk}"), self.api_per_client, now)
     }
 
     /// Counts an expensive read (see `RateLimits::verify_per_client_per_minute`) of one
     /// client and decides it like [`Self::api_request`].
     pub fn expensive_read(&self, client_pk: i64, now: UnixMillis) -> Verdict {
-        let limit = self.expensive_per_client;
-        let count = self.api_counts.hit(
-            format!("verify:client:{client_pk}"),
-            limit.window_start(now),
-        );
+        let bucket = format!("verify:client:{client_pk}");
+        self.count_shared(bucket, self.expensive_per_client, now)
+    }
+
+    /// Counts a hit of `bucket` in [`ApiCounts`] and decides it against `limit`.
+    fn count_shared(&self, bucket: String, limit: Limit, now: UnixMillis) -> Verdict {
+        let count = self.api_counts.hit(bucket, limit.window_start(now));
         if limit.exceeded_by(count) {
             Verdict::Limited {
                 retry_after_secs: limit.retry_after_secs(now),

@@ -213,17 +213,7 @@ impl LocalStore {
         }
         body.push('}');
         let idempotency_key = new_key(rng);
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO batches (idempotency_key, body, records, formed_at, oldest_enqueued_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(&idempotency_key)
-        .bind(&body)
-        .bind(count)
-        .bind(now)
-        .bind(oldest)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = insert_batch(&mut tx, &idempotency_key, &body, count, now, oldest).await?;
         tx.commit().await?;
         Ok(Some(FormedBatch {
             id,
@@ -262,17 +252,7 @@ impl LocalStore {
                 return Ok(None);
             };
             let idempotency_key = new_key(rng);
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO batches (idempotency_key, body, records, formed_at, oldest_enqueued_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            )
-            .bind(&idempotency_key)
-            .bind(&body)
-            .bind(records)
-            .bind(now)
-            .bind(oldest)
-            .fetch_one(&mut *tx)
-            .await?;
+            let id = insert_batch(&mut tx, &idempotency_key, &body, records, now, oldest).await?;
             halves.push(FormedBatch {
                 id,
                 idempotency_key,
@@ -428,6 +408,29 @@ fn records_of(batch: &FormedBatch) -> Vec<StoredRecord> {
     serde_json::from_str::<StoredBody>(&batch.body)
         .map(|body| body.records)
         .unwrap_or_default()
+}
+
+/// Inserts a formed batch; its row id.
+async fn insert_batch(
+    tx: &mut sqlx::SqliteConnection,
+    idempotency_key: &str,
+    body: &str,
+    records: i64,
+    now: UnixMillis,
+    oldest: Option<UnixMillis>,
+) -> EngineResult<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO batches (idempotency_key, body, records, formed_at, oldest_enqueued_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(idempotency_key)
+    .bind(body)
+    .bind(records)
+    .bind(now)
+    .bind(oldest)
+    .fetch_one(tx)
+    .await?;
+    Ok(id)
 }
 
 #[cfg(test)]
