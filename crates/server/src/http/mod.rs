@@ -81,8 +81,10 @@ impl Modify for BearerScheme {
     }
 }
 
-/// Every bearer-protected operation can be refused before its handler runs — no or a bad
-/// token (401), a token without the scope (403), a client over its rate (429) — so each
+/// Every bearer-protected operation can be refused before its handler runs — an
+/// `Authorization` header that is not a Bearer credential (400, RFC 6750 `invalid_request`),
+/// no or a bad token (401), a token without the scope (403), a client over its rate (429) —
+/// so each
 /// documents those answers, whether or not its own annotation lists them.
 struct BearerRefusals;
 
@@ -90,6 +92,7 @@ impl Modify for BearerRefusals {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let refusals = [
+            ("400", "Malformed request, e.g. a non-Bearer Authorization"),
             ("401", "Missing or invalid token"),
             ("403", "Token lacks the scope this endpoint needs"),
             ("429", "Rate limited; see Retry-After"),
