@@ -102,12 +102,36 @@ pub fn enrollment_for(site: &Site, server_url: &str) -> String {
     .encode()
 }
 
-/// One agent installation: a data folder and the `kendrix` binary.
+/// One agent installation: a data folder and the `kendrix` binary (or, under Wine, the
+/// Windows `kendrix.exe`).
 pub struct Agent {
     pub dir: tempfile::TempDir,
     data_dir: Option<PathBuf>,
     runs: AtomicUsize,
     clock_offset: Mutex<Option<String>>,
+    wine: Option<Wine>,
+}
+
+/// The Windows build of the agent and the Wine prefix (a Windows "PC") it runs in, apart
+/// from the agent's folder (Wine keeps its Credential Manager in the prefix's registry).
+struct Wine {
+    exe: PathBuf,
+    prefix: tempfile::TempDir,
+}
+
+/// The Windows `kendrix.exe` that `scripts/windows.sh` builds for Wine (with its test-only
+/// `bcryptprimitives.dll` beside it).
+pub fn wine_agent_exe() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let exe = target.join("wine/kendrix.exe");
+    assert!(
+        exe.exists() && exe.with_file_name("bcryptprimitives.dll").exists(),
+        "{} is missing: run `bash scripts/windows.sh` (scripts/test.sh does)",
+        exe.display()
+    );
+    exe
 }
 
 impl Default for Agent {
@@ -123,6 +147,19 @@ impl Agent {
             data_dir: None,
             runs: AtomicUsize::new(0),
             clock_offset: Mutex::new(None),
+            wine: None,
+        }
+    }
+
+    /// An agent on a Windows PC: `kendrix.exe` under Wine, in a fresh Wine prefix of its
+    /// own (its Credential Manager, its `%LOCALAPPDATA%`).
+    pub fn under_wine() -> Self {
+        Self {
+            wine: Some(Wine {
+                exe: wine_agent_exe(),
+                prefix: tempfile::tempdir().expect("wine prefix"),
+            }),
+            ..Self::new()
         }
     }
 
@@ -141,7 +178,17 @@ impl Agent {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(binary("kendrix"));
+        let mut cmd = match &self.wine {
+            None => Command::new(binary("kendrix")),
+            Some(wine) => {
+                let mut cmd = Command::new("wine");
+                cmd.arg(&wine.exe)
+                    .env("WINEPREFIX", wine.prefix.path())
+                    .env("WINEDEBUG", "-all")
+                    .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+                cmd
+            }
+        };
         cmd.args(args)
             .env("KENDRIX_AGENT_DIR", self.data_dir())
             .env("NO_COLOR", "1")

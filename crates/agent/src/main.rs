@@ -488,7 +488,8 @@ fn print_run(run: &SyncRun) {
     );
 }
 
-/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS UTC`.
+/// Resolves when the agent is asked to stop: Ctrl-C, and SIGTERM on Unix; on Windows also
+/// Ctrl-Break, the console window closing and the user logging off or the PC shutting down.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -499,7 +500,22 @@ async fn shutdown_signal() {
             _ = tokio::signal::ctrl_c() => {}
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows;
+        let mut brk = windows::ctrl_break().expect("Ctrl-Break handler");
+        let mut close = windows::ctrl_close().expect("console close handler");
+        let mut logoff = windows::ctrl_logoff().expect("log-off handler");
+        let mut shutdown = windows::ctrl_shutdown().expect("shutdown handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = brk.recv() => {}
+            _ = close.recv() => {}
+            _ = logoff.recv() => {}
+            _ = shutdown.recv() => {}
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }

@@ -146,16 +146,18 @@ impl From<sqlx::Error> for EngineError {
 pub type EngineResult<T> = Result<T, EngineError>;
 
 /// Where an agent keeps its local database unless told otherwise: `$KENDRIX_AGENT_DIR`, else
-/// `kendrix` in the user's data folder (`$XDG_DATA_HOME`, `%APPDATA%`, `~/.local/share`). The
-/// CLI and the desktop app share it, so they are one agent.
+/// `kendrix` in the user's data folder (`$XDG_DATA_HOME`, else `~/.local/share`; on Windows
+/// `Kendrix` in `%LOCALAPPDATA%`). The CLI and the desktop app share it, so they are one agent.
 pub fn default_data_dir() -> Option<std::path::PathBuf> {
     use std::path::PathBuf;
     if let Some(dir) = std::env::var_os("KENDRIX_AGENT_DIR") {
         return Some(PathBuf::from(dir));
     }
+    if cfg!(windows) {
+        return std::env::var_os("LOCALAPPDATA").map(|base| PathBuf::from(base).join("Kendrix"));
+    }
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
     Some(base.join("kendrix"))
 }
