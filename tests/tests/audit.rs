@@ -7,7 +7,6 @@ use std::sync::Arc;
 use kendrix_core::clock::ManualClock;
 use kendrix_tests::{on_both_backends, Backend, TestServer};
 use serde_json::Value;
-use sqlx::Connection;
 
 on_both_backends!(
     an_admin_lists_exports_and_verifies_yesterdays_failed_logins_of_one_site,
@@ -224,14 +223,7 @@ async fn a_tenant_sees_only_its_own_audit_entries(backend: Backend) {
 }
 
 async fn tamper(server: &TestServer, sql: &str) {
-    let url = &server.db.url;
-    if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&mut conn).await.unwrap();
-    } else {
-        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&mut conn).await.unwrap();
-    }
+    server.db.execute(sql).await;
 }
 
 async fn edited_deleted_reordered_and_truncated_entries_are_each_detected(backend: Backend) {
