@@ -14,19 +14,35 @@ use tauri::State;
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::error::{CallError, CommandError};
+use crate::service_view::{self, Schedule};
 
 pub type Answer<T> = Result<T, CommandError>;
 
 /// How long Sync Now keeps retrying while the server is unreachable or busy.
 pub const SYNC_NOW_RETRY: Duration = Duration::from_secs(30);
 
+/// The status shown: the app's engine's, or the Windows service's when that syncs this PC.
 #[tauri::command]
-pub async fn status(engine: State<'_, Arc<Engine>>) -> Answer<Status> {
+pub async fn status(
+    engine: State<'_, Arc<Engine>>,
+    schedule: State<'_, Schedule>,
+) -> Answer<Status> {
+    if *schedule == Schedule::Service {
+        if let Some(status) = service_view::current() {
+            return Ok(status);
+        }
+    }
     engine.status().await.map_err(CommandError::from)
 }
 
 #[tauri::command]
-pub async fn sync_now(engine: State<'_, Arc<Engine>>) -> Answer<SyncRun> {
+pub async fn sync_now(
+    engine: State<'_, Arc<Engine>>,
+    schedule: State<'_, Schedule>,
+) -> Answer<SyncRun> {
+    if *schedule == Schedule::Service {
+        return service_view::sync_now().await;
+    }
     engine
         .sync(Trigger::Manual, SYNC_NOW_RETRY)
         .await
@@ -34,13 +50,30 @@ pub async fn sync_now(engine: State<'_, Arc<Engine>>) -> Answer<SyncRun> {
 }
 
 #[tauri::command]
-pub async fn pause(engine: State<'_, Arc<Engine>>, minutes: Option<u64>) -> Answer<()> {
+pub async fn pause(
+    engine: State<'_, Arc<Engine>>,
+    schedule: State<'_, Schedule>,
+    minutes: Option<u64>,
+) -> Answer<()> {
+    own_schedule(&schedule)?;
     engine.pause(minutes).await.map_err(CommandError::from)
 }
 
 #[tauri::command]
-pub async fn resume(engine: State<'_, Arc<Engine>>) -> Answer<()> {
+pub async fn resume(engine: State<'_, Arc<Engine>>, schedule: State<'_, Schedule>) -> Answer<()> {
+    own_schedule(&schedule)?;
     engine.resume().await.map_err(CommandError::from)
+}
+
+/// Pausing is for the app's own schedule: the Windows service's is an administrator's.
+fn own_schedule(schedule: &Schedule) -> Answer<()> {
+    match schedule {
+        Schedule::Own => Ok(()),
+        Schedule::Service => Err(CommandError::new(
+            CallError::Invalid,
+            "the Kendrix service syncs this PC on its own schedule; an administrator stops it with `kendrix service stop`",
+        )),
+    }
 }
 
 /// Paste-once enrollment: the secret goes to the OS keychain, never to a file. A string

@@ -10,12 +10,14 @@ mod commands;
 mod error;
 mod files;
 mod notify;
+mod service_view;
 mod tray;
 
 use std::sync::Arc;
 
 use kendrix_core::SystemClock;
-use kendrix_engine::Engine;
+use kendrix_engine::{Engine, Status};
+use service_view::Schedule;
 use tauri::{Emitter, Manager, WindowEvent};
 
 /// Started by the autostart entry: stay in the tray, no window.
@@ -96,13 +98,23 @@ fn main() {
             let engine =
                 tauri::async_runtime::block_on(Engine::open(&data_dir, Arc::new(SystemClock)))?;
             app.manage(engine.clone());
+            let schedule = Schedule::detect();
+            app.manage(schedule);
             tray::create(app.handle())?;
-            forward_status(app.handle().clone(), engine.clone());
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = engine.run(None).await {
-                    tracing::error!(error = %e, "the background schedule stopped");
+            match schedule {
+                Schedule::Own => {
+                    forward_status(app.handle().clone(), engine.clone(), engine.subscribe());
+                    tauri::async_runtime::spawn(async move {
+                        if let Err(e) = engine.run(None).await {
+                            tracing::error!(error = %e, "the background schedule stopped");
+                        }
+                    });
                 }
-            });
+                Schedule::Service => {
+                    tracing::info!("the Kendrix service syncs this PC: showing its status, running no schedule");
+                    forward_status(app.handle().clone(), engine, service_view::follow());
+                }
+            }
             if !start_hidden {
                 show_main_window(app.handle());
             }
@@ -159,10 +171,13 @@ pub fn open_screen(app: &tauri::AppHandle, screen: &str) {
     let _ = app.emit("navigate", screen);
 }
 
-/// Every status change goes to the UI (event `status`), the tray and, when it needs a
-/// person, a desktop notification.
-fn forward_status(app: tauri::AppHandle, engine: Arc<Engine>) {
-    let mut changes = engine.subscribe();
+/// Every status change (of the app's engine, or of the service it follows) goes to the UI
+/// (event `status`), the tray and, when it needs a person, a desktop notification.
+fn forward_status(
+    app: tauri::AppHandle,
+    engine: Arc<Engine>,
+    mut changes: tokio::sync::watch::Receiver<Status>,
+) {
     tauri::async_runtime::spawn(async move {
         let mut notifier = notify::Notifier::default();
         let mut current = changes.borrow_and_update().clone();

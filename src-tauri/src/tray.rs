@@ -18,6 +18,9 @@ struct TrayItems {
     status_line: MenuItem<Wry>,
     pause_toggle: MenuItem<Wry>,
     review: MenuItem<Wry>,
+    /// False when the app shows the Windows service's status: the service's refused
+    /// records are an administrator's (`kendrix --data-dir … dead-letters`), not the app's.
+    own_schedule: bool,
     /// The status last shown: the toggle acts on it, the minute ticker re-words it.
     last: Mutex<Status>,
 }
@@ -36,7 +39,11 @@ fn icon(state: SyncState) -> Image<'static> {
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let status_line = MenuItem::with_id(app, "status", "Kendrix Sync", false, None::<&str>)?;
     let sync_now = MenuItem::with_id(app, "sync", "Sync Now", true, None::<&str>)?;
-    let pause_toggle = MenuItem::with_id(app, "pause", "Pause for 1 hour", true, None::<&str>)?;
+    // The service's schedule is not the app's to pause (it is an administrator's).
+    let own_schedule = app.try_state::<crate::service_view::Schedule>().as_deref()
+        != Some(&crate::service_view::Schedule::Service);
+    let pause_toggle =
+        MenuItem::with_id(app, "pause", "Pause for 1 hour", own_schedule, None::<&str>)?;
     let review = MenuItem::with_id(app, "review", "Review refused records", false, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Kendrix Sync", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
@@ -61,6 +68,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         status_line,
         pause_toggle,
         review,
+        own_schedule,
         last: Mutex::new(Status::default()),
     });
     TrayIconBuilder::with_id(TRAY_ID)
@@ -71,11 +79,22 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
             let engine = app.state::<Arc<Engine>>().inner().clone();
             match event.id().as_ref() {
                 "sync" => {
+                    let schedule = *app.state::<crate::service_view::Schedule>();
                     tauri::async_runtime::spawn(async move {
-                        if let Err(e) = engine
-                            .sync(Trigger::Manual, crate::commands::SYNC_NOW_RETRY)
-                            .await
-                        {
+                        let failed = match schedule {
+                            crate::service_view::Schedule::Service => {
+                                crate::service_view::sync_now()
+                                    .await
+                                    .err()
+                                    .map(|e| e.message)
+                            }
+                            crate::service_view::Schedule::Own => engine
+                                .sync(Trigger::Manual, crate::commands::SYNC_NOW_RETRY)
+                                .await
+                                .err()
+                                .map(|e| e.to_string()),
+                        };
+                        if let Some(e) = failed {
                             tracing::error!(error = %e, "Sync Now failed");
                         }
                     });
@@ -139,7 +158,9 @@ pub fn show(app: &AppHandle, status: &Status) {
             } else {
                 "Pause for 1 hour"
             });
-        let _ = items.review.set_enabled(status.dead_letters > 0);
+        let _ = items
+            .review
+            .set_enabled(items.own_schedule && status.dead_letters > 0);
     }
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;

@@ -119,6 +119,28 @@ struct Wine {
     prefix: tempfile::TempDir,
 }
 
+impl Wine {
+    /// `wine <exe>` in this PC's prefix, without Wine's own chatter.
+    fn command(&self, exe: &Path) -> Command {
+        let mut cmd = Command::new("wine");
+        cmd.arg(exe)
+            .env("WINEPREFIX", self.prefix.path())
+            .env("WINEDEBUG", "-all")
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        cmd
+    }
+}
+
+impl Drop for Wine {
+    /// Ends every process of this PC (its services included) with the story.
+    fn drop(&mut self) {
+        let _ = Command::new("wineserver")
+            .arg("-k")
+            .env("WINEPREFIX", self.prefix.path())
+            .status();
+    }
+}
+
 /// The Windows `kendrix.exe` that `scripts/windows.sh` builds for Wine (with its test-only
 /// `bcryptprimitives.dll` beside it).
 pub fn wine_agent_exe() -> PathBuf {
@@ -154,13 +176,43 @@ impl Agent {
     /// An agent on a Windows PC: `kendrix.exe` under Wine, in a fresh Wine prefix of its
     /// own (its Credential Manager, its `%LOCALAPPDATA%`).
     pub fn under_wine() -> Self {
+        let prefix = tempfile::tempdir().expect("wine prefix");
+        // Wine ends its services a few seconds after the last program exits, and boots them
+        // again with the next: a PC whose service runs between commands needs its wineserver
+        // kept up (until the story ends, see Drop).
+        let kept_up = Command::new("wineserver")
+            .arg("-p")
+            .env("WINEPREFIX", prefix.path())
+            .status()
+            .expect("wineserver (scripts/windows.sh installs Wine)");
+        assert!(kept_up.success(), "wineserver -p failed");
         Self {
             wine: Some(Wine {
                 exe: wine_agent_exe(),
-                prefix: tempfile::tempdir().expect("wine prefix"),
+                prefix,
             }),
             ..Self::new()
         }
+    }
+
+    /// `wine <program>` on this agent's Windows PC: a path, or one of Wine's own programs
+    /// (`reg`, `sc`).
+    pub fn windows_program(&self, program: impl AsRef<Path>) -> Command {
+        let wine = self.wine.as_ref().expect("an agent under Wine");
+        wine.command(program.as_ref())
+    }
+
+    /// A test aid built beside `kendrix.exe` by `scripts/windows.sh` (`hold-open.exe`, the
+    /// installer).
+    pub fn windows_test_aid(&self, name: &str) -> PathBuf {
+        let wine = self.wine.as_ref().expect("an agent under Wine");
+        wine.exe.with_file_name(name)
+    }
+
+    /// A path on this agent's Windows PC, under its `C:` drive (e.g. `ProgramData/Kendrix`).
+    pub fn windows_drive_c(&self, path: &str) -> PathBuf {
+        let wine = self.wine.as_ref().expect("an agent under Wine");
+        wine.prefix.path().join("drive_c").join(path)
     }
 
     /// An agent keeping its database in `data_dir` (e.g. on a small disk).
@@ -180,14 +232,7 @@ impl Agent {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = match &self.wine {
             None => Command::new(binary("kendrix")),
-            Some(wine) => {
-                let mut cmd = Command::new("wine");
-                cmd.arg(&wine.exe)
-                    .env("WINEPREFIX", wine.prefix.path())
-                    .env("WINEDEBUG", "-all")
-                    .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
-                cmd
-            }
+            Some(wine) => wine.command(&wine.exe),
         };
         cmd.args(args)
             .env("KENDRIX_AGENT_DIR", self.data_dir())

@@ -14,11 +14,13 @@ use kendrix_core::enrollment::Enrollment;
 use kendrix_core::SystemClock;
 use kendrix_engine::{Engine, Format, Inbox, RowShape, RunOutcome, Status, SyncRun, Trigger};
 
-/// Exit codes of `kendrix sync`, for scripts and service managers.
 mod admin;
+#[cfg(windows)]
+mod service;
 
 use admin::AdminCommand;
 
+/// Exit codes of `kendrix sync`, for scripts and service managers.
 mod exit {
     /// Everything arrived: the queue is empty and no record was refused.
     pub const ALL_SYNCED: u8 = 0;
@@ -95,7 +97,7 @@ enum Command {
         json: bool,
     },
     /// Run as a daemon: sync on the server's schedule and take in the inbox folder; stops
-    /// gracefully on SIGTERM or Ctrl-C.
+    /// gracefully on SIGTERM or Ctrl-C (on Windows also Ctrl-Break and the console closing).
     Run {
         /// A folder whose NDJSON/JSON/CSV files are taken in (entity = file name up to the
         /// first dot), then moved to processed/ or failed/.
@@ -128,6 +130,10 @@ enum Command {
     /// used to sync.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The Windows service: install, uninstall, start, stop, status, and enroll its own agent.
+    #[cfg(windows)]
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
 }
 
 #[derive(Subcommand)]
@@ -160,6 +166,17 @@ struct Selection {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(windows)]
+    if let Command::Service(service::ServiceCommand::Run { inbox, id_field }) = &cli.command {
+        // Started by the Service Control Manager: no console, the log goes to a file.
+        return match service::run_under_scm(inbox.clone(), id_field.clone()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(exit::FAILED)
+            }
+        };
+    }
     let daemon = matches!(cli.command, Command::Run { .. });
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -188,6 +205,10 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    #[cfg(windows)]
+    if let Command::Service(command) = cli.command {
+        return service::command(command).await;
+    }
     let engine = Engine::open(&data_dir(&cli)?, Arc::new(SystemClock)).await?;
     match cli.command {
         Command::Enroll {
@@ -281,25 +302,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                print_status(&status);
+                print_status(&status, "kendrix enroll <enrollment string>");
+                #[cfg(windows)]
+                service::mention(&status);
             }
             Ok(exit::ALL_SYNCED)
         }
         Command::Run { inbox, id_field } => {
-            let inbox = inbox.map(|dir| Inbox { dir, id_field });
-            if let Some(inbox) = &inbox {
-                std::fs::create_dir_all(&inbox.dir)
-                    .with_context(|| format!("cannot create the inbox {}", inbox.dir.display()))?;
-                tracing::info!(inbox = %inbox.dir.display(), "watching the inbox");
-            }
-            let stopper = engine.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                tracing::info!("stopping after the current request");
-                stopper.shutdown();
-            });
-            engine.run(inbox).await?;
-            tracing::info!("stopped");
+            daemon(&engine, inbox, id_field, shutdown_signal()).await?;
             Ok(exit::ALL_SYNCED)
         }
         Command::Pause { minutes } => {
@@ -314,6 +324,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::DeadLetters(command) => dead_letters(&engine, command).await,
         Command::Admin(command) => admin::run(&engine, command).await,
+        #[cfg(windows)]
+        Command::Service(_) => unreachable!("service commands are run above"),
         Command::History { limit, json } => {
             let runs = engine.history(limit).await?;
             if json {
@@ -328,6 +340,31 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::ALL_SYNCED)
         }
     }
+}
+
+/// The daemon of `kendrix run` and of the Windows service: the schedule and the inbox until
+/// `stop` resolves, then the current request finishes and it returns.
+async fn daemon(
+    engine: &Arc<Engine>,
+    inbox: Option<PathBuf>,
+    id_field: String,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let inbox = inbox.map(|dir| Inbox { dir, id_field });
+    if let Some(inbox) = &inbox {
+        std::fs::create_dir_all(&inbox.dir)
+            .with_context(|| format!("cannot create the inbox {}", inbox.dir.display()))?;
+        tracing::info!(inbox = %inbox.dir.display(), "watching the inbox");
+    }
+    let stopper = engine.clone();
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("stopping after the current request");
+        stopper.shutdown();
+    });
+    engine.run(inbox).await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 async fn dead_letters(engine: &Engine, command: DeadLetterCommand) -> anyhow::Result<u8> {
@@ -441,11 +478,12 @@ fn read_stdin_line(what: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn print_status(s: &Status) {
+/// Prints a status; `enroll_with` is the command that enrolls this agent.
+fn print_status(s: &Status, enroll_with: &str) {
     println!("status:       {}", s.summary());
     match &s.enrolled {
         Some(e) => println!("enrolled:     client {} with {}", e.client_id, e.server),
-        None => println!("enrolled:     no — run `kendrix enroll <enrollment string>`"),
+        None => println!("enrolled:     no — run `{enroll_with}`"),
     }
     println!("queue:        {} record(s) waiting", s.queue_depth);
     println!("dead letters: {}", s.dead_letters);

@@ -18,6 +18,7 @@ mod engine;
 mod keychain;
 mod local_store;
 pub mod private_files;
+pub mod service_report;
 mod sources;
 mod status;
 
@@ -27,7 +28,8 @@ pub use client::{
     SiteSummary, WitnessedEntry,
 };
 pub use engine::{
-    AdminEnrollReport, Engine, EnrollReport, Heartbeat, LastRun, SyncServer, SyncSettings,
+    process_alive, AdminEnrollReport, Engine, EnrollReport, Heartbeat, LastRun, SyncServer,
+    SyncSettings,
 };
 pub use keychain::{Keychain, KeychainError, StoredToken};
 pub use local_store::{

@@ -222,7 +222,9 @@ pub async fn read_rows(
 /// The inbox folder: files dropped here are taken into the outbox, then moved to
 /// `processed/` — or, if a row is bad, to `failed/` beside a `.error` file saying why.
 /// Writers should create files under another name (or a dot-name, `.tmp`/`.part`) and
-/// rename them in, so a half-written file is never read.
+/// rename them in, so a half-written file is never read. On Windows a file another program
+/// still has open (a writer that saves in place) is left for a later pass: it is read only
+/// through a handle that shares it with no one.
 #[derive(Debug, Clone)]
 pub struct Inbox {
     pub dir: PathBuf,
@@ -267,6 +269,30 @@ impl Inbox {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         name.split('.').next().unwrap_or("").to_owned()
     }
+}
+
+/// Reads a whole inbox file, or `None` while another program still has it open (Windows: a
+/// writer saving in place, an antivirus scan). Elsewhere a file is read as it is.
+pub fn read_if_free(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // No sharing: the open fails while any other handle to the file is open.
+    #[cfg(windows)]
+    std::os::windows::fs::OpenOptionsExt::share_mode(&mut options, 0);
+    let mut bytes = Vec::new();
+    match options.open(path) {
+        Ok(mut file) => {
+            std::io::Read::read_to_end(&mut file, &mut bytes)?;
+            Ok(Some(bytes))
+        }
+        Err(e) if still_in_use(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// ERROR_SHARING_VIOLATION (32) and ERROR_LOCK_VIOLATION (33): another program holds the file.
+pub fn still_in_use(e: &std::io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(32 | 33))
 }
 
 /// Moves `path` into `dir`, never over an existing file.

@@ -78,6 +78,18 @@ impl Engine {
         ))
     }
 
+    /// Whether this account's keychain holds the site's secret: `Ok(false)` when the agent
+    /// is enrolled but the secret is missing (enrolled under another account, or the entry
+    /// was removed), `Err` when the keychain cannot be used at all. Not enrolled: `Ok(true)`
+    /// (there is nothing to read yet).
+    pub async fn secret_readable(&self) -> EngineResult<bool> {
+        let client = self.client.read().expect("client lock").clone();
+        match client {
+            Some(client) => Ok(client.keychain().secret().await?.is_some()),
+            None => Ok(true),
+        }
+    }
+
     /// Enrolls this agent: the secret goes to the OS keychain (nothing is stored if that
     /// fails), the credentials are checked against the server when it answers, and the
     /// server URL and client id are remembered. The outbox and the dead letters stay as they

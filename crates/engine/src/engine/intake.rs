@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use super::Engine;
 use crate::local_store::DeadLetter;
-use crate::sources::{move_into, read_rows, Format, Inbox, InboxOutcome, RowShape};
+use crate::sources::{
+    move_into, read_if_free, read_rows, still_in_use, Format, Inbox, InboxOutcome, RowShape,
+};
 use crate::{EngineError, EngineResult};
 
 impl Engine {
@@ -43,7 +45,8 @@ impl Engine {
 
     /// Takes in every ready file of the inbox. A file's rows and the note that it was taken
     /// are one transaction; only then is it moved, so a crash in between neither loses nor
-    /// repeats a row (the note makes the next pass just move it).
+    /// repeats a row (the note makes the next pass just move it). A file another program
+    /// still holds (Windows) waits for a later pass.
     pub async fn take_inbox(&self, inbox: &Inbox) -> EngineResult<Vec<InboxOutcome>> {
         let mut outcomes = Vec::new();
         for path in inbox.ready_files()? {
@@ -51,10 +54,13 @@ impl Engine {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let bytes = std::fs::read(&path)?;
+            let Some(bytes) = read_if_free(&path)? else {
+                tracing::debug!(file = %name, "inbox file still in use; taking it later");
+                continue;
+            };
             let content_hash = kendrix_core::credentials::hash_bytes(&bytes);
             if self.store.inbox_file_taken(&name, &content_hash).await? {
-                move_into(&path, &inbox.processed_dir())?;
+                move_later_if_in_use(move_into(&path, &inbox.processed_dir()))?;
                 continue;
             }
             let shape = RowShape {
@@ -82,12 +88,17 @@ impl Engine {
             drop(hlc);
             match taken {
                 Ok(rows) => {
-                    move_into(&path, &inbox.processed_dir())?;
+                    // Taken is noted: if the move must wait, the next pass only moves it.
+                    move_later_if_in_use(move_into(&path, &inbox.processed_dir()))?;
                     tracing::info!(file = %name, rows, "inbox file taken in");
                     outcomes.push(InboxOutcome::Taken { file: name, rows });
                 }
                 Err(reason) => {
-                    let moved = move_into(&path, &inbox.failed_dir())?;
+                    let moved = match move_into(&path, &inbox.failed_dir()) {
+                        // Nothing of it was queued: the next pass reads it again.
+                        Err(e) if still_in_use(&e) => continue,
+                        moved => moved?,
+                    };
                     let mut error_file = moved.into_os_string();
                     error_file.push(".error");
                     std::fs::write(&error_file, format!("{reason}\n"))?;
@@ -137,5 +148,13 @@ impl Engine {
         let n = self.store.discard_dead_letters(ids).await?;
         self.publish().await?;
         Ok(n)
+    }
+}
+
+/// A move that another program's open handle blocks (Windows) is retried on the next pass.
+fn move_later_if_in_use(moved: std::io::Result<std::path::PathBuf>) -> std::io::Result<()> {
+    match moved {
+        Err(e) if still_in_use(&e) => Ok(()),
+        other => other.map(drop),
     }
 }

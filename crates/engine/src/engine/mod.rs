@@ -30,6 +30,7 @@ pub use batch_sender::SyncServer;
 pub use enrollment::EnrollReport;
 pub use heartbeat::{Heartbeat, LastRun};
 pub use settings::SyncSettings;
+pub use status::process_alive;
 
 /// The engine of one agent (one local database, one enrollment, and optionally an admin
 /// credential beside it).

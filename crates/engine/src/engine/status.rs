@@ -1,8 +1,6 @@
 //! The status: computed from the database (so another process tells the truth about a
 //! running daemon) and what only the running process knows, and published on change.
 
-use std::path::Path;
-
 use super::Engine;
 use crate::status::{Enrolled, Problem, Progress, RunOutcome, Status, SyncState};
 use crate::EngineResult;
@@ -102,10 +100,35 @@ impl Engine {
 }
 
 /// Whether a process still runs (a crashed daemon must not look like it is syncing).
-fn process_alive(pid: i64) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
+pub fn process_alive(pid: i64) -> bool {
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+        use windows_sys::Win32::System::Threading::{
+            GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+        };
+        let Ok(pid) = u32::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: the handle is checked before use and closed once.
+        unsafe {
+            let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+            if process.is_null() {
+                // Gone, or another account's process we may not open: the latter still runs.
+                return std::io::Error::last_os_error().raw_os_error() == Some(5);
+            }
+            let mut code = 0u32;
+            let ok = GetExitCodeProcess(process, &mut code);
+            CloseHandle(process);
+            ok != 0 && code == STILL_ACTIVE as u32
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        if cfg!(target_os = "linux") {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            true
+        }
     }
 }

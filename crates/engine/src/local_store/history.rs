@@ -2,7 +2,7 @@
 
 use kendrix_core::sync::{Change, Op, StatusCounts};
 use kendrix_core::{Hlc, UnixMillis};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::{Sqlite, Transaction};
 
@@ -24,7 +24,7 @@ pub struct DeadLetter {
 }
 
 /// One sync run as the history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRun {
     pub id: i64,
     pub started_at: UnixMillis,
