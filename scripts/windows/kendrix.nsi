@@ -17,7 +17,8 @@
 ; EdgeUpdate client key); where it is missing it says so, offers Microsoft's download page,
 ; and installs the rest (the agent and the service do not need it).
 
-Unicode true
+; A 64-bit installer (the program is 64-bit too; Wine's 64-bit-only install runs it).
+Target amd64-unicode
 ManifestDPIAware true
 RequestExecutionLevel admin
 SetCompressor /SOLID lzma
@@ -97,6 +98,10 @@ Section "Sync service (syncs this PC unattended)" SecService
   Pop $0
   ${If} $0 != 0
     MessageBox MB_ICONEXCLAMATION "The Kendrix service could not be registered (exit code $0). Run 'kendrix service install' from an administrator's prompt to see why." /SD IDOK
+  ${Else}
+    ; It runs idle until enrolled: `kendrix service enroll -` from an administrator's prompt.
+    nsExec::ExecToLog '"$INSTDIR\kendrix.exe" service start'
+    Pop $0
   ${EndIf}
   WriteRegDWORD HKLM "${UNINSTALL_KEY}" "Service" 1
 SectionEnd

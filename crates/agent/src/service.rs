@@ -122,16 +122,25 @@ pub async fn command(command: ServiceCommand) -> anyhow::Result<u8> {
     }
 }
 
+/// The Windows error under a windows-service error (whose own words, "IO error in winapi
+/// call", say nothing).
+fn reason(e: &windows_service::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(source) => source.to_string(),
+        None => e.to_string(),
+    }
+}
+
 fn manager(access: ServiceManagerAccess) -> anyhow::Result<ServiceManager> {
     ServiceManager::local_computer(None::<&str>, access).map_err(|e| {
-        anyhow::anyhow!("cannot reach the Service Control Manager ({e}); run this from an administrator's prompt")
+        anyhow::anyhow!("cannot reach the Service Control Manager ({}); run this from an administrator's prompt", reason(&e))
     })
 }
 
 fn open(access: ServiceAccess) -> anyhow::Result<windows_service::service::Service> {
     manager(ServiceManagerAccess::CONNECT)?
         .open_service(SERVICE_NAME, access)
-        .map_err(|e| anyhow::anyhow!("the {SERVICE_NAME} service cannot be opened ({e}): is it installed (`kendrix service install`, from an administrator's prompt)?"))
+        .map_err(|e| anyhow::anyhow!("the {SERVICE_NAME} service cannot be opened ({}): is it installed (`kendrix service install`, from an administrator's prompt)?", reason(&e)))
 }
 
 fn install(inbox: Option<PathBuf>, id_field: &str) -> anyhow::Result<u8> {
@@ -167,7 +176,7 @@ fn install(inbox: Option<PathBuf>, id_field: &str) -> anyhow::Result<u8> {
     let manager = manager(ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE)?;
     let service = manager
         .create_service(&info, ServiceAccess::CHANGE_CONFIG | ServiceAccess::START)
-        .map_err(|e| anyhow::anyhow!("the service cannot be registered ({e}): run this from an administrator's prompt; if it is installed already, `kendrix service uninstall` first"))?;
+        .map_err(|e| anyhow::anyhow!("the service cannot be registered ({}): run this from an administrator's prompt; if it is installed already, `kendrix service uninstall` first", reason(&e)))?;
     service.set_description(DESCRIPTION)?;
     let restart = |secs| ServiceAction {
         action_type: ServiceActionType::Restart,
@@ -188,7 +197,10 @@ fn install(inbox: Option<PathBuf>, id_field: &str) -> anyhow::Result<u8> {
         log_dir().display()
     );
     if let Err(e) = restarts {
-        println!("warning: restart after a failure could not be set ({e})");
+        println!(
+            "warning: restart after a failure could not be set ({})",
+            reason(&e)
+        );
     }
     println!("next: `kendrix service enroll -` with the site's enrollment string on stdin");
     Ok(0)
@@ -377,7 +389,7 @@ pub fn run_under_scm(inbox: Option<PathBuf>, id_field: String) -> anyhow::Result
         .init();
     let _ = LAUNCH.set((inbox, id_field));
     service_dispatcher::start(SERVICE_NAME, ffi_service_main).map_err(|e| {
-        anyhow::anyhow!("not started by the Service Control Manager ({e}): use `kendrix service start`, or `kendrix run` at a prompt")
+        anyhow::anyhow!("not started by the Service Control Manager ({}): use `kendrix service start`, or `kendrix run` at a prompt", reason(&e))
     })
 }
 
