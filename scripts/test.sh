@@ -104,7 +104,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # --- Build and test -------------------------------------------------------------------------
 say "building every binary (process tests run them)"
 cargo build --workspace --bins --locked
-say "building kendrix.exe for Windows (scripts/windows.sh: mingw-w64, Wine and the rustup target when missing)"
+say "building kendrix.exe and its test installer for Windows (scripts/windows.sh: mingw-w64, Wine, NSIS and the rustup target when missing)"
 bash scripts/windows.sh
 say "tests: unit and story tests on SQLite and PostgreSQL, the agent with the real keychain (and kendrix.exe under Wine), the desktop app over WebDriver"
 bash scripts/with-session.sh cargo nextest run --workspace --locked --no-fail-fast

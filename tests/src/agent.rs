@@ -345,16 +345,7 @@ impl Agent {
 
     /// Every file under the agent's folder contains none of `secrets`.
     pub fn assert_no_file_holds(&self, secrets: &[&str]) {
-        for file in files_under(self.dir.path()) {
-            let bytes = std::fs::read(&file).unwrap_or_default();
-            for secret in secrets {
-                assert!(
-                    !contains(&bytes, secret.as_bytes()),
-                    "{} holds a secret",
-                    file.display()
-                );
-            }
-        }
+        assert_no_file_under(self.dir.path(), secrets);
     }
 }
 
@@ -397,6 +388,20 @@ impl Started {
             status,
             stdout: std::fs::read(&self.out).unwrap_or_default(),
             stderr: std::fs::read(&self.err).unwrap_or_default(),
+        }
+    }
+}
+
+/// Every file under `dir` contains none of `secrets`.
+pub fn assert_no_file_under(dir: &Path, secrets: &[&str]) {
+    for file in files_under(dir) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for secret in secrets {
+            assert!(
+                !contains(&bytes, secret.as_bytes()),
+                "{} holds a secret",
+                file.display()
+            );
         }
     }
 }

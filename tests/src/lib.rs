@@ -236,7 +236,11 @@ impl TestServer {
         let mut settings = test_settings(&db.url);
         settings.public_url = Some(url.clone());
         adjust(&mut settings);
-        let app = App::new(store.clone(), settings.clone(), clock).with_keys(test_key_ring());
+        let audit_keys = kendrix_server::audit_keys::AuditKeys::load(&settings)
+            .expect("the story's audit signing keys");
+        let app = App::new(store.clone(), settings.clone(), clock)
+            .with_keys(test_key_ring())
+            .with_audit_keys(audit_keys);
         let wall_clock = App::new(store.clone(), settings.clone(), Arc::new(SystemClock))
             .with_keys(test_key_ring());
         let sites = wall_clock.sites.clone();

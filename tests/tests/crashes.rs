@@ -106,10 +106,15 @@ async fn writes_cut_off_at_any_moment_never_wedge_the_store(backend: Backend) {
     assert!(tenants.iter().any(|t| t.name == "After"));
     // Each tenant that exists was written with its audit entry, in one unbroken chain.
     let throttle = Throttle::new(&RateLimits::default());
-    let verification = AuditLog::new(store.clone(), Arc::new(SystemClock), throttle)
-        .verify()
-        .await
-        .unwrap();
+    let verification = AuditLog::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        throttle,
+        Default::default(),
+    )
+    .verify()
+    .await
+    .unwrap();
     assert!(verification.ok, "{:?}", verification.first_broken);
     assert_eq!(verification.entries_checked, tenants.len() as u64);
 }

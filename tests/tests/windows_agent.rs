@@ -9,11 +9,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use kendrix_tests::agent::{
-    enrollment_for, exit_code, order_rows, output_text, register_site, server_applied,
-    server_checksum, set_config_number, source_checksum, sqlite_server, wait_until, Agent, Fault,
-    TcpProxy,
+    assert_no_file_under, enrollment_for, exit_code, order_rows, output_text, register_site,
+    server_applied, server_checksum, set_config_number, source_checksum, sqlite_server, wait_until,
+    Agent, Fault, Site, TcpProxy,
 };
-use kendrix_tests::ServerProcess;
+use kendrix_tests::{ServerProcess, TestDb};
 use serde_json::{json, Value};
 
 /// An idempotency lease short enough for a batch cut mid-flight to be taken over soon.
@@ -28,6 +28,16 @@ fn drop_file(dir: &Path, name: &str, text: &str) {
     let aside = dir.join(format!(".{name}.part"));
     std::fs::write(&aside, text).unwrap();
     std::fs::rename(&aside, dir.join(name)).unwrap();
+}
+
+/// A site registered on the server and a Windows PC whose agent enrolled as it (the string
+/// on stdin, so it never shows in the process list).
+fn windows_site(db: &TestDb, server_url: &str, name: &str) -> (Site, Agent) {
+    let site = register_site(db, name, "sync:write config:read");
+    let agent = Agent::under_wine();
+    let enrolled = agent.run_with_stdin(&["enroll", "-"], &enrollment_for(&site, server_url));
+    assert_eq!(exit_code(&enrolled), 0, "{}", output_text(&enrolled));
+    (site, agent)
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
@@ -45,11 +55,7 @@ fn names_in(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_windows_site_enrolls_with_its_secret_in_credential_manager_and_syncs_a_csv_file() {
     let (db, server) = sqlite_server(&[]).await;
-    let site = register_site(&db, "Store 12", "sync:write config:read");
-    let agent = Agent::under_wine();
-    // The enrollment string on stdin, so it never shows in the process list.
-    let enrolled = agent.run_with_stdin(&["enroll", "-"], &enrollment_for(&site, &server.url));
-    assert_eq!(exit_code(&enrolled), 0, "{}", output_text(&enrolled));
+    let (site, agent) = windows_site(&db, &server.url, "Store 12");
 
     // The site's system exports a CSV file (a name with a space and a non-ASCII letter).
     let rows: Vec<Value> = (0..5_000)
@@ -93,10 +99,7 @@ async fn a_windows_site_enrolls_with_its_secret_in_credential_manager_and_syncs_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_windows_site_takes_in_an_inbox_file_only_once_its_writer_lets_go_of_it() {
     let (db, server) = sqlite_server(&[]).await;
-    let site = register_site(&db, "Store 14", "sync:write config:read");
-    let agent = Agent::under_wine();
-    let enrolled = agent.run_with_stdin(&["enroll", "-"], &enrollment_for(&site, &server.url));
-    assert_eq!(exit_code(&enrolled), 0, "{}", output_text(&enrolled));
+    let (_site, agent) = windows_site(&db, &server.url, "Store 14");
     // A folder and file names with spaces and non-ASCII letters.
     let inbox = agent.dir.path().join("Boîte de réception");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -169,7 +172,6 @@ async fn a_windows_site_takes_in_an_inbox_file_only_once_its_writer_lets_go_of_i
 async fn a_windows_site_keeps_its_queue_through_a_restart_and_an_outage_and_fixes_a_refused_record()
 {
     let (db, first) = sqlite_server(&LEASE).await;
-    let site = register_site(&db, "Store 15", "sync:write config:read");
     for (key, value) in [
         ("sync.batch_size", "200"),
         ("sync.request_timeout_seconds", "2"),
@@ -178,9 +180,7 @@ async fn a_windows_site_keeps_its_queue_through_a_restart_and_an_outage_and_fixe
         set_config_number(&db, key, value);
     }
     let proxy = TcpProxy::start(&[&first.url]);
-    let agent = Agent::under_wine();
-    let enrolled = agent.run_with_stdin(&["enroll", "-"], &enrollment_for(&site, &proxy.url));
-    assert_eq!(exit_code(&enrolled), 0, "{}", output_text(&enrolled));
+    let (_site, agent) = windows_site(&db, &proxy.url, "Store 15");
     let mut rows = order_rows(0, 4_000);
     // Bigger than the server accepts for one record (64 KiB): it will be refused.
     rows[123]["note"] = Value::from("x".repeat(70_000));
@@ -332,14 +332,7 @@ async fn a_windows_service_installs_enrolls_itself_syncs_its_inbox_and_stops_cle
     assert!(log.contains("the service starts"), "{log}");
     assert!(log.contains("sync asked for by a user"), "{log}");
     assert!(log.contains("stopped"), "{log}");
-    for file in walk(&root) {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&site.client_secret),
-            "{} holds the secret",
-            file.display()
-        );
-    }
+    assert_no_file_under(&root, &[site.client_secret.as_str()]);
     assert!(pc
         .ok(&["service", "uninstall"])
         .contains("removed the Kendrix service"));
@@ -431,17 +424,4 @@ fn system_path(pc: &Agent) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

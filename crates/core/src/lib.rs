@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod checkpoint;
 pub mod clock;
 pub mod config;
 pub mod credentials;

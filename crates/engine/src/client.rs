@@ -113,6 +113,10 @@ pub struct WitnessedEntry {
     /// Pruned by retention: it can no longer be compared.
     #[serde(default)]
     pub pruned: bool,
+    /// With `pruned`: the signed checkpoint where the pruned part ends (checked with the
+    /// server's public keys; a claim of pruning without one is not taken on trust).
+    #[serde(default)]
+    pub checkpoint: Option<kendrix_core::checkpoint::SignedCheckpoint>,
 }
 
 /// Whose credential a client holds. Each identity has its own keychain entries and its own
@@ -426,6 +430,40 @@ impl ServerClient {
             reason: format!("the audit head could not be read: {}", short_error(&e)),
             retry_after: None,
         })
+    }
+
+    /// The server's audit public keys (`GET /audit/public-key`, no token needed).
+    pub async fn audit_public_keys(
+        &self,
+    ) -> Result<Vec<kendrix_core::checkpoint::PublicAuditKey>, Failure> {
+        #[derive(Deserialize)]
+        struct Keys {
+            keys: Vec<kendrix_core::checkpoint::PublicAuditKey>,
+        }
+        let url = format!("{}/audit/public-key", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Failure::Transient {
+                reason: format!(
+                    "the audit public keys could not be read: {}",
+                    short_error(&e)
+                ),
+                retry_after: None,
+            })?;
+        if !response.status().is_success() {
+            return Err(failure_of(response, self.wall_time()).await);
+        }
+        let keys: Keys = response.json().await.map_err(|e| Failure::Transient {
+            reason: format!(
+                "the audit public keys could not be read: {}",
+                short_error(&e)
+            ),
+            retry_after: None,
+        })?;
+        Ok(keys.keys)
     }
 
     /// Reports the agent's state (`POST /sync/heartbeat`; the server answers 204).

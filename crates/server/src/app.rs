@@ -9,6 +9,7 @@ use kendrix_core::Clock;
 use kendrix_store::Store;
 use tokio::net::TcpListener;
 
+use crate::audit_keys::AuditKeys;
 use crate::context::RequestContext;
 use crate::entropy::{Entropy, SystemEntropy};
 use crate::http::{self, AppState};
@@ -45,18 +46,48 @@ impl App {
             clock,
             Arc::new(SystemEntropy),
             KeyRing::default(),
+            AuditKeys::default(),
         )
     }
 
     /// Uses these master keys for secret configuration values.
     pub fn with_keys(self, ring: KeyRing) -> Self {
-        Self::wire(self.store, self.settings, self.clock, self.entropy, ring)
+        let audit_keys = self.audit_log.keys().clone();
+        Self::wire(
+            self.store,
+            self.settings,
+            self.clock,
+            self.entropy,
+            ring,
+            audit_keys,
+        )
+    }
+
+    /// Signs checkpoints of the audit chain with these keys (and trusts them).
+    pub fn with_audit_keys(self, audit_keys: AuditKeys) -> Self {
+        let ring = self.configurations.key_ring();
+        Self::wire(
+            self.store,
+            self.settings,
+            self.clock,
+            self.entropy,
+            ring,
+            audit_keys,
+        )
     }
 
     /// Draws ids, secrets and nonces from `entropy` (a test's, to make them reproducible).
     pub fn with_entropy(self, entropy: Arc<dyn Entropy>) -> Self {
         let ring = self.configurations.key_ring();
-        Self::wire(self.store, self.settings, self.clock, entropy, ring)
+        let audit_keys = self.audit_log.keys().clone();
+        Self::wire(
+            self.store,
+            self.settings,
+            self.clock,
+            entropy,
+            ring,
+            audit_keys,
+        )
     }
 
     fn wire(
@@ -65,6 +96,7 @@ impl App {
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
         ring: KeyRing,
+        audit_keys: AuditKeys,
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let throttle = Throttle::new(&settings.rate_limits);
@@ -89,6 +121,7 @@ impl App {
                 store.clone(),
                 clock.clone(),
                 throttle.clone(),
+                audit_keys,
             )),
             sites: Arc::new(Sites::new(
                 store.clone(),
@@ -140,7 +173,9 @@ impl App {
         let housekeeping = tokio::spawn(self.clone().prune_periodically());
         let api_counts = tokio::spawn(self.clone().flush_api_counts_periodically());
         let refusals = tokio::spawn(self.clone().audit_repeated_refusals_periodically());
+        let checkpoints = tokio::spawn(self.clone().sign_checkpoints_periodically());
         let result = http::serve(self.http_state(), listener, shutdown).await;
+        checkpoints.abort();
         housekeeping.abort();
         api_counts.abort();
         refusals.abort();
@@ -175,6 +210,27 @@ impl App {
                     }
                     Err(err) => tracing::warn!(error = %err, "audit retention failed; will retry"),
                 }
+            }
+        }
+    }
+
+    /// Signs the audit chain's head every `audit_checkpoint_minutes`, when a signing key is
+    /// set. Instances may both sign a head: each keeps one row.
+    async fn sign_checkpoints_periodically(self) {
+        if self.audit_log.keys().signing().is_none() {
+            return;
+        }
+        let period =
+            Duration::from_secs(u64::from(self.settings.audit_checkpoint_minutes.max(1)) * 60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            match self.audit_log.checkpoint().await {
+                Ok(Some(signed)) => {
+                    tracing::info!(seq = signed.seq, key_id = %signed.key_id, "audit checkpoint signed")
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "audit checkpoint failed; will retry"),
             }
         }
     }

@@ -9,6 +9,7 @@
 //! `kendrix_store::Store` — and no domain rules that `kendrix_core` can hold without IO.
 
 pub mod app;
+pub mod audit_keys;
 pub mod cli;
 pub mod context;
 pub mod entropy;

@@ -41,6 +41,13 @@ pub struct Settings {
     /// Days audit entries are kept; older ones are pruned in the background, leaving a
     /// checkpoint so the rest of the chain still verifies. None keeps everything.
     pub audit_retention_days: Option<u32>,
+    /// File of audit signing keys (Ed25519): one base64 32-byte seed a line, the last signs,
+    /// all are trusted (`kendrix-server audit keygen` makes one). `KENDRIX_AUDIT_SIGNING_KEY`
+    /// (one key) comes after the file's and so signs. Never stored in the database. With
+    /// no key, no checkpoints are signed.
+    pub audit_signing_key_file: Option<std::path::PathBuf>,
+    /// Minutes between signed checkpoints of the audit chain (when a key is set).
+    pub audit_checkpoint_minutes: u32,
     /// Refuse configuration changes (set, unset, rollback; dry runs too) that carry no
     /// comment saying why, through the API and the command line alike.
     pub require_config_comment: bool,
@@ -150,6 +157,8 @@ impl Default for Settings {
             sync: SyncSettings::default(),
             master_key_file: None,
             audit_retention_days: None,
+            audit_signing_key_file: None,
+            audit_checkpoint_minutes: 60,
             require_config_comment: false,
             trusted_proxies: Vec::new(),
             log: "info".into(),

@@ -3,6 +3,7 @@
 //! queries (keyset pages, filters, full-text search), and retention.
 
 use kendrix_core::audit::{link_all, AuditEntry};
+use kendrix_core::checkpoint::SignedCheckpoint;
 use kendrix_core::{AuditDraft, UnixMillis};
 use sqlx::QueryBuilder;
 
@@ -21,6 +22,17 @@ const AUDIT_CHECKPOINT: &str = "SELECT pruned_seq, pruned_hash FROM audit_chain 
 /// The last entry older than the cutoff, if any.
 const LAST_ENTRY_BEFORE: &str =
     "SELECT id, hash FROM audit_logs WHERE at < $1 ORDER BY id DESC LIMIT 1";
+/// The last entry older than the cutoff that a signed checkpoint covers exactly.
+const LAST_SIGNED_ENTRY_BEFORE: &str = "SELECT c.seq, c.hash FROM audit_checkpoints c \
+     JOIN audit_logs l ON l.id = c.seq AND l.hash = c.hash \
+     WHERE l.at < $1 ORDER BY c.seq DESC LIMIT 1";
+const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints \
+     (seq, hash, signed_at_ms, key_id, signature) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (seq, key_id) DO NOTHING";
+const CHECKPOINTS_FROM: &str = "SELECT seq, hash, signed_at_ms, key_id, signature \
+     FROM audit_checkpoints WHERE seq >= $1 ORDER BY seq, key_id";
+const NEWEST_CHECKPOINTS: &str = "SELECT seq, hash, signed_at_ms, key_id, signature \
+     FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT $1";
 const DELETE_AUDIT_UPTO: &str = "DELETE FROM audit_logs WHERE id <= $1";
 const SET_CHECKPOINT: &str =
     "UPDATE audit_chain SET pruned_seq = $1, pruned_hash = $2 WHERE id = 1";
@@ -125,19 +137,26 @@ pub(crate) async fn checkpoint<D: Dialect>(db: &Connections<D>) -> StoreResult<(
 }
 
 /// Deletes the entries older than `before` and records the checkpoint where they ended, with
-/// the audit entry of the pruning, holding the head row throughout.
+/// the audit entry of the pruning, holding the head row throughout. With `at_signed`, the
+/// cut is the newest signed checkpoint before `before`, so the retention checkpoint left
+/// behind is one a signature vouches for.
 pub(crate) async fn prune<D: Dialect>(
     db: &Connections<D>,
     before: UnixMillis,
+    at_signed: bool,
     audit: AuditDraft,
 ) -> StoreResult<u64> {
     let mut write = db.begin_write().await?;
     // Hold the head row: appends wait, so the checkpoint and the chain agree.
     let _: (i64, String) = sql::<D>(D::LOCK_CHAIN_HEAD).fetch_one(write.on()).await?;
-    let last: Option<(i64, String)> = sql(LAST_ENTRY_BEFORE)
-        .bind(before)
-        .fetch_optional(write.on())
-        .await?;
+    let last: Option<(i64, String)> = sql(if at_signed {
+        LAST_SIGNED_ENTRY_BEFORE
+    } else {
+        LAST_ENTRY_BEFORE
+    })
+    .bind(before)
+    .fetch_optional(write.on())
+    .await?;
     let Some((seq, hash)) = last else {
         return Ok(0);
     };
@@ -153,6 +172,58 @@ pub(crate) async fn prune<D: Dialect>(
         .with_detail("checkpoint_hash", hash);
     write.commit(&[audit]).await?;
     Ok(deleted)
+}
+
+/// Keeps a signed checkpoint (one already kept is left as it is).
+pub(crate) async fn add_checkpoint<D: Dialect>(
+    db: &Connections<D>,
+    checkpoint: &SignedCheckpoint,
+) -> StoreResult<()> {
+    sql(INSERT_CHECKPOINT)
+        .bind(checkpoint.seq)
+        .bind(&checkpoint.hash)
+        .bind(checkpoint.signed_at_ms)
+        .bind(&checkpoint.key_id)
+        .bind(&checkpoint.signature)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+type CheckpointRow = (i64, String, i64, String, String);
+
+fn signed((seq, hash, signed_at_ms, key_id, signature): CheckpointRow) -> SignedCheckpoint {
+    SignedCheckpoint {
+        seq,
+        hash,
+        signed_at_ms,
+        key_id,
+        signature,
+    }
+}
+
+/// The signed checkpoints at `from_seq` and after, in chain order.
+pub(crate) async fn checkpoints_from<D: Dialect>(
+    db: &Connections<D>,
+    from_seq: i64,
+) -> StoreResult<Vec<SignedCheckpoint>> {
+    let rows: Vec<CheckpointRow> = sql(CHECKPOINTS_FROM)
+        .bind(from_seq)
+        .fetch_all(db.read())
+        .await?;
+    Ok(rows.into_iter().map(signed).collect())
+}
+
+/// The newest signed checkpoints, newest first.
+pub(crate) async fn newest_checkpoints<D: Dialect>(
+    db: &Connections<D>,
+    limit: i64,
+) -> StoreResult<Vec<SignedCheckpoint>> {
+    let rows: Vec<CheckpointRow> = sql(NEWEST_CHECKPOINTS)
+        .bind(limit)
+        .fetch_all(db.read())
+        .await?;
+    Ok(rows.into_iter().map(signed).collect())
 }
 
 /// One page of a tenant's entries matching `query`, newest first.

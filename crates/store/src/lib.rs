@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kendrix_core::audit::AuditEntry;
+use kendrix_core::checkpoint::SignedCheckpoint;
 use kendrix_core::{AuditDraft, UnixMillis};
 
 pub use model::*;
@@ -189,8 +190,21 @@ pub trait Store: Send + Sync + 'static {
     /// `(0, GENESIS_HASH)` while nothing was pruned.
     async fn audit_checkpoint(&self) -> StoreResult<(i64, String)>;
     /// Deletes the entries older than `before`, recording the checkpoint where they ended,
-    /// with the audit entry of the pruning, in one transaction. Returns entries deleted.
-    async fn prune_audit(&self, before: UnixMillis, audit: AuditDraft) -> StoreResult<u64>;
+    /// with the audit entry of the pruning, in one transaction. With `at_signed` the cut is
+    /// the newest signed checkpoint before `before` (none: nothing is deleted). Returns
+    /// entries deleted.
+    async fn prune_audit(
+        &self,
+        before: UnixMillis,
+        at_signed: bool,
+        audit: AuditDraft,
+    ) -> StoreResult<u64>;
+    /// Keeps a signed checkpoint of the audit chain (one already kept stays as it is).
+    async fn add_audit_checkpoint(&self, checkpoint: &SignedCheckpoint) -> StoreResult<()>;
+    /// The signed checkpoints at `from_seq` and after, in chain order.
+    async fn audit_checkpoints_from(&self, from_seq: i64) -> StoreResult<Vec<SignedCheckpoint>>;
+    /// The newest signed checkpoints, newest first.
+    async fn newest_audit_checkpoints(&self, limit: i64) -> StoreResult<Vec<SignedCheckpoint>>;
     /// One page of a tenant's audit entries matching `query`, newest first.
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     /// Counts of authentication events per client and event since `since` for one tenant.

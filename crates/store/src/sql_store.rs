@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use kendrix_core::audit::AuditEntry;
+use kendrix_core::checkpoint::SignedCheckpoint;
 use kendrix_core::{AuditDraft, UnixMillis};
 use sqlx::{Database, Pool, Transaction};
 
@@ -289,8 +290,25 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit::checkpoint(&self.db).await
     }
 
-    async fn prune_audit(&self, before: UnixMillis, audit: AuditDraft) -> StoreResult<u64> {
-        audit::prune(&self.db, before, audit).await
+    async fn prune_audit(
+        &self,
+        before: UnixMillis,
+        at_signed: bool,
+        audit: AuditDraft,
+    ) -> StoreResult<u64> {
+        audit::prune(&self.db, before, at_signed, audit).await
+    }
+
+    async fn add_audit_checkpoint(&self, checkpoint: &SignedCheckpoint) -> StoreResult<()> {
+        audit::add_checkpoint(&self.db, checkpoint).await
+    }
+
+    async fn audit_checkpoints_from(&self, from_seq: i64) -> StoreResult<Vec<SignedCheckpoint>> {
+        audit::checkpoints_from(&self.db, from_seq).await
+    }
+
+    async fn newest_audit_checkpoints(&self, limit: i64) -> StoreResult<Vec<SignedCheckpoint>> {
+        audit::newest_checkpoints(&self.db, limit).await
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {

@@ -192,12 +192,24 @@ impl Engine {
         };
         let mut warning = None;
         if let Some(Witness { seq, hash }) = &seen {
-            let now_hash = head.witness.as_ref().and_then(|w| w.hash.as_deref());
-            let pruned = head.witness.as_ref().is_some_and(|w| w.pruned);
-            if !pruned && (head.seq < *seq || now_hash != Some(hash.as_str())) {
-                warning = Some(format!(
+            let altered = || {
+                format!(
                     "the server's audit log no longer contains entry #{seq} as this agent saw it: the log may have been altered — ask an admin to run `kendrix-server audit verify`"
-                ));
+                )
+            };
+            match head.witness.as_ref() {
+                // Pruning is a claim: a signed checkpoint at or past the entry must back it.
+                Some(w) if w.pruned => {
+                    if let Err(why) = self.check_pruned_claim(client, *seq, w).await {
+                        warning = Some(format!("{} ({why})", altered()));
+                    }
+                }
+                w => {
+                    let now_hash = w.and_then(|w| w.hash.as_deref());
+                    if head.seq < *seq || now_hash != Some(hash.as_str()) {
+                        warning = Some(altered());
+                    }
+                }
             }
         }
         if let Some(warning) = &warning {
@@ -214,6 +226,55 @@ impl Engine {
                 }
             })
             .await?;
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// The server says the witnessed entry `seq` was pruned: its signed retention checkpoint
+    /// must cover `seq` and verify with the server's audit keys as this agent pinned them.
+    async fn check_pruned_claim(
+        &self,
+        client: &ServerClient,
+        seq: i64,
+        witnessed: &crate::client::WitnessedEntry,
+    ) -> Result<(), String> {
+        use kendrix_core::checkpoint::PublicAuditKey;
+        let Some(checkpoint) = &witnessed.checkpoint else {
+            return Err("it says the entry was pruned but shows no signed checkpoint".into());
+        };
+        if checkpoint.seq < seq {
+            return Err(format!(
+                "its signed checkpoint (entry {}) does not reach the pruned entry",
+                checkpoint.seq
+            ));
+        }
+        let pinned: Option<Vec<PublicAuditKey>> = self
+            .store
+            .agent_state()
+            .await
+            .ok()
+            .and_then(|s| s.audit_keys)
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let keys = match &pinned {
+            Some(keys) if checkpoint.verify(keys).is_ok() => return Ok(()),
+            _ => client
+                .audit_public_keys()
+                .await
+                .map_err(|e| format!("its audit public keys could not be read: {e}"))?,
+        };
+        // Keys are taken on first sight, and later only beside those pinned (a rotation).
+        if let Some(pinned) = &pinned {
+            if !pinned.iter().all(|p| keys.contains(p)) {
+                return Err("its audit public keys are not the ones this agent knows".into());
+            }
+        }
+        checkpoint.verify(&keys).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string(&keys).expect("keys serialize");
+        self.store
+            .update_state(|s| s.audit_keys = Some(text))
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 }

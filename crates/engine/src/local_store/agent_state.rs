@@ -37,6 +37,7 @@ mod key {
     pub const WITNESS_SEQ: &str = "witness_seq";
     pub const WITNESS_HASH: &str = "witness_hash";
     pub const WITNESS_WARNING: &str = "witness_warning";
+    pub const AUDIT_KEYS: &str = "audit_keys";
     pub const NOTIFICATIONS: &str = "app.notifications";
     /// The last version the agent's clock gave (written with the changes it dated).
     pub const HLC: &str = "hlc";
@@ -88,6 +89,9 @@ pub struct AgentState {
     pub interval_override_secs: Option<u64>,
     pub witness: Option<Witness>,
     pub witness_warning: Option<String>,
+    /// The server's audit public keys as first seen (JSON), pinned: a signed checkpoint is
+    /// checked with them, and new keys are taken only beside them (a rotation).
+    pub audit_keys: Option<String>,
     /// Desktop notifications: on unless staff turned them off.
     pub notifications: bool,
 }
@@ -154,6 +158,7 @@ impl AgentState {
                 _ => None,
             },
             witness_warning: take(key::WITNESS_WARNING),
+            audit_keys: take(key::AUDIT_KEYS),
             notifications: take(key::NOTIFICATIONS).is_none_or(|v| v != "off"),
         }
     }
@@ -200,6 +205,7 @@ impl AgentState {
             (key::WITNESS_SEQ, witness.map(|w| w.seq.to_string())),
             (key::WITNESS_HASH, witness.map(|w| w.hash.clone())),
             (key::WITNESS_WARNING, text(&self.witness_warning)),
+            (key::AUDIT_KEYS, text(&self.audit_keys)),
             (
                 key::NOTIFICATIONS,
                 Some(if self.notifications { "on" } else { "off" }.to_owned()),

@@ -1,4 +1,4 @@
-//! `audit verify|prune|export`.
+//! `audit verify|checkpoint|keygen|prune|export`.
 
 use std::io::Write;
 
@@ -8,13 +8,21 @@ use futures::StreamExt;
 
 use super::open_app;
 use crate::context::RequestContext;
+use crate::entropy::Entropy as _;
 use crate::services::audit_log::{ExportFormat, Reader};
 use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the whole hash chain; exits non-zero and names the first broken link if any.
+    /// Check the whole hash chain and every signed checkpoint (signature, position, no
+    /// checkpoint past the end); exits non-zero and names the first broken link if any.
     Verify,
+    /// Sign the chain's head now with the audit signing key (the server also does it every
+    /// audit_checkpoint_minutes).
+    Checkpoint,
+    /// Print a new audit signing key (a line for the audit_signing_key_file, or the value
+    /// of KENDRIX_AUDIT_SIGNING_KEY) and, on stderr, its key id.
+    Keygen,
     /// Delete entries older than the retention now (the server also does it in the
     /// background when audit_retention_days is set), keeping a verifiable checkpoint.
     Prune {
@@ -57,11 +65,43 @@ pub(super) async fn run(settings: Settings, command: AuditCommand) -> anyhow::Re
             let result = app.audit_log.verify_for(Reader::Operator(&ctx)).await?;
             match &result.first_broken {
                 None => println!(
-                    "audit chain intact: {} entries, head {} {}",
-                    result.entries_checked, result.head_seq, result.head_hash
+                    "audit chain intact: {} entries, head {} {}; {}",
+                    result.entries_checked,
+                    result.head_seq,
+                    result.head_hash,
+                    match result.signed_through {
+                        Some(seq) => format!(
+                            "{} signed checkpoint(s) match, the newest at entry {seq}",
+                            result.checkpoints_checked
+                        ),
+                        None => "no signed checkpoint yet".to_owned(),
+                    }
                 ),
                 Some(link) => bail!("audit chain broken at entry {}: {}", link.seq, link.reason),
             }
+        }
+        AuditCommand::Checkpoint => {
+            let app = open_app(settings).await?;
+            if app.audit_log.keys().signing().is_none() {
+                bail!("no audit signing key: set KENDRIX_AUDIT_SIGNING_KEY or audit_signing_key_file (`kendrix-server audit keygen` makes a key)");
+            }
+            match app.audit_log.checkpoint().await? {
+                Some(c) => println!(
+                    "signed checkpoint: entry {} {} at {} with key {}",
+                    c.seq, c.hash, c.signed_at_ms, c.key_id
+                ),
+                None => println!("the chain's head is signed already (or the chain is empty)"),
+            }
+        }
+        AuditCommand::Keygen => {
+            let mut seed = [0u8; 32];
+            crate::entropy::SystemEntropy.fill(&mut seed);
+            let key = kendrix_core::checkpoint::AuditSigningKey::from_seed(seed);
+            eprintln!("audit signing key {} (keep this line secret; publish nothing but GET /audit/public-key)", key.key_id());
+            println!(
+                "{}",
+                kendrix_core::checkpoint::AuditSigningKey::seed_base64(seed)
+            );
         }
         AuditCommand::Prune { days } => {
             let days = days.or(settings.audit_retention_days).context(

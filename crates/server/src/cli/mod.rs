@@ -136,6 +136,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 
 /// The services on the database the settings name, on the wall clock.
 async fn open_app(settings: Settings) -> anyhow::Result<App> {
+    let audit_keys = crate::audit_keys::AuditKeys::load(&settings)?;
     let store = open_store(&settings).await?;
-    Ok(App::new(store, settings, Arc::new(SystemClock)))
+    Ok(App::new(store, settings, Arc::new(SystemClock)).with_audit_keys(audit_keys))
 }

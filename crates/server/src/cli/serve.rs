@@ -31,7 +31,8 @@ pub(super) async fn serve(
     if settings.public_url.is_none() {
         settings.public_url = Some(format!("http://{local}"));
     }
-    let app = App::new(store, settings, Arc::new(SystemClock));
+    let audit_keys = crate::audit_keys::AuditKeys::load(&settings)?;
+    let app = App::new(store, settings, Arc::new(SystemClock)).with_audit_keys(audit_keys);
     if demo {
         // Secrets go to stdout this once, never to the log.
         let demo = app.sites.register_demo(&RequestContext::cli()).await?;

@@ -1,5 +1,6 @@
 //! The audit endpoints: filtered, keyset-paged entries of the caller's tenant, streaming
-//! exports, chain verification, and the chain head for agents to keep as a witness.
+//! exports, chain verification, the chain head for agents to keep as a witness, and the
+//! signed checkpoints with the public keys that check them.
 //! Reading, exporting and verifying are themselves audited (by `services::AuditLog`).
 
 use axum::body::Body;
@@ -11,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures::StreamExt;
 use kendrix_core::audit::AuditEntry;
+use kendrix_core::checkpoint::{PublicAuditKey, SignedCheckpoint};
 use kendrix_core::AuditEvent;
 use kendrix_store::AuditQuery;
 use serde::{Deserialize, Serialize};
@@ -234,4 +236,61 @@ pub async fn head(
     Query(query): Query<HeadQuery>,
 ) -> Result<Json<ChainHead>, ApiError> {
     Ok(Json(app.audit_log.head(&caller.ctx, query.witness).await?))
+}
+
+/// The server's audit public keys: the one signing now, and every key a checkpoint may be
+/// signed with (earlier keys too).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPublicKeys {
+    /// The key signing new checkpoints.
+    pub key_id: String,
+    /// Its raw 32-byte Ed25519 public key, base64.
+    pub public_key: String,
+    pub keys: Vec<PublicAuditKey>,
+}
+
+/// The public keys that check the audit chain's signed checkpoints. Public: an auditor needs
+/// them to check an evidence file offline.
+#[utoipa::path(
+    get, path = "/audit/public-key", tag = "audit",
+    responses(
+        (status = 200, description = "The audit public keys", body = AuditPublicKeys),
+        (status = 404, description = "No audit signing key is set on this server", body = Problem),
+    )
+)]
+pub async fn public_key(State(app): State<AppState>) -> Result<Json<AuditPublicKeys>, ApiError> {
+    let keys = app.audit_log.keys();
+    let signing = keys
+        .signing()
+        .ok_or(ApiError::NotFoundThing(
+            "an audit signing key on this server",
+        ))?
+        .public();
+    Ok(Json(AuditPublicKeys {
+        key_id: signing.key_id,
+        public_key: signing.public_key,
+        keys: keys.trusted().to_vec(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CheckpointsQuery {
+    /// How many, newest first (1 to 1000; default 100).
+    pub limit: Option<i64>,
+}
+
+/// The newest signed checkpoints of the audit chain, newest first.
+#[utoipa::path(
+    get, path = "/audit/checkpoints", tag = "audit",
+    params(CheckpointsQuery),
+    security(("bearer" = ["audit:read"])),
+    responses((status = 200, description = "Signed checkpoints, newest first", body = Vec<SignedCheckpoint>))
+)]
+pub async fn checkpoints(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<AuditRead>,
+    Query(query): Query<CheckpointsQuery>,
+) -> Result<Json<Vec<SignedCheckpoint>>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    Ok(Json(app.audit_log.checkpoints(&caller.ctx, limit).await?))
 }

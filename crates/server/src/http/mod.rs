@@ -57,7 +57,8 @@ pub struct AppState {
     info(title = "Kendrix Sync server", description = "OAuth 2.0 client credentials, sync, configuration and audit for Kendrix sites."),
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::metadata,
-        audit::logs, audit::export, audit::verify, audit::head,
+        audit::logs, audit::export, audit::verify, audit::head, audit::public_key,
+        audit::checkpoints,
         config::effective, config::versions, config::version, config::diff, config::set,
         config::unset, config::rollback, config::drift,
         admin::register, admin::list, admin::detail, admin::revoke, admin::rotate_secret, admin::heartbeat,
@@ -174,6 +175,8 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/logs", get(audit::logs))
         .route("/audit/export", get(audit::export))
         .route("/audit/head", get(audit::head))
+        .route("/audit/checkpoints", get(audit::checkpoints))
+        .route("/audit/public-key", get(audit::public_key))
         .route("/config", get(config::effective))
         .route("/config/versions", get(config::versions))
         .route("/config/versions/{version}", get(config::version))

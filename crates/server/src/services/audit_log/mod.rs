@@ -1,7 +1,7 @@
-//! The audit log as its readers see it: verification of the hash chain, pages of a tenant's
-//! entries, the chain head an agent keeps as a witness, retention pruning, and exports that
-//! stream any number of entries in constant memory. Reading, exporting and verifying are
-//! themselves audited.
+//! The audit log as its readers see it: verification of the hash chain (against the signed
+//! checkpoints too), pages of a tenant's entries, the chain head an agent keeps as a
+//! witness, signed checkpoints, retention pruning, and exports that stream any number of
+//! entries in constant memory. Reading, exporting and verifying are themselves audited.
 
 mod export;
 mod verify;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use futures::stream::Stream;
 use kendrix_core::audit::AuditEntry;
+use kendrix_core::checkpoint::SignedCheckpoint;
 use kendrix_core::{AuditEvent, AuditOutcome, Clock};
 use kendrix_store::{AuditQuery, Store, StoreError};
 use serde::Serialize;
@@ -21,6 +22,7 @@ pub use verify::{TenantVerification, Verification, VerificationPermit};
 
 use super::authorizer::Caller;
 use super::{Failure, Within};
+use crate::audit_keys::AuditKeys;
 use crate::context::RequestContext;
 use crate::throttle::Throttle;
 
@@ -44,6 +46,10 @@ pub struct WitnessedEntry {
     pub hash: Option<String>,
     /// True when retention pruned the entry: it can no longer be compared.
     pub pruned: bool,
+    /// With `pruned`: the signed checkpoint where the pruned part of the chain ends, which
+    /// a witness checks with the server's public key instead of taking `pruned` on trust.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<SignedCheckpoint>,
 }
 
 /// Who reads the log; the audit entry their read leaves names them.
@@ -61,15 +67,59 @@ pub struct AuditLog {
     clock: Arc<dyn Clock>,
     /// How often each client may verify, and how many verifications run at once.
     verifications: verify::Gate,
+    keys: AuditKeys,
 }
 
 impl AuditLog {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, throttle: Throttle) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        throttle: Throttle,
+        keys: AuditKeys,
+    ) -> Self {
         Self {
             store,
             clock,
             verifications: verify::Gate::new(throttle),
+            keys,
         }
+    }
+
+    /// The keys checkpoints are signed with and checked against.
+    pub fn keys(&self) -> &AuditKeys {
+        &self.keys
+    }
+
+    /// Signs the chain's head now and keeps the checkpoint; `None` when no signing key is
+    /// set, or the chain is empty, or its head is signed already.
+    pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let Some(key) = self.keys.signing() else {
+            return Ok(None);
+        };
+        let (seq, hash) = self.store.audit_head().await?;
+        let newest = self.store.newest_audit_checkpoints(1).await?;
+        if seq == 0
+            || newest
+                .first()
+                .is_some_and(|c| c.seq == seq && c.key_id == key.key_id())
+        {
+            return Ok(None);
+        }
+        let signed = key.sign(seq, &hash, self.clock.now_ms());
+        self.store.add_audit_checkpoint(&signed).await?;
+        Ok(Some(signed))
+    }
+
+    /// The newest signed checkpoints, newest first.
+    pub async fn checkpoints(
+        &self,
+        ctx: &RequestContext,
+        limit: i64,
+    ) -> Result<Vec<SignedCheckpoint>, Failure> {
+        self.store
+            .newest_audit_checkpoints(limit.clamp(1, 1000))
+            .await
+            .within(ctx)
     }
 
     /// One page of the caller's tenant's entries, newest first (`query.limit` of them), and
@@ -126,6 +176,13 @@ impl AuditLog {
             None => None,
             Some(witness) => {
                 let (pruned_seq, pruned_hash) = self.store.audit_checkpoint().await.within(ctx)?;
+                // The signed checkpoint that vouches for the retention cut, if one does.
+                let signed_cut = || async {
+                    self.store
+                        .audit_checkpoints_from(pruned_seq)
+                        .await
+                        .map(|c| c.into_iter().find(|c| c.seq == pruned_seq))
+                };
                 let stored = self
                     .store
                     .audit_entries(witness - 1, 1)
@@ -139,18 +196,21 @@ impl AuditLog {
                         seq: witness,
                         hash: Some(pruned_hash),
                         pruned: false,
+                        checkpoint: None,
                     }
                 } else if witness < pruned_seq {
                     WitnessedEntry {
                         seq: witness,
                         hash: None,
                         pruned: true,
+                        checkpoint: signed_cut().await.within(ctx)?,
                     }
                 } else {
                     WitnessedEntry {
                         seq: witness,
                         hash: stored,
                         pruned: false,
+                        checkpoint: None,
                     }
                 })
             }
@@ -168,7 +228,13 @@ impl AuditLog {
             AuditOutcome::Success,
             json!({"retention_days": retention_days}),
         );
-        self.store.prune_audit(before, audit).await.within(ctx)
+        // With signed checkpoints, the cut is made at one, so the retention checkpoint left
+        // behind is vouched for by a signature (a forged one is caught by verification).
+        let at_signed = self.keys.signing().is_some();
+        self.store
+            .prune_audit(before, at_signed, audit)
+            .await
+            .within(ctx)
     }
 
     /// Appends the entry describing a read: the client's tenant and id for API readers,

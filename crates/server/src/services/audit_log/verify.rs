@@ -1,4 +1,7 @@
-//! Verifying the hash chain: for the operator, the whole chain and its global figures; for a
+//! Verifying the hash chain, and the chain against every signed checkpoint (each signature
+//! with a trusted key; the entry at each checkpoint's position still has its hash; no
+//! checkpoint past the end, which would mean a cut-off tail; the retention cut vouched for
+//! by one): for the operator, the whole chain and its global figures; for a
 //! tenant through the API, the same check (the chain is one, so every link is checked) but a
 //! report of its own evidence only — how many of its entries were checked and its newest one —
 //! never the other tenants' counts. A verification reads the whole chain, so the API bounds it:
@@ -6,7 +9,11 @@
 
 use std::sync::Arc;
 
+use std::collections::VecDeque;
+
 use kendrix_core::audit::{BrokenLink, ChainVerifier};
+use kendrix_core::checkpoint::{PublicAuditKey, SignedCheckpoint};
+use kendrix_core::clock::format_utc;
 use kendrix_core::AuditEvent;
 use kendrix_store::StoreError;
 use serde::Serialize;
@@ -29,6 +36,10 @@ pub struct Verification {
     pub entries_checked: u64,
     pub head_seq: i64,
     pub head_hash: String,
+    /// Signed checkpoints whose signature and position were checked.
+    pub checkpoints_checked: u64,
+    /// The newest position a checked signed checkpoint vouches for.
+    pub signed_through: Option<i64>,
     /// The first entry that does not fit, and why.
     #[schema(value_type = Option<Object>)]
     pub first_broken: Option<BrokenLink>,
@@ -87,8 +98,35 @@ impl AuditLog {
 
     async fn pass(&self, tenant: Option<i64>) -> Result<Pass, StoreError> {
         let store = &*self.store;
-        let (head_seq, head_hash) = store.audit_head().await?;
+        // Checkpoints before the head: every one read was signed of a head at or before it.
         let (pruned_seq, pruned_hash) = store.audit_checkpoint().await?;
+        let signed = store.audit_checkpoints_from(pruned_seq).await?;
+        let (head_seq, head_hash) = store.audit_head().await?;
+        let mut anchors = match Anchors::check(
+            signed,
+            self.keys.trusted(),
+            pruned_seq,
+            &pruned_hash,
+            head_seq,
+        ) {
+            Ok(anchors) => anchors,
+            Err(link) => {
+                return Ok(Pass {
+                    whole: Verification {
+                        ok: false,
+                        entries_checked: 0,
+                        head_seq,
+                        head_hash,
+                        checkpoints_checked: 0,
+                        signed_through: None,
+                        first_broken: Some(link),
+                    },
+                    tenant_entries: 0,
+                    tenant_last: None,
+                    broken_owner: None,
+                })
+            }
+        };
         let mut verifier = ChainVerifier::starting_after(pruned_seq, &pruned_hash);
         let mut after = pruned_seq;
         let mut broken = None;
@@ -101,7 +139,10 @@ impl AuditLog {
             let Some(last) = page.last() else { break };
             after = last.seq;
             for entry in page.iter().take_while(|e| e.seq <= head_seq) {
-                if let Err(link) = verifier.check(entry) {
+                if let Err(link) = verifier
+                    .check(entry)
+                    .and_then(|()| anchors.meet(entry.seq, &entry.hash))
+                {
                     broken = Some(link);
                     broken_owner = Some(entry.tenant_id);
                     break 'pages;
@@ -121,6 +162,8 @@ impl AuditLog {
                 entries_checked: verifier.checked(),
                 head_seq,
                 head_hash,
+                checkpoints_checked: anchors.checked,
+                signed_through: anchors.signed_through,
                 first_broken: broken,
             },
             tenant_entries,
@@ -203,5 +246,81 @@ impl AuditLog {
         )
         .await?;
         Ok(result)
+    }
+}
+
+/// The signed checkpoints a pass holds the chain to, in chain order.
+struct Anchors {
+    /// Those past the retention cut, not yet met.
+    ahead: VecDeque<SignedCheckpoint>,
+    checked: u64,
+    signed_through: Option<i64>,
+}
+
+impl Anchors {
+    /// Checks what can be checked before reading the chain: every signature, the retention
+    /// cut (vouched for by a signed checkpoint whenever keys are set), and that no
+    /// checkpoint lies past the head (a cut-off tail).
+    fn check(
+        signed: Vec<SignedCheckpoint>,
+        trusted: &[PublicAuditKey],
+        pruned_seq: i64,
+        pruned_hash: &str,
+        head_seq: i64,
+    ) -> Result<Self, BrokenLink> {
+        for checkpoint in &signed {
+            checkpoint.verify(trusted).map_err(|e| BrokenLink {
+                seq: checkpoint.seq,
+                reason: format!("{e} (a checkpoint not signed by this server's key)"),
+            })?;
+        }
+        if pruned_seq > 0 && !trusted.is_empty() {
+            let vouched = signed
+                .iter()
+                .any(|c| c.seq == pruned_seq && c.hash == pruned_hash);
+            if !vouched {
+                return Err(BrokenLink {
+                    seq: pruned_seq,
+                    reason: format!(
+                        "the retention checkpoint (entry {pruned_seq}) is not vouched for by a signed checkpoint: the pruned part of the chain may have been forged"
+                    ),
+                });
+            }
+        }
+        if let Some(beyond) = signed.iter().rev().find(|c| c.seq > head_seq) {
+            return Err(BrokenLink {
+                seq: head_seq + 1,
+                reason: format!(
+                    "the chain ends at entry {head_seq}, but entry {} was signed at {}: the tail was cut off",
+                    beyond.seq,
+                    format_utc(beyond.signed_at_ms)
+                ),
+            });
+        }
+        let checked = signed.iter().filter(|c| c.seq == pruned_seq).count() as u64;
+        Ok(Self {
+            signed_through: (checked > 0).then_some(pruned_seq),
+            ahead: signed.into_iter().filter(|c| c.seq > pruned_seq).collect(),
+            checked,
+        })
+    }
+
+    /// The chain's entry `seq` (already linked) against the checkpoints signed at `seq`.
+    fn meet(&mut self, seq: i64, hash: &str) -> Result<(), BrokenLink> {
+        while let Some(next) = self.ahead.front().filter(|c| c.seq == seq) {
+            if next.hash != hash {
+                return Err(BrokenLink {
+                    seq,
+                    reason: format!(
+                        "entry {seq} is not the one signed at {}: history was rewritten",
+                        format_utc(next.signed_at_ms)
+                    ),
+                });
+            }
+            self.ahead.pop_front();
+            self.checked += 1;
+            self.signed_through = Some(seq);
+        }
+        Ok(())
     }
 }
