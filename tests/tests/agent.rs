@@ -457,6 +457,74 @@ async fn the_agent_warns_when_the_servers_audit_chain_no_longer_holds_what_it_sa
     assert!(warning.contains("audit log"), "{warning}");
 }
 
+/// Retention is a claim the agent checks: entries it witnessed may be pruned only behind a
+/// checkpoint signed with the server's audit key (the keys pinned at first sight); a
+/// "pruned" answer without one — someone deleting history and writing a retention
+/// checkpoint of their own — raises the warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_accepts_a_signed_retention_cut_and_warns_of_a_forged_one() {
+    let seed = [21u8; 32];
+    let key_text = kendrix_core::checkpoint::AuditSigningKey::seed_base64(seed);
+    let (db, server) = sqlite_server(&[("KENDRIX_AUDIT_SIGNING_KEY", key_text.as_str())]).await;
+    let site = register_site(&db, "Store 2", "sync:write config:read");
+    let agent = Agent::new();
+    agent.enroll(&enrollment_for(&site, &server.url));
+    agent.enqueue("orders", &order_rows(0, 5));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    let store = db.store().await;
+    // Retention as the server does it: cut at a signed checkpoint past what the agent saw.
+    let prune_at_signed = |forge: bool| {
+        let (store, url) = (store.clone(), db.url.clone());
+        async move {
+            // Some later history (an operator's verification), so the cut passes the witness.
+            let later = kendrix_core::audit::AuditContext::default().draft(
+                1_800_000_000_000,
+                kendrix_core::AuditEvent::AuditVerified,
+                kendrix_core::AuditOutcome::Success,
+                serde_json::json!({}),
+            );
+            store.append_audit(&[later]).await.unwrap();
+            let (seq, hash) = store.audit_head().await.unwrap();
+            if !forge {
+                let key = kendrix_core::checkpoint::AuditSigningKey::from_seed(seed);
+                store
+                    .add_audit_checkpoint(&key.sign(seq, &hash, 1_800_000_000_000))
+                    .await
+                    .unwrap();
+            }
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            for sql in [
+                format!("DELETE FROM audit_logs WHERE id <= {seq}"),
+                format!("UPDATE audit_chain SET pruned_seq = {seq}, pruned_hash = '{hash}' WHERE id = 1"),
+            ] {
+                sqlx::query(&sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    };
+    prune_at_signed(false).await;
+    agent.enqueue("orders", &order_rows(5, 5));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    assert_eq!(
+        agent.status()["warning"],
+        Value::Null,
+        "a signed retention cut raises nothing"
+    );
+
+    prune_at_signed(true).await;
+    agent.enqueue("orders", &order_rows(10, 5));
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
+    let warning = agent.status()["warning"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        warning.contains("audit log") && warning.contains("no signed checkpoint"),
+        "{warning}"
+    );
+}
+
 /// Secret rotation: the site enrolled again — first with a secret the server refuses, then
 /// with its own string again — keeps its queue and its dead letters, and a refused secret
 /// never replaces the one that works.
