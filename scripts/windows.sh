@@ -42,11 +42,17 @@ if [ "${1:-}" = release ]; then
   cargo build --release --locked --target "$target" -p kendrix-agent -p kendrix-desktop >&2
   out="$(cd "${CARGO_TARGET_DIR:-target}/$target/release" && pwd)"
   bundle="$out/bundle"
-  mkdir -p "$bundle"
-  installer "$bundle/Kendrix-Sync-$version-setup.exe" "$out/kendrix.exe" "$out/kendrix-desktop.exe"
+  mkdir -p "$bundle/programs"
+  # The release profile keeps debug information for profiling; sites get the programs
+  # without it.
+  for exe in kendrix.exe kendrix-desktop.exe; do
+    x86_64-w64-mingw32-strip --strip-debug -o "$bundle/programs/$exe" "$out/$exe"
+  done
+  installer "$bundle/Kendrix-Sync-$version-setup.exe" "$bundle/programs/kendrix.exe" \
+    "$bundle/programs/kendrix-desktop.exe"
   zip_file="$bundle/kendrix-$version-windows-x86_64.zip"
   rm -f "$zip_file"
-  (cd "$out" && zip -q -9 "$zip_file" kendrix.exe kendrix-desktop.exe)
+  (cd "$bundle/programs" && zip -q -9 "$zip_file" kendrix.exe kendrix-desktop.exe)
   zip -q -9 -j "$zip_file" README.md
   ls -1 "$bundle/Kendrix-Sync-$version-setup.exe" "$zip_file"
   exit 0

@@ -110,6 +110,7 @@ SectionEnd
 Section "Desktop app (tray, Sync Now, admin console)" SecDesktop
   SetOutPath "$INSTDIR"
   File "/oname=kendrix-desktop.exe" "${DESKTOP_EXE}"
+  SetShellVarContext all
   CreateShortcut "$SMPROGRAMS\${PRODUCT}.lnk" "$INSTDIR\kendrix-desktop.exe"
   ReadRegStr $0 HKLM "SOFTWARE\WOW6432Node\Microsoft\EdgeUpdate\Clients\${WEBVIEW2_CLIENT}" "pv"
   ReadRegStr $1 HKCU "Software\Microsoft\EdgeUpdate\Clients\${WEBVIEW2_CLIENT}" "pv"
@@ -129,6 +130,7 @@ Section "Uninstall"
   ${WordReplace} "$0" ";$INSTDIR" "" "+" $1
   WriteRegExpandStr HKLM "${ENVIRONMENT_KEY}" "Path" "$1"
   SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=5000
+  SetShellVarContext all
   Delete "$SMPROGRAMS\${PRODUCT}.lnk"
   Delete "$INSTDIR\kendrix.exe"
   Delete "$INSTDIR\kendrix-desktop.exe"

@@ -62,10 +62,14 @@ pub enum AuditEvent {
     AuditVerified,
     /// Entries older than the retention were deleted; a checkpoint keeps the rest verifiable.
     AuditPruned,
+    /// Anomaly detection opened an alert.
+    AnomalyDetected,
+    /// An alert resolved: its value has been usual again for a while.
+    AnomalyResolved,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 26] = [
+    pub const ALL: [AuditEvent; 28] = [
         AuditEvent::ClientAuthenticated,
         AuditEvent::ClientAuthFailed,
         AuditEvent::BearerRejected,
@@ -92,6 +96,8 @@ impl AuditEvent {
         AuditEvent::AuditExported,
         AuditEvent::AuditVerified,
         AuditEvent::AuditPruned,
+        AuditEvent::AnomalyDetected,
+        AuditEvent::AnomalyResolved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +128,8 @@ impl AuditEvent {
             AuditEvent::AuditExported => "audit.exported",
             AuditEvent::AuditVerified => "audit.verified",
             AuditEvent::AuditPruned => "audit.pruned",
+            AuditEvent::AnomalyDetected => "anomaly.detected",
+            AuditEvent::AnomalyResolved => "anomaly.resolved",
         }
     }
 }

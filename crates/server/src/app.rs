@@ -15,7 +15,9 @@ use crate::entropy::{Entropy, SystemEntropy};
 use crate::http::{self, AppState};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Reports, Sites};
+use crate::services::{
+    Anomalies, AuditLog, Authorizer, BatchIntake, Configurations, Reports, Sites,
+};
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 
@@ -25,6 +27,7 @@ pub struct App {
     pub authorizer: Arc<Authorizer>,
     pub configurations: Arc<Configurations>,
     pub audit_log: Arc<AuditLog>,
+    pub anomalies: Arc<Anomalies>,
     pub sites: Arc<Sites>,
     pub reports: Arc<Reports>,
     pub intake: Arc<BatchIntake>,
@@ -100,6 +103,12 @@ impl App {
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let throttle = Throttle::new(&settings.rate_limits);
+        let audit_log = Arc::new(AuditLog::new(
+            store.clone(),
+            clock.clone(),
+            throttle.clone(),
+            audit_keys,
+        ));
         let configurations = Arc::new(Configurations::new(
             store.clone(),
             clock.clone(),
@@ -117,12 +126,12 @@ impl App {
                 metrics.clone(),
             )),
             configurations: configurations.clone(),
-            audit_log: Arc::new(AuditLog::new(
+            anomalies: Arc::new(Anomalies::new(
                 store.clone(),
                 clock.clone(),
-                throttle.clone(),
-                audit_keys,
+                audit_log.clone(),
             )),
+            audit_log,
             sites: Arc::new(Sites::new(
                 store.clone(),
                 clock.clone(),
@@ -154,6 +163,7 @@ impl App {
             authorizer: self.authorizer.clone(),
             configurations: self.configurations.clone(),
             audit_log: self.audit_log.clone(),
+            anomalies: self.anomalies.clone(),
             sites: self.sites.clone(),
             reports: self.reports.clone(),
             intake: self.intake.clone(),
@@ -174,8 +184,10 @@ impl App {
         let api_counts = tokio::spawn(self.clone().flush_api_counts_periodically());
         let refusals = tokio::spawn(self.clone().audit_repeated_refusals_periodically());
         let checkpoints = tokio::spawn(self.clone().sign_checkpoints_periodically());
+        let detection = tokio::spawn(self.clone().detect_periodically());
         let result = http::serve(self.http_state(), listener, shutdown).await;
         checkpoints.abort();
+        detection.abort();
         housekeeping.abort();
         api_counts.abort();
         refusals.abort();
@@ -231,6 +243,25 @@ impl App {
                 }
                 Ok(None) => {}
                 Err(err) => tracing::warn!(error = %err, "audit checkpoint failed; will retry"),
+            }
+        }
+    }
+
+    /// A detection pass every minute on whichever instance holds the lease; the audit
+    /// chain's verification (a read of the whole chain) once an hour of them.
+    async fn detect_periodically(self) {
+        let holder = format!("instance-{}", uuid::Uuid::now_v7());
+        let minute = Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for pass in 0u64.. {
+            tick.tick().await;
+            match self.anomalies.pass_if_leader(&holder, pass % 60 == 0).await {
+                Ok(Some(report)) if report.opened + report.resolved > 0 => {
+                    tracing::info!(?report, "anomaly detection pass")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "anomaly detection failed; will retry"),
             }
         }
     }

@@ -20,6 +20,14 @@ impl RequestContext {
         }
     }
 
+    /// Work the server does on its own (housekeeping, detection passes), named `what`.
+    pub fn background(what: &str) -> Self {
+        Self {
+            request_id: format!("{what}-{}", uuid::Uuid::now_v7()),
+            source: "server".into(),
+        }
+    }
+
     pub fn audit(&self) -> AuditContext {
         AuditContext {
             request_id: Some(self.request_id.clone()),

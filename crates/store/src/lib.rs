@@ -5,6 +5,7 @@
 //! and its audit record exist together or not at all. Writes are set-based: no method runs
 //! one statement per row of its input.
 
+mod alerts;
 mod audit;
 mod batches;
 mod config;
@@ -199,6 +200,33 @@ pub trait Store: Send + Sync + 'static {
         at_signed: bool,
         audit: AuditDraft,
     ) -> StoreResult<u64>;
+    /// Takes the anomaly-detection lease for `holder` until `until` (or keeps it); false while
+    /// another instance holds it.
+    async fn take_detection_lease(
+        &self,
+        holder: &str,
+        now: UnixMillis,
+        until: UnixMillis,
+    ) -> StoreResult<bool>;
+    /// Every site that can sync, with its last batch and heartbeat.
+    async fn site_signals(&self) -> StoreResult<Vec<SiteSignals>>;
+    /// Each site's counts per bucket of `bucket_ms` since `since` (sparse), in one read.
+    async fn metric_counts(
+        &self,
+        since: UnixMillis,
+        bucket_ms: i64,
+    ) -> StoreResult<Vec<MetricCount>>;
+    /// Alerts matching `query`, open ones first.
+    async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>>;
+    /// Open alerts per kind.
+    async fn open_alert_counts(&self) -> StoreResult<Vec<(String, i64)>>;
+    /// Applies one detection pass's changes with their audit entries, in one transaction.
+    async fn apply_alert_changes(
+        &self,
+        changes: &AlertChanges,
+        now: UnixMillis,
+        audit: &[AuditDraft],
+    ) -> StoreResult<()>;
     /// Keeps a signed checkpoint of the audit chain (one already kept stays as it is).
     async fn add_audit_checkpoint(&self, checkpoint: &SignedCheckpoint) -> StoreResult<()>;
     /// The signed checkpoints at `from_seq` and after, in chain order.

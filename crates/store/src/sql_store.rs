@@ -16,7 +16,7 @@ use sqlx::{Database, Pool, Transaction};
 
 use crate::dialect::{sql, Dialect, On};
 use crate::group_commit::{self, WriteQueue};
-use crate::{audit, batches, config, fleet, idempotency, series, tenants, tokens};
+use crate::{alerts, audit, batches, config, fleet, idempotency, series, tenants, tokens};
 use crate::{begin_detached, model::*, Backend, Store, StoreResult};
 
 /// The store over one database: a [`crate::SqliteStore`] or a [`crate::PgStore`].
@@ -297,6 +297,44 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: AuditDraft,
     ) -> StoreResult<u64> {
         audit::prune(&self.db, before, at_signed, audit).await
+    }
+
+    async fn take_detection_lease(
+        &self,
+        holder: &str,
+        now: UnixMillis,
+        until: UnixMillis,
+    ) -> StoreResult<bool> {
+        alerts::take_lease(&self.db, holder, now, until).await
+    }
+
+    async fn site_signals(&self) -> StoreResult<Vec<SiteSignals>> {
+        alerts::sites(&self.db).await
+    }
+
+    async fn metric_counts(
+        &self,
+        since: UnixMillis,
+        bucket_ms: i64,
+    ) -> StoreResult<Vec<MetricCount>> {
+        alerts::counts(&self.db, since, bucket_ms).await
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {
+        alerts::list(&self.db, query).await
+    }
+
+    async fn open_alert_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        alerts::open_counts(&self.db).await
+    }
+
+    async fn apply_alert_changes(
+        &self,
+        changes: &AlertChanges,
+        now: UnixMillis,
+        audit: &[AuditDraft],
+    ) -> StoreResult<()> {
+        alerts::apply(&self.db, changes, now, audit).await
     }
 
     async fn add_audit_checkpoint(&self, checkpoint: &SignedCheckpoint) -> StoreResult<()> {

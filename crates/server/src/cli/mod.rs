@@ -2,6 +2,7 @@
 //! dispatch. Each family of commands runs in a module of its own: `serve` (serve, migrate),
 //! `clients` (tenants and clients), `config` and `audit`.
 
+mod alerts;
 mod audit;
 mod clients;
 mod config;
@@ -67,9 +68,12 @@ pub enum Command {
     /// Manage central configuration: every change makes a new version.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Verify, export and prune the audit log.
+    /// Verify, sign, export and prune the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Anomaly detection: scan now, list a tenant's alerts.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
 }
 
 /// Parses arguments and runs the command on a fresh Tokio runtime.
@@ -89,6 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(command) => clients::client(settings, command).await,
         Command::Config(command) => config::run(settings, command).await,
         Command::Audit(command) => audit::run(settings, command).await,
+        Command::Alerts(command) => alerts::run(settings, command).await,
     }
 }
 

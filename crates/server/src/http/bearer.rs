@@ -50,6 +50,8 @@ scope_markers! {
     ClientsAdmin => [Scope::ClientsAdmin],
     /// Requires `stats:read` or `clients:admin` (an admin sees its sites' figures).
     StatsOrAdmin => [Scope::StatsRead, Scope::ClientsAdmin],
+    /// Requires `audit:read` or `clients:admin` (an admin sees its sites' alerts).
+    AuditOrAdmin => [Scope::AuditRead, Scope::ClientsAdmin],
     /// Any valid token, a site's or an admin's.
     AnyScope => [],
 }

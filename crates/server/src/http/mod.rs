@@ -3,6 +3,7 @@
 //! map its answer.
 
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod bearer;
 pub mod config;
@@ -33,7 +34,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::metrics::Metrics;
-use crate::services::{AuditLog, Authorizer, BatchIntake, Configurations, Failure, Reports, Sites};
+use crate::services::{
+    Anomalies, AuditLog, Authorizer, BatchIntake, Configurations, Failure, Reports, Sites,
+};
 use crate::settings::Settings;
 use context::REQUEST_ID_HEADER;
 
@@ -43,6 +46,7 @@ pub struct AppState {
     pub authorizer: Arc<Authorizer>,
     pub configurations: Arc<Configurations>,
     pub audit_log: Arc<AuditLog>,
+    pub anomalies: Arc<Anomalies>,
     pub sites: Arc<Sites>,
     pub reports: Arc<Reports>,
     pub intake: Arc<BatchIntake>,
@@ -58,7 +62,7 @@ pub struct AppState {
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::metadata,
         audit::logs, audit::export, audit::verify, audit::head, audit::public_key,
-        audit::checkpoints,
+        audit::checkpoints, alerts::list,
         config::effective, config::versions, config::version, config::diff, config::set,
         config::unset, config::rollback, config::drift,
         admin::register, admin::list, admin::detail, admin::revoke, admin::rotate_secret, admin::heartbeat,
@@ -176,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/export", get(audit::export))
         .route("/audit/head", get(audit::head))
         .route("/audit/checkpoints", get(audit::checkpoints))
+        .route("/alerts", get(alerts::list))
         .route("/audit/public-key", get(audit::public_key))
         .route("/config", get(config::effective))
         .route("/config/versions", get(config::versions))

@@ -54,12 +54,24 @@ pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
 )]
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let mut text = app.metrics.render(app.started.elapsed().as_secs());
+    // Open alerts are rows (any instance may have opened them): read, not counted here.
+    match app.anomalies.open_counts().await {
+        Ok(counts) => {
+            text.push_str("# HELP kendrix_alerts_open Open anomaly alerts by kind.\n");
+            text.push_str("# TYPE kendrix_alerts_open gauge\n");
+            for (kind, count) in counts {
+                text.push_str(&format!("kendrix_alerts_open{{kind=\"{kind}\"}} {count}\n"));
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "open alerts not read for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(app.started.elapsed().as_secs()),
+        text,
     )
 }
 

@@ -3,6 +3,7 @@
 //! They know nothing of HTTP: `crate::http` calls them, and they never call it or
 //! `crate::app`, which wires them.
 
+pub mod anomalies;
 pub mod audit_log;
 pub mod authorizer;
 pub mod configurations;
@@ -13,6 +14,7 @@ pub mod sites;
 use std::error::Error;
 use std::fmt;
 
+pub use anomalies::Anomalies;
 pub use audit_log::AuditLog;
 pub use authorizer::Authorizer;
 pub use configurations::Configurations;

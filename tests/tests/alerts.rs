@@ -1,0 +1,283 @@
+//! Stories of anomaly detection: a burst of failed sign-ins against one site opens an alert
+//! naming it (and none for a quiet neighbour) that resolves after recovery; a site's own
+//! two-week rhythm with its noise opens nothing while a real surge does; a site that goes
+//! quiet, or piles up, is named; two server instances share one lease. On both backends,
+//! on the server's own clock (a `ManualClock` the story moves).
+
+use std::sync::Arc;
+
+use kendrix_core::clock::ManualClock;
+use kendrix_core::Clock;
+use kendrix_server::services::sites::Registration;
+use kendrix_server::App;
+use kendrix_tests::{on_both_backends, Backend, TestServer};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    a_burst_of_failed_sign_ins_opens_an_alert_for_that_site_alone_and_it_resolves,
+    a_sites_own_rhythm_and_noise_open_nothing_but_a_surge_does,
+    a_site_that_goes_quiet_or_piles_up_is_named,
+    two_instances_take_turns_with_one_lease,
+);
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const START: i64 = 1_800_000_000_000;
+
+async fn server_at(backend: Backend) -> (TestServer, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(START));
+    let server = TestServer::start_with(backend, |_| {}, clock.clone()).await;
+    (server, clock)
+}
+
+/// A tenant with two sites and an admin credential.
+async fn tenant_with_sites(server: &TestServer) -> (Registration, Registration, Registration) {
+    let tenant = server.tenant("Acme").await;
+    let a = server
+        .register(tenant, "Store A", "sync:write config:read")
+        .await;
+    let b = server
+        .register(tenant, "Store B", "sync:write config:read")
+        .await;
+    let admin = server
+        .register(tenant, "HQ: Maria", "clients:admin audit:read")
+        .await;
+    (a, b, admin)
+}
+
+async fn alerts(server: &TestServer, token: &str, query: &str) -> Vec<Value> {
+    let response = server.get_as(token, &format!("/alerts{query}")).await;
+    assert_eq!(response.status(), 200);
+    response
+        .json::<Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn a_burst_of_failed_sign_ins_opens_an_alert_for_that_site_alone_and_it_resolves(
+    backend: Backend,
+) {
+    let (server, clock) = server_at(backend).await;
+    let (a, b, admin) = tenant_with_sites(&server).await;
+    let admin = server.access_token(&admin).await;
+    server.access_token(&a).await;
+    server.access_token(&b).await;
+    let quiet = server.app.anomalies.pass(false).await.unwrap();
+    assert_eq!(quiet.opened, 0, "ordinary sign-ins open nothing");
+
+    // Someone tries 25 wrong secrets in Store A's name within a minute.
+    for _ in 0..25 {
+        server
+            .token_request(
+                &a.client_id,
+                "kxs_wrong",
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+    }
+    let pass = server.app.anomalies.pass(false).await.unwrap();
+    assert_eq!(pass.opened, 1);
+    let open = alerts(&server, &admin, "").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["kind"], "auth_failures");
+    assert_eq!(open[0]["state"], "open");
+    assert_eq!(open[0]["client_id"], a.client_id.as_str());
+    assert_eq!(open[0]["site_name"], "Store A");
+    assert_eq!(open[0]["observed"], 25.0);
+    assert_eq!(
+        open[0]["baseline"], 20.0,
+        "no failures in its history: the fixed limit"
+    );
+    assert!(open[0]["summary"].as_str().unwrap().contains("Store A"));
+    assert!(
+        alerts(&server, &admin, &format!("?client_id={}", b.client_id))
+            .await
+            .is_empty()
+    );
+    assert_eq!(server.audit_events("anomaly.detected").await.len(), 1);
+    let metrics = server
+        .http
+        .get(server.endpoint("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("kendrix_alerts_open{kind=\"auth_failures\"} 1"),
+        "{metrics}"
+    );
+
+    // Once the burst is out of the last five minutes the value is usual again, but the
+    // alert stays open until it has been usual for a while (10 minutes), then resolves.
+    clock.advance(6 * MINUTE);
+    assert_eq!(server.app.anomalies.pass(false).await.unwrap().resolved, 0);
+    clock.advance(5 * MINUTE);
+    assert_eq!(server.app.anomalies.pass(false).await.unwrap().resolved, 1);
+    let resolved = alerts(&server, &admin, "?state=resolved").await;
+    assert_eq!(resolved.len(), 1);
+    assert!(resolved[0]["resolved_at"].as_i64().unwrap() > START);
+    assert!(alerts(&server, &admin, "?state=open").await.is_empty());
+    assert_eq!(server.audit_events("anomaly.resolved").await.len(), 1);
+
+    // Filters that name nothing are refused; a site's own token cannot read alerts.
+    let bad = server.get_as(&admin, "/alerts?state=closed").await;
+    assert_eq!(bad.status(), 400);
+    let bad = server.get_as(&admin, "/alerts?kind=weather").await;
+    assert_eq!(bad.status(), 400);
+    let site_token = server.access_token(&a).await;
+    assert_eq!(server.get_as(&site_token, "/alerts").await.status(), 403);
+}
+
+/// One `sync_batches` row a hour for `site`: `refused` records refused in that hour.
+async fn refused_per_hour(server: &TestServer, site: &Registration, hours: &[(i64, i64)]) {
+    let (tenant, pk): (i64, i64) = {
+        let client = server.store.client(&site.client_id).await.unwrap().unwrap();
+        (client.tenant_id, client.pk)
+    };
+    for chunk in hours.chunks(200) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(at, refused)| {
+                format!(
+                    "('b-{pk}-{at}', {tenant}, {pk}, NULL, {at}, {n}, {applied}, 0, 0, {refused}, 1000, 'applied')",
+                    n = refused + 100,
+                    applied = 100,
+                )
+            })
+            .collect();
+        server
+            .db
+            .execute(&format!(
+                "INSERT INTO sync_batches (batch_id, tenant_id, client_pk, idempotency_key, \
+                 received_at, records, applied, duplicate, stale, rejected, duration_us, outcome) \
+                 VALUES {}",
+                rows.join(", ")
+            ))
+            .await;
+    }
+}
+
+async fn a_sites_own_rhythm_and_noise_open_nothing_but_a_surge_does(backend: Backend) {
+    let (server, clock) = server_at(backend).await;
+    let (a, _b, admin_credential) = tenant_with_sites(&server).await;
+    let admin = server.access_token(&admin_credential).await;
+    // Two weeks of a till whose bad scans come in a daily rhythm — about 100 refused records
+    // an hour at night, 400 at noon — with noise. Far above any fixed limit, and usual.
+    let now = clock.now_ms();
+    let mut noise: u64 = 7;
+    let hours: Vec<(i64, i64)> = (2..=14 * 24)
+        .map(|h| {
+            noise = noise
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = now - h * HOUR + 5 * MINUTE;
+            let hour_of_day = ((at / HOUR) % 24) as f64;
+            let rhythm = 250.0 - 150.0 * (std::f64::consts::TAU * hour_of_day / 24.0).cos();
+            (at, rhythm as i64 + (noise >> 59) as i64 * 10 - 80)
+        })
+        .collect();
+    refused_per_hour(&server, &a, &hours).await;
+    // The last hour at the day's peak, with a little more noise than ever before.
+    refused_per_hour(&server, &a, &[(now - 10 * MINUTE, 470)]).await;
+    let pass = server.app.anomalies.pass(false).await.unwrap();
+    assert_eq!(pass.opened, 0, "{:?}", alerts(&server, &admin, "").await);
+
+    // Then an hour in which 3,000 records are refused: far outside its own history.
+    clock.advance(HOUR);
+    let admin = server.access_token(&admin_credential).await;
+    refused_per_hour(&server, &a, &[(clock.now_ms() - MINUTE, 3_000)]).await;
+    let pass = server.app.anomalies.pass(false).await.unwrap();
+    assert_eq!(pass.opened, 1);
+    let open = alerts(&server, &admin, "?kind=refused_records").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    let baseline = open[0]["baseline"].as_f64().unwrap();
+    assert!(
+        baseline > 470.0 && baseline < 3_000.0,
+        "learned from the site's history, above its usual peaks: {baseline}"
+    );
+}
+
+async fn a_site_that_goes_quiet_or_piles_up_is_named(backend: Backend) {
+    let (server, clock) = server_at(backend).await;
+    let (a, b, admin) = tenant_with_sites(&server).await;
+    let admin = server.access_token(&admin).await;
+    // Both sites sync every 5 minutes and report it; B's oldest record has waited 2 hours.
+    for (site, oldest) in [(&a, None), (&b, Some(clock.now_ms() - 2 * HOUR))] {
+        let token = server.access_token(site).await;
+        let beat = server
+            .http
+            .post(server.endpoint("/sync/heartbeat"))
+            .bearer_auth(&token)
+            .json(&json!({"agent_version": "0.1.0", "queue_depth": if oldest.is_some() { 40 } else { 0 },
+                          "oldest_pending_ms": oldest, "dead_letters": 0, "interval_secs": 300}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(beat.status(), 204);
+    }
+    server.app.anomalies.pass(false).await.unwrap();
+    let open = alerts(&server, &admin, "").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["kind"], "backlog");
+    assert_eq!(open[0]["client_id"], b.client_id.as_str());
+
+    // A stops: 16 minutes is past three of its 5-minute intervals.
+    clock.advance(16 * MINUTE);
+    server.app.anomalies.pass(false).await.unwrap();
+    let stale = alerts(&server, &admin, "?kind=stale").await;
+    let named: Vec<&str> = stale
+        .iter()
+        .map(|a| a["client_id"].as_str().unwrap())
+        .collect();
+    assert!(named.contains(&a.client_id.as_str()), "{stale:?}");
+    assert!(stale[0]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("silent for 16 minutes"));
+}
+
+async fn two_instances_take_turns_with_one_lease(backend: Backend) {
+    let (server, clock) = server_at(backend).await;
+    let other = App::new(
+        server.store.clone(),
+        kendrix_tests::test_settings(&server.db.url),
+        clock.clone(),
+    );
+    assert!(server
+        .app
+        .anomalies
+        .pass_if_leader("instance-1", false)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        other
+            .anomalies
+            .pass_if_leader("instance-2", false)
+            .await
+            .unwrap()
+            .is_none(),
+        "one pass at a time"
+    );
+    // The holder keeps it; when it stops renewing, the other takes over.
+    clock.advance(MINUTE);
+    assert!(server
+        .app
+        .anomalies
+        .pass_if_leader("instance-1", false)
+        .await
+        .unwrap()
+        .is_some());
+    clock.advance(2 * MINUTE);
+    assert!(other
+        .anomalies
+        .pass_if_leader("instance-2", false)
+        .await
+        .unwrap()
+        .is_some());
+}
