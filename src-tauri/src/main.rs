@@ -98,6 +98,7 @@ fn main() {
             let engine =
                 tauri::async_runtime::block_on(Engine::open(&data_dir, Arc::new(SystemClock)))?;
             app.manage(engine.clone());
+            notify::watch_alerts(app.handle().clone(), engine.clone());
             let schedule = Schedule::detect();
             app.manage(schedule);
             tray::create(app.handle())?;

@@ -80,6 +80,48 @@ fn is_auth_problem(status: &Status) -> bool {
     matches!(status.problem, Some(Problem::Auth | Problem::Permission))
 }
 
+/// While an admin is signed in, reads the tenant's open alerts every minute and tells of each
+/// one that opened since (a click opens the Alerts screen). Those open when the app starts
+/// are on the Alerts screen already.
+pub fn watch_alerts(app: AppHandle, engine: std::sync::Arc<kendrix_engine::Engine>) {
+    tauri::async_runtime::spawn(async move {
+        let mut seen: Option<std::collections::HashSet<i64>> = None;
+        loop {
+            if engine.admin_identity().await.ok().flatten().is_some() {
+                match engine
+                    .admin_request(
+                        kendrix_engine::AdminMethod::Get,
+                        "/alerts?state=open&limit=200",
+                        None,
+                    )
+                    .await
+                {
+                    Ok(Some(serde_json::Value::Array(alerts))) => {
+                        let enabled = crate::commands::notifications_enabled(&engine).await;
+                        let first = seen.is_none();
+                        let known = seen.get_or_insert_with(Default::default);
+                        for alert in &alerts {
+                            let Some(id) = alert["id"].as_i64() else {
+                                continue;
+                            };
+                            if known.insert(id) && !first {
+                                let summary =
+                                    alert["summary"].as_str().unwrap_or("an alert opened");
+                                send(&app, "Kendrix alert", summary, "alerts", enabled);
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "alerts not read"),
+                }
+            } else {
+                seen = None;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    });
+}
+
 fn send(app: &AppHandle, title: &str, body: &str, screen: &'static str, enabled: bool) {
     tracing::info!(%title, %body, "notification");
     if !enabled {

@@ -323,6 +323,15 @@ impl TestServer {
             .expect("GET request")
     }
 
+    /// GETs a public endpoint (no token): `/metrics`, `/audit/public-key`.
+    pub async fn get_public(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.endpoint(path))
+            .send()
+            .await
+            .expect("GET request")
+    }
+
     /// Posts a batch body under an Idempotency-Key with a bearer token.
     pub async fn post_batch(
         &self,

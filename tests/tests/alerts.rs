@@ -98,15 +98,31 @@ async fn a_burst_of_failed_sign_ins_opens_an_alert_for_that_site_alone_and_it_re
             .is_empty()
     );
     assert_eq!(server.audit_events("anomaly.detected").await.len(), 1);
-    let metrics = server
-        .http
-        .get(server.endpoint("/metrics"))
-        .send()
+    // The fleet names it among the site's reasons for attention.
+    let fleet: Value = server
+        .get_as(&admin, "/admin/sites")
         .await
-        .unwrap()
-        .text()
+        .json()
         .await
         .unwrap();
+    let store_a = fleet
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["client_id"] == a.client_id.as_str())
+        .unwrap();
+    assert!(
+        store_a["needs_attention"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r
+                .as_str()
+                .unwrap()
+                .starts_with("alert: Store A: 25 failed sign-ins")),
+        "{store_a}"
+    );
+    let metrics = server.get_public("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains("kendrix_alerts_open{kind=\"auth_failures\"} 1"),
         "{metrics}"

@@ -82,11 +82,8 @@ async fn an_auditor_checks_every_checkpoint_with_an_independent_ed25519_implemen
 
     // The public key needs no token; the checkpoints need audit:read.
     let keys: Value = server
-        .http
-        .get(format!("{}/audit/public-key", server.url))
-        .send()
+        .get_public("/audit/public-key")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -302,11 +299,8 @@ async fn a_rotated_key_keeps_old_checkpoints_verifiable(backend: Backend) {
     let new = server.app.audit_log.checkpoint().await.unwrap().unwrap();
     assert_eq!(new.key_id, AuditSigningKey::from_seed([16; 32]).key_id());
     let published: Value = server
-        .http
-        .get(format!("{}/audit/public-key", server.url))
-        .send()
+        .get_public("/audit/public-key")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -16,6 +16,7 @@ use kendrix_tests::desktop::{
     all, click, find, go, screenshot, screenshot_both, start_app, text_of, type_into, wait_any,
     wait_text,
 };
+use kendrix_tests::server_cli;
 use serde_json::{json, Value};
 
 const ADMIN_SCOPES: &str = "clients:admin config:read config:write audit:read stats:read";
@@ -154,7 +155,8 @@ async fn staff_see_one_plain_sentence_at_each_step_and_fix_a_refused_record_thro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and_revokes_it() {
-    let (db, server) = sqlite_server(&[]).await;
+    // Failed sign-ins are not throttled here before they make a burst (20 in 5 minutes).
+    let (db, server) = sqlite_server(&[("KENDRIX_RATE_LIMITS__FAILED_AUTH_MAX", "100")]).await;
     let admin = register_site(&db, "Head office", ADMIN_SCOPES);
     // The tenant's first version, from the server's command line.
     set_config_number(&db, "sync.interval_seconds", "300");
@@ -258,6 +260,33 @@ async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and
         t.contains("Back to the defaults")
     })
     .await;
+
+    // Someone tries 25 wrong secrets in Store 12's name; the next detection pass (here the
+    // operator's `alerts scan`) opens an alert, and the Alerts screen shows it.
+    let store12 = kendrix_core::enrollment::Enrollment::decode(&enrollment)
+        .unwrap()
+        .client_id;
+    let http = reqwest::Client::new();
+    for _ in 0..25 {
+        http.post(format!("{}/oauth/token", server.url))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", store12.as_str()),
+                ("client_secret", "kxs_wrong"),
+            ])
+            .send()
+            .await
+            .unwrap();
+    }
+    let scanned = server_cli(&db.url, &["alerts", "scan"]);
+    // (The server's own pass, a minute apart, may have opened it a moment before.)
+    assert!(scanned.contains("site(s) checked"), "{scanned}");
+    go(&app, "alerts").await;
+    wait_any(&app, "alert-row", |t| {
+        t.contains("Store 12") && t.contains("Failed sign-ins")
+    })
+    .await;
+    screenshot_both(&app, "admin-alerts").await;
 
     // The site's page; revoking it turns its row revoked.
     go(&app, "sites").await;

@@ -9,6 +9,7 @@ import { Settings } from './screens/staff/Settings';
 import { Sites } from './screens/admin/Sites';
 import { Site } from './screens/admin/Site';
 import { Config } from './screens/admin/Config';
+import { Alerts } from './screens/admin/Alerts';
 import { Audit } from './screens/admin/Audit';
 import { Stats } from './screens/admin/Stats';
 
@@ -20,7 +21,7 @@ function screensFor(who: Identities): { staff: ScreenName[]; admin: ScreenName[]
     : who.admin
       ? ['settings']
       : ['status', 'settings'];
-  const admin: ScreenName[] = who.admin ? ['sites', 'config', 'audit', 'stats'] : [];
+  const admin: ScreenName[] = who.admin ? ['sites', 'alerts', 'config', 'audit', 'stats'] : [];
   return { staff, admin };
 }
 
@@ -38,6 +39,8 @@ function Screen({ route, who, onIdentityChange }: { route: Route; who: Identitie
       return <Sites />;
     case 'site':
       return <Site clientId={route.param ?? ''} />;
+    case 'alerts':
+      return <Alerts />;
     case 'config':
       return <Config />;
     case 'audit':

@@ -309,6 +309,30 @@ export interface SeriesBucket {
 /** `GET /stats/series?window=…`: `1h` in 5-minute buckets, `24h` hourly, `7d` in 6-hour buckets; every bucket present, oldest first. */
 export interface StatsSeries { window: StatsWindow; since: number; bucket_ms: number; buckets: SeriesBucket[] }
 
+// ---- Alerts (GET /alerts) --------------------------------------------------------------
+
+/** An anomaly the server found in one site's activity (or in the audit chain). */
+export interface AlertView {
+  id: number;
+  /** `auth_failures`, `token_rate`, `refused_records`, `refused_batches`, `stale`, `backlog`, `audit_chain`. */
+  kind: string;
+  /** `open` or `resolved`. */
+  state: string;
+  client_id: string | null;
+  site_name: string | null;
+  opened_at: number;
+  resolved_at: number | null;
+  /** The value observed, and the baseline (the threshold it crossed). */
+  observed: number;
+  baseline: number;
+  summary: string;
+}
+
+/** The tenant's alerts, open ones first; `state` narrows them. */
+export function alerts(state: 'open' | 'resolved' | null): Promise<AlertView[]> {
+  return request('GET', `/alerts${queryString({ state, limit: 200 })}`);
+}
+
 export function syncStats(): Promise<SyncStats> {
   return request<SyncStats>('GET', '/sync/stats');
 }

@@ -12,7 +12,7 @@ use crate::sql_store::Connections;
 use crate::{Alert, AlertChanges, AlertQuery, MetricCount, SiteSignals, StoreResult};
 
 const TAKE_LEASE: &str = "UPDATE detection_lease SET holder = $1, until_ms = $2 \
-     WHERE id = 1 AND (until_ms < $3 OR holder = $1)";
+     WHERE id = 1 AND (until_ms < $3 OR holder = $1 OR $4)";
 
 /// Every site that can sync (not revoked), with what tells whether it went quiet.
 const SITES: &str = "SELECT c.id, c.tenant_id, c.client_id, c.name, c.created_at, v.last_at, \
@@ -50,17 +50,19 @@ const OPEN_COUNTS: &str =
     "SELECT kind, CAST(COUNT(*) AS BIGINT) FROM alerts WHERE resolved_at IS NULL GROUP BY kind";
 
 /// Takes (or keeps) the detection lease for `holder` until `until`; false while another
-/// instance holds it.
+/// instance holds it — unless `from_anyone`, which takes it whoever holds it.
 pub(crate) async fn take_lease<D: Dialect>(
     db: &Connections<D>,
     holder: &str,
     now: UnixMillis,
     until: UnixMillis,
+    from_anyone: bool,
 ) -> StoreResult<bool> {
     let taken = sql(TAKE_LEASE)
         .bind(holder)
         .bind(until)
         .bind(now)
+        .bind(from_anyone)
         .execute(db.write())
         .await?;
     Ok(taken == 1)

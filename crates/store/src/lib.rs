@@ -201,12 +201,13 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditDraft,
     ) -> StoreResult<u64>;
     /// Takes the anomaly-detection lease for `holder` until `until` (or keeps it); false while
-    /// another instance holds it.
+    /// another instance holds it — unless `from_anyone` (an operator's scan).
     async fn take_detection_lease(
         &self,
         holder: &str,
         now: UnixMillis,
         until: UnixMillis,
+        from_anyone: bool,
     ) -> StoreResult<bool>;
     /// Every site that can sync, with its last batch and heartbeat.
     async fn site_signals(&self) -> StoreResult<Vec<SiteSignals>>;

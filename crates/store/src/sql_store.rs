@@ -304,8 +304,9 @@ impl<D: Dialect> Store for SqlStore<D> {
         holder: &str,
         now: UnixMillis,
         until: UnixMillis,
+        from_anyone: bool,
     ) -> StoreResult<bool> {
-        alerts::take_lease(&self.db, holder, now, until).await
+        alerts::take_lease(&self.db, holder, now, until, from_anyone).await
     }
 
     async fn site_signals(&self) -> StoreResult<Vec<SiteSignals>> {

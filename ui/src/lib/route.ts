@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 /** Staff mode: what site staff need. */
 export const STAFF_SCREENS = ['status', 'attention', 'history', 'settings'] as const;
 /** Admin mode: shown only while an admin credential is signed in. `site` takes a client id. */
-export const ADMIN_SCREENS = ['sites', 'site', 'config', 'audit', 'stats'] as const;
+export const ADMIN_SCREENS = ['sites', 'site', 'alerts', 'config', 'audit', 'stats'] as const;
 
 export type StaffScreen = (typeof STAFF_SCREENS)[number];
 export type AdminScreen = (typeof ADMIN_SCREENS)[number];

@@ -21,6 +21,7 @@ const SHELL = {
   'nav.settings': 'Settings',
   'nav.badge': (v) => `${plural(Number(v.n), 'record')} ${Number(v.n) === 1 ? 'needs' : 'need'} attention`,
   'nav.sites': 'Sites',
+  'nav.alerts': 'Alerts',
   'nav.site': 'Site',
   'nav.config': 'Configuration',
   'nav.audit': 'Audit log',

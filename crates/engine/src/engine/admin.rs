@@ -272,8 +272,9 @@ fn admin_error(server: &str, failure: Failure, enrolling: bool) -> EngineError {
 }
 
 /// The paths the admin console may call with the admin credential.
-pub const ADMIN_PATHS: [&str; 7] = [
+pub const ADMIN_PATHS: [&str; 8] = [
     "/admin/",
+    "/alerts",
     "/config",
     "/audit/",
     "/sync/stats",

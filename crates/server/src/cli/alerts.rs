@@ -27,7 +27,7 @@ pub(super) async fn run(settings: Settings, command: AlertsCommand) -> anyhow::R
     let app = open_app(settings).await?;
     match command {
         AlertsCommand::Scan => {
-            let report = app.anomalies.pass(true).await?;
+            let report = app.anomalies.scan().await?;
             println!(
                 "{} site(s) checked: {} alert(s) opened, {} resolved, {} open",
                 report.sites, report.opened, report.resolved, report.open

@@ -171,12 +171,24 @@ impl Anomalies {
         let now = self.clock.now_ms();
         if !self
             .store
-            .take_detection_lease(holder, now, now + LEASE_MS)
+            .take_detection_lease(holder, now, now + LEASE_MS, false)
             .await?
         {
             return Ok(None);
         }
         self.pass(verify_chain).await.map(Some)
+    }
+
+    /// An operator's pass now (`kendrix-server alerts scan`): it takes the lease from
+    /// whichever instance holds it, so the instances skip their passes while it runs (one
+    /// takes the lease back after it).
+    pub async fn scan(&self) -> Result<PassReport, StoreError> {
+        let now = self.clock.now_ms();
+        let holder = format!("scan-{}", uuid::Uuid::now_v7());
+        self.store
+            .take_detection_lease(&holder, now, now + LEASE_MS, true)
+            .await?;
+        self.pass(true).await
     }
 
     /// One detection pass over every site (and the audit chain when `verify_chain`).

@@ -78,6 +78,22 @@ impl Sites {
             .current_entries(ctx, tenant_id)
             .await
             .map_err(config_failure(ctx))?;
+        // Open anomaly alerts are reasons too, in their own words (one read for the tenant).
+        let mut alerted: HashMap<String, Vec<String>> = HashMap::new();
+        let open = kendrix_store::AlertQuery {
+            tenant_id: Some(tenant_id),
+            open: Some(true),
+            limit: 10_000,
+            ..Default::default()
+        };
+        for alert in self.store.alerts(&open).await.within(ctx)? {
+            if let Some(client) = alert.client_id {
+                alerted
+                    .entry(client)
+                    .or_default()
+                    .push(format!("alert: {}", alert.summary));
+            }
+        }
         let mut views = Vec::with_capacity(clients.len());
         for client in clients {
             if client.is_admin() && !include_admins {
@@ -95,7 +111,11 @@ impl Sites {
             let none = SiteActivity::default();
             let site_activity = activity.get(&client.pk).unwrap_or(&none);
             let reported = reported.get(&client.client_id).map(String::as_str);
-            views.push(view(&client, site_activity, reported, &expected, now));
+            let mut site = view(&client, site_activity, reported, &expected, now);
+            if let Some(reasons) = alerted.remove(&client.client_id) {
+                site.needs_attention.extend(reasons);
+            }
+            views.push(site);
         }
         views.sort_by(|a, b| {
             (
