@@ -110,6 +110,11 @@ impl AuditSigningKey {
         }
     }
 
+    /// Signs any message (an evidence file's); the signature as base64.
+    pub fn sign_bytes(&self, message: &[u8]) -> String {
+        B64.encode(self.key.sign(message).to_bytes())
+    }
+
     pub fn sign(&self, seq: i64, hash: &str, signed_at_ms: UnixMillis) -> SignedCheckpoint {
         let signature = self.key.sign(message(seq, hash, signed_at_ms).as_bytes());
         SignedCheckpoint {
@@ -122,13 +127,33 @@ impl AuditSigningKey {
     }
 }
 
+/// Whether `signature` (base64) is `key`'s over `message`; a key whose id does not match its
+/// bytes verifies nothing.
+pub fn verify_bytes(key: &PublicAuditKey, message: &[u8], signature: &str) -> bool {
+    let Some(public) = B64
+        .decode(&key.public_key)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+    else {
+        return false;
+    };
+    let Some(signature) = B64
+        .decode(signature)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+    else {
+        return false;
+    };
+    key_id_of(&public) == key.key_id
+        && ed25519_dalek::VerifyingKey::from_bytes(&public).is_ok_and(|v| {
+            v.verify(message, &ed25519_dalek::Signature::from_bytes(&signature))
+                .is_ok()
+        })
+}
+
 impl SignedCheckpoint {
     /// Checks the signature with the key it names, which must be among `keys`.
     pub fn verify(&self, keys: &[PublicAuditKey]) -> Result<(), CheckpointError> {
-        let bad = || CheckpointError::BadSignature {
-            seq: self.seq,
-            key_id: self.key_id.clone(),
-        };
         let key = keys
             .iter()
             .find(|k| k.key_id == self.key_id)
@@ -136,29 +161,15 @@ impl SignedCheckpoint {
                 seq: self.seq,
                 key_id: self.key_id.clone(),
             })?;
-        let public: [u8; 32] = B64
-            .decode(&key.public_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                CheckpointError::BadKey(format!("{} is not a 32-byte key", key.key_id))
-            })?;
-        // A key whose id does not match its bytes is not the key it claims to be.
-        if key_id_of(&public) != key.key_id {
-            return Err(bad());
+        let message = message(self.seq, &self.hash, self.signed_at_ms);
+        if verify_bytes(key, message.as_bytes(), &self.signature) {
+            Ok(())
+        } else {
+            Err(CheckpointError::BadSignature {
+                seq: self.seq,
+                key_id: self.key_id.clone(),
+            })
         }
-        let verifying = ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|_| bad())?;
-        let signature: [u8; 64] = B64
-            .decode(&self.signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(bad)?;
-        verifying
-            .verify(
-                message(self.seq, &self.hash, self.signed_at_ms).as_bytes(),
-                &ed25519_dalek::Signature::from_bytes(&signature),
-            )
-            .map_err(|_| bad())
     }
 }
 

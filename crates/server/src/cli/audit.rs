@@ -9,7 +9,8 @@ use futures::StreamExt;
 use super::open_app;
 use crate::context::RequestContext;
 use crate::entropy::Entropy as _;
-use crate::services::audit_log::{ExportFormat, Reader};
+use crate::services::audit_log::report::{self, Figures, SignedEvidence};
+use crate::services::audit_log::{report_html, ExportFormat, Reader};
 use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +30,30 @@ pub enum AuditCommand {
         /// Days to keep (default: the audit_retention_days setting).
         #[arg(long)]
         days: Option<u32>,
+    },
+    /// Write a tenant's compliance report for a period into DIR: report-<period>.html (a
+    /// printable page) and evidence-<period>.json (the same figures, the covering signed
+    /// checkpoints, signed with the audit key).
+    Report {
+        #[arg(long)]
+        tenant_id: i64,
+        /// Start of the period (Unix ms; default: 30 days before --until).
+        #[arg(long)]
+        since: Option<i64>,
+        /// End of the period (Unix ms, exclusive; default: now).
+        #[arg(long)]
+        until: Option<i64>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Check an evidence file offline: its signature and every checkpoint in it, with the
+    /// configured audit keys or --public-key; with --database-url, also its figures against
+    /// the database. Exits non-zero naming what does not match.
+    VerifyReport {
+        file: std::path::PathBuf,
+        /// An audit public key (base64, from GET /audit/public-key); may be repeated.
+        #[arg(long)]
+        public_key: Vec<String>,
     },
     /// Write a tenant's audit entries (newest first) to stdout as CSV or NDJSON.
     Export {
@@ -57,7 +82,11 @@ pub enum AuditCommand {
     },
 }
 
-pub(super) async fn run(settings: Settings, command: AuditCommand) -> anyhow::Result<()> {
+pub(super) async fn run(
+    settings: Settings,
+    command: AuditCommand,
+    database_named: bool,
+) -> anyhow::Result<()> {
     let ctx = RequestContext::cli();
     match command {
         AuditCommand::Verify => {
@@ -102,6 +131,65 @@ pub(super) async fn run(settings: Settings, command: AuditCommand) -> anyhow::Re
                 "{}",
                 kendrix_core::checkpoint::AuditSigningKey::seed_base64(seed)
             );
+        }
+        AuditCommand::Report {
+            tenant_id,
+            since,
+            until,
+            out,
+        } => {
+            let app = open_app(settings).await?;
+            let until = until.unwrap_or_else(|| kendrix_core::Clock::now_ms(&*app.clock));
+            let since = since.unwrap_or(until - 30 * 86_400_000);
+            if since >= until {
+                bail!("--since must be before --until");
+            }
+            let signed = app.audit_log.evidence(tenant_id, since, until).await?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let period = format!("{}_{}", day(since), day(until));
+            let html = out.join(format!("report-{period}.html"));
+            let json = out.join(format!("evidence-{period}.json"));
+            std::fs::write(&html, report_html::render(&signed))
+                .with_context(|| format!("cannot write {}", html.display()))?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&signed)?)
+                .with_context(|| format!("cannot write {}", json.display()))?;
+            println!("{}\n{}", html.display(), json.display());
+        }
+        AuditCommand::VerifyReport { file, public_key } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let signed: SignedEvidence = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not an evidence file", file.display()))?;
+            let mut keys = crate::audit_keys::AuditKeys::load(&settings)?
+                .trusted()
+                .to_vec();
+            for text in &public_key {
+                keys.push(report::public_key_from_base64(text).map_err(anyhow::Error::msg)?);
+            }
+            if keys.is_empty() {
+                bail!(
+                    "no audit public key to check with: pass --public-key (GET /audit/public-key)"
+                );
+            }
+            signed.verify(&keys).map_err(anyhow::Error::msg)?;
+            let figures = &signed.evidence.figures;
+            if database_named {
+                let app = open_app(settings).await?;
+                let now = app
+                    .audit_log
+                    .figures(figures.tenant_id, figures.since, figures.until)
+                    .await?;
+                if &now != figures {
+                    bail!(
+                        "the evidence's figures differ from the database's: {}",
+                        differences(figures, &now)
+                    );
+                }
+                println!("evidence verified: signature and {} checkpoint(s) match, and the figures match the database", signed.evidence.chain.checkpoints.len());
+            } else {
+                println!("evidence verified: signature and {} checkpoint(s) match (figures not compared: no --database-url)", signed.evidence.chain.checkpoints.len());
+            }
         }
         AuditCommand::Prune { days } => {
             let days = days.or(settings.audit_retention_days).context(
@@ -155,4 +243,26 @@ pub(super) async fn run(settings: Settings, command: AuditCommand) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// A day as `YYYY-MM-DD` (UTC), for file names.
+fn day(at: i64) -> String {
+    kendrix_core::clock::format_utc(at)
+        .chars()
+        .take(10)
+        .collect()
+}
+
+/// Which figures differ, by name.
+fn differences(claimed: &Figures, derived: &Figures) -> String {
+    let claimed = serde_json::to_value(claimed).unwrap_or_default();
+    let derived = serde_json::to_value(derived).unwrap_or_default();
+    let names: Vec<String> = claimed
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| derived.get(k.as_str()) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    names.join(", ")
 }

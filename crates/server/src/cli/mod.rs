@@ -86,13 +86,16 @@ pub fn main() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = load_settings(&cli)?;
     init_logging(&settings, matches!(cli.command, Command::Serve { .. }));
+    // `audit verify-report` compares with a database only when one was named.
+    let database_named =
+        cli.database_url.is_some() || std::env::var_os("KENDRIX_DATABASE_URL").is_some();
     match cli.command {
         Command::Serve { bind, demo } => serve::serve(settings, bind, demo).await,
         Command::Migrate => serve::migrate(&settings).await,
         Command::Tenant(command) => clients::tenant(settings, command).await,
         Command::Client(command) => clients::client(settings, command).await,
         Command::Config(command) => config::run(settings, command).await,
-        Command::Audit(command) => audit::run(settings, command).await,
+        Command::Audit(command) => audit::run(settings, command, database_named).await,
         Command::Alerts(command) => alerts::run(settings, command).await,
     }
 }

@@ -4,6 +4,8 @@
 //! entries in constant memory. Reading, exporting and verifying are themselves audited.
 
 mod export;
+pub mod report;
+pub mod report_html;
 mod verify;
 
 use std::sync::Arc;
