@@ -105,7 +105,7 @@ async fn a_burst_of_failed_sign_ins_opens_an_alert_for_that_site_alone_and_it_re
         .json()
         .await
         .unwrap();
-    let store_a = fleet
+    let store_a = fleet["sites"]
         .as_array()
         .unwrap()
         .iter()

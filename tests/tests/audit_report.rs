@@ -139,6 +139,10 @@ async fn a_tenants_report_matches_what_happened_and_its_evidence_checks_out(back
     }
     assert!(html.contains("HQ: Maria (admin)"), "who registered Store 2");
     assert!(html.contains("Smaller batches for the slow link"));
+    assert!(
+        html.contains(&format!("HQ: Maria ({})", admin.client_id)),
+        "the change's author by name"
+    );
     assert!(html.contains("The audit chain verifies"));
     assert!(!html.contains("<script"), "self-contained, nothing to run");
 
@@ -153,7 +157,11 @@ async fn a_tenants_report_matches_what_happened_and_its_evidence_checks_out(back
     let changes = figures["site_changes"].as_array().unwrap();
     assert_eq!(changes.len(), 3, "{changes:?}");
     assert_eq!(changes[2]["by"], "HQ: Maria (admin)");
-    assert_eq!(figures["config_changes"][0]["author"], "HQ: Maria");
+    assert_eq!(
+        figures["config_changes"][0]["author"],
+        admin.client_id.as_str(),
+        "as the audit entry has it (the page shows the name)"
+    );
     assert!(!evidence["evidence"]["chain"]["checkpoints"]
         .as_array()
         .unwrap()

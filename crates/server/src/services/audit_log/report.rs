@@ -32,6 +32,8 @@ pub struct Figures {
     pub until: UnixMillis,
     /// Per site (client id): successful sign-ins (tokens issued) and failed ones.
     pub sign_ins: BTreeMap<String, SignIns>,
+    /// The tenant's clients' names, by client id.
+    pub site_names: BTreeMap<String, String>,
     pub tokens_issued: u64,
     pub tokens_revoked: u64,
     pub site_changes: Vec<SiteChange>,
@@ -132,6 +134,13 @@ impl AuditLog {
             since,
             until,
             sign_ins: BTreeMap::new(),
+            site_names: self
+                .store
+                .list_clients(Some(tenant_id))
+                .await?
+                .into_iter()
+                .map(|c| (c.client_id, c.name))
+                .collect(),
             tokens_issued: 0,
             tokens_revoked: 0,
             site_changes: Vec::new(),

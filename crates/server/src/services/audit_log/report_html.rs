@@ -26,8 +26,8 @@ fn esc(text: &str) -> String {
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1b1f24;margin:2rem auto;max-width:60rem;padding:0 1rem}\
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccd;padding-bottom:.2rem}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #ccd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
-th{background:#f2f4f7}td.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#5b6470}\
-.ok{color:#116329;font-weight:600}.bad{color:#a40e26;font-weight:600}code{font-size:12px;word-break:break-all}\
+th{background:#f2f4f7}td{overflow-wrap:anywhere}td.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#5b6470}\
+.ok{color:#116329;font-weight:600}.bad{color:#a40e26;font-weight:600}code{font-size:12px;white-space:nowrap}code.hash{white-space:normal;overflow-wrap:anywhere}\
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}";
 
 /// The sections, in order: (anchor, title).
@@ -48,7 +48,7 @@ pub fn render(signed: &SignedEvidence) -> String {
     let _ = write!(
         h,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Compliance report: {tenant}</title><style>{STYLE}</style></head><body>\
-         <h1>Compliance report: {tenant}</h1><p class=\"muted\">Period {since} to {until} (UTC) · tenant {id} · generated {generated} · {entries} audit entries</p>",
+         <h1>Compliance report: {tenant}</h1><p class=\"muted\">Period {since} to {until} · tenant {id} · generated {generated} · {entries} audit entries</p>",
         tenant = esc(&e.tenant_name),
         since = format_utc(f.since),
         until = format_utc(f.until),
@@ -66,11 +66,17 @@ pub fn render(signed: &SignedEvidence) -> String {
     if f.sign_ins.is_empty() {
         h.push_str("<p class=\"muted\">No sign-ins in the period.</p>");
     } else {
-        h.push_str("<table><tr><th>Site (client id)</th><th>Signed in</th><th>Failed</th></tr>");
+        h.push_str(
+            "<table><tr><th>Site</th><th>Client id</th><th>Signed in</th><th>Failed</th></tr>",
+        );
         for (client, s) in &f.sign_ins {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(f
+                    .site_names
+                    .get(client)
+                    .map_or("(unknown client)", String::as_str)),
                 esc(client),
                 s.succeeded,
                 s.failed
@@ -94,7 +100,10 @@ pub fn render(signed: &SignedEvidence) -> String {
             vec![
                 format_utc(c.at),
                 c.event.clone(),
-                c.site.clone(),
+                match f.site_names.get(&c.site) {
+                    Some(name) => format!("{name} ({})", c.site),
+                    None => c.site.clone(),
+                },
                 c.by.clone(),
             ]
         }),
@@ -110,7 +119,10 @@ pub fn render(signed: &SignedEvidence) -> String {
                 format_utc(c.at),
                 c.change.clone(),
                 c.version.clone(),
-                c.author.clone(),
+                match f.site_names.get(&c.author) {
+                    Some(name) => format!("{name} ({})", c.author),
+                    None => c.author.clone(),
+                },
                 c.comment.clone(),
             ]
         }),
@@ -168,7 +180,7 @@ pub fn render(signed: &SignedEvidence) -> String {
 
     section(&mut h, 6);
     let entry = |e: &Option<(i64, String)>| match e {
-        Some((seq, hash)) => format!("entry {seq}, <code>{}</code>", esc(hash)),
+        Some((seq, hash)) => format!("entry {seq}, <code class=\"hash\">{}</code>", esc(hash)),
         None => "none".into(),
     };
     let _ = write!(
