@@ -26,7 +26,7 @@ fn esc(text: &str) -> String {
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1b1f24;margin:2rem auto;max-width:60rem;padding:0 1rem}\
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccd;padding-bottom:.2rem}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #ccd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
-th{background:#f2f4f7}td{overflow-wrap:anywhere}td.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#5b6470}\
+th{background:#f2f4f7}td{overflow-wrap:break-word}td.hash{overflow-wrap:anywhere;font:12px monospace}td.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#5b6470}\
 .ok{color:#116329;font-weight:600}.bad{color:#a40e26;font-weight:600}code{font-size:12px;white-space:nowrap}code.hash{white-space:normal;overflow-wrap:anywhere}\
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}";
 
@@ -164,19 +164,25 @@ pub fn render(signed: &SignedEvidence) -> String {
             );
         }
     }
-    rows(
-        &mut h,
-        &["Signed checkpoint", "Hash", "Signed at", "Key"],
-        e.chain.checkpoints.iter().map(|c| {
-            vec![
-                format!("entry {}", c.seq),
-                c.hash.clone(),
+    if e.chain.checkpoints.is_empty() {
+        h.push_str("<p class=\"muted\">No signed checkpoint covers the period yet.</p>");
+    } else {
+        // Hashes and key ids are long words: they may break anywhere, names may not.
+        h.push_str(
+            "<table><tr><th>Signed checkpoint</th><th>Hash</th><th>Signed at</th><th>Key</th></tr>",
+        );
+        for c in &e.chain.checkpoints {
+            let _ = write!(
+                h,
+                "<tr><td>entry {}</td><td class=\"hash\">{}</td><td>{}</td><td class=\"hash\">{}</td></tr>",
+                c.seq,
+                esc(&c.hash),
                 format_utc(c.signed_at_ms),
-                c.key_id.clone(),
-            ]
-        }),
-        "No signed checkpoint covers the period yet.",
-    );
+                esc(&c.key_id)
+            );
+        }
+        h.push_str("</table>");
+    }
 
     section(&mut h, 6);
     let entry = |e: &Option<(i64, String)>| match e {
