@@ -106,6 +106,8 @@ say "building every binary (process tests run them)"
 cargo build --workspace --bins --locked
 say "building kendrix.exe and its test installer for Windows (scripts/windows.sh: mingw-w64, Wine, NSIS and the rustup target when missing)"
 bash scripts/windows.sh
+say "cargo clippy -D warnings for Windows (the agent's service, ACLs and inbox code is Windows-only)"
+cargo clippy --locked --target x86_64-pc-windows-gnu -p kendrix-agent -p kendrix-engine -- -D warnings
 say "tests: unit and story tests on SQLite and PostgreSQL, the agent with the real keychain (and kendrix.exe under Wine), the desktop app over WebDriver"
 bash scripts/with-session.sh cargo nextest run --workspace --locked --no-fail-fast
 say "fuzzing the HTTP API from its OpenAPI document (schemathesis, scripts/fuzz.sh)"
