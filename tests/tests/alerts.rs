@@ -17,6 +17,7 @@ on_both_backends!(
     a_burst_of_failed_sign_ins_opens_an_alert_for_that_site_alone_and_it_resolves,
     a_sites_own_rhythm_and_noise_open_nothing_but_a_surge_does,
     a_site_that_goes_quiet_or_piles_up_is_named,
+    an_attack_spread_thin_over_many_sites_opens_one_alert_for_the_tenant,
     two_instances_take_turns_with_one_lease,
 );
 
@@ -255,6 +256,48 @@ async fn a_site_that_goes_quiet_or_piles_up_is_named(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("silent for 16 minutes"));
+}
+
+async fn an_attack_spread_thin_over_many_sites_opens_one_alert_for_the_tenant(backend: Backend) {
+    let (server, _clock) = server_at(backend).await;
+    let tenant = server.tenant("Acme").await;
+    let admin = server
+        .register(tenant, "HQ: Maria", "clients:admin audit:read")
+        .await;
+    let admin = server.access_token(&admin).await;
+    // 15 wrong secrets against each of four sites: each under its own limit (20), 60 in all.
+    for n in 0..4 {
+        let site = server
+            .register(tenant, &format!("Store {n}"), "sync:write")
+            .await;
+        for _ in 0..15 {
+            server
+                .token_request(
+                    &site.client_id,
+                    "kxs_wrong",
+                    &[("grant_type", "client_credentials")],
+                )
+                .await;
+        }
+    }
+    let pass = server.app.anomalies.pass(false).await.unwrap();
+    assert_eq!(pass.opened, 1);
+    let open = alerts(&server, &admin, "").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["kind"], "auth_failures");
+    assert!(
+        open[0]["client_id"].is_null(),
+        "the tenant's, no one site's"
+    );
+    assert!(
+        open[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("all sites together: 60 failed sign-ins"),
+        "{open:?}"
+    );
+    // The next pass keeps it, and opens no second one.
+    assert_eq!(server.app.anomalies.pass(false).await.unwrap().opened, 0);
 }
 
 async fn two_instances_take_turns_with_one_lease(backend: Backend) {

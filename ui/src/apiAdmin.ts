@@ -318,6 +318,7 @@ export interface AlertView {
   kind: string;
   /** `open` or `resolved`. */
   state: string;
+  /** The site it is about; null for all the tenant's sites together, or the server (`audit_chain`). */
   client_id: string | null;
   site_name: string | null;
   opened_at: number;

@@ -15,8 +15,10 @@ CREATE TABLE alerts (
     baseline     DOUBLE PRECISION NOT NULL,
     summary      TEXT NOT NULL
 );
--- At most one open alert of a kind per site (or for the server).
-CREATE UNIQUE INDEX alerts_open ON alerts(kind, COALESCE(client_pk, 0)) WHERE resolved_at IS NULL;
+-- At most one open alert of a kind per site, per tenant (its sites together), or for the
+-- server.
+CREATE UNIQUE INDEX alerts_open ON alerts(kind, COALESCE(tenant_id, 0), COALESCE(client_pk, 0))
+    WHERE resolved_at IS NULL;
 CREATE INDEX alerts_tenant ON alerts(tenant_id, opened_at);
 
 -- Who runs detection passes now: an instance holds the row until `until_ms`.

@@ -61,6 +61,7 @@ export const ADMIN: Record<string, Message> = {
   'admin.alerts.state.open': 'Open',
   'admin.alerts.state.resolved': 'Resolved {at}',
   'admin.alerts.server': 'The server',
+  'admin.alerts.all_sites': 'All sites',
   'admin.alerts.kind.auth_failures': 'Failed sign-ins',
   'admin.alerts.kind.token_rate': 'Token requests',
   'admin.alerts.kind.refused_records': 'Refused records',

@@ -30,6 +30,7 @@ beforeEach(() => {
     alert({}),
     alert({ id: 2, kind: 'stale', state: 'resolved', resolved_at: NOW - 60_000, observed: 16, baseline: 15, summary: 'Store 9: silent for 16 minutes' }),
     alert({ id: 3, kind: 'audit_chain', client_id: null, site_name: null, observed: 12, baseline: 40, summary: 'the audit chain does not verify at entry 12' }),
+    alert({ id: 4, client_id: null, site_name: null, observed: 60, baseline: 50, summary: 'all sites together: 60 failed sign-ins in 5 minutes' }),
   ]);
 });
 
@@ -37,7 +38,7 @@ describe('Alerts', () => {
   it('lists open alerts with the site, the value against its baseline and plain words', async () => {
     render(<Alerts />);
     const rows = await screen.findAllByTestId('alert-row');
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(4);
     expect(within(rows[0]).getByText('Failed sign-ins')).toBeTruthy();
     expect(within(rows[0]).getByRole('link', { name: 'Store 12' }).getAttribute('href')).toBe('#/site/kxc_store12');
     expect(within(rows[0]).getByText('25 / 20')).toBeTruthy();
@@ -45,7 +46,8 @@ describe('Alerts', () => {
     expect(within(rows[1]).getByText('Gone quiet')).toBeTruthy();
     expect(within(rows[1]).getByText(/^Resolved/)).toBeTruthy();
     expect(within(rows[2]).getByText('The server')).toBeTruthy();
-    expect(screen.getByTestId('alerts-open-count').textContent).toBe('2 open alerts');
+    expect(within(rows[3]).getByText('All sites')).toBeTruthy();
+    expect(screen.getByTestId('alerts-open-count').textContent).toBe('3 open alerts');
   });
 
   it('asks the server for open or resolved alerts only when told to', async () => {

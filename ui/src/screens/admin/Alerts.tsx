@@ -29,7 +29,13 @@ function AlertRow({ alert }: { alert: AlertView }) {
         {t(`admin.alerts.kind.${alert.kind}`)}
       </td>
       <td className="nowrap">
-        {alert.client_id ? <a href={hrefFor('site', alert.client_id)}>{alert.site_name ?? alert.client_id}</a> : t('admin.alerts.server')}
+        {alert.client_id ? (
+          <a href={hrefFor('site', alert.client_id)}>{alert.site_name ?? alert.client_id}</a>
+        ) : alert.kind === 'audit_chain' ? (
+          t('admin.alerts.server')
+        ) : (
+          t('admin.alerts.all_sites')
+        )}
       </td>
       <td className="nowrap num">
         {figure(alert.observed)} / {figure(alert.baseline)}

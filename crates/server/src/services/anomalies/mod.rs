@@ -1,5 +1,5 @@
 //! Anomaly detection: every minute, on one instance at a time (a lease row), a pass reads
-//! each source once for all sites — failed authentications and tokens issued (the audit
+//! each source once for all sites (and sums them per tenant, for an attack spread thin) — failed authentications and tokens issued (the audit
 //! log), refused records and batches (the batches), the last sign of life and the oldest
 //! waiting record (batches and heartbeats) — compares each site with a baseline learned from
 //! its own history ([`baseline`]), and opens, keeps or resolves alerts in one transaction
@@ -34,6 +34,9 @@ const HOUR_MS: i64 = 3_600_000;
 const FIVE_MINUTES_MS: i64 = 300_000;
 /// History a baseline learns from.
 const HISTORY_MS: i64 = 14 * 24 * HOUR_MS;
+/// A tenant's floors are this many sites' worth: its sites' ordinary noise together is no
+/// alert, a spread-thin attack is.
+const TENANT_FLOOR_FACTOR: f64 = 2.5;
 
 /// The kinds of alert, in the order admins read them.
 pub const KINDS: [&str; 7] = [
@@ -143,10 +146,12 @@ pub struct Anomalies {
     audit_log: Arc<AuditLog>,
 }
 
-/// One unusual value found by a pass.
+/// One unusual value found by a pass: about a site, a whole tenant (`site: None`), or the
+/// server (neither).
 struct Finding {
     kind: &'static str,
     site: Option<usize>,
+    tenant: Option<i64>,
     observed: f64,
     baseline: f64,
     summary: String,
@@ -220,6 +225,7 @@ impl Anomalies {
                 findings.push(Finding {
                     kind: "audit_chain",
                     site: None,
+                    tenant: None,
                     observed: broken.seq as f64,
                     baseline: verification.head_seq as f64,
                     summary: format!(
@@ -250,10 +256,12 @@ impl Anomalies {
         now: UnixMillis,
         verified_chain: bool,
     ) -> Result<PassReport, StoreError> {
-        let key = |kind: &str, client: Option<&str>| format!("{kind}|{}", client.unwrap_or(""));
+        let key = |kind: &str, tenant: Option<i64>, client: Option<&str>| {
+            format!("{kind}|{}|{}", tenant.unwrap_or(0), client.unwrap_or(""))
+        };
         let open_by_key: HashMap<String, &Alert> = open
             .iter()
-            .map(|a| (key(&a.kind, a.client_id.as_deref()), a))
+            .map(|a| (key(&a.kind, a.tenant_id, a.client_id.as_deref()), a))
             .collect();
         let mut changes = AlertChanges::default();
         let mut audit = Vec::new();
@@ -261,7 +269,7 @@ impl Anomalies {
         let mut found = std::collections::HashSet::new();
         for f in findings {
             let site = f.site.map(|i| &sites[i]);
-            let k = key(f.kind, site.map(|s| s.client_id.as_str()));
+            let k = key(f.kind, f.tenant, site.map(|s| s.client_id.as_str()));
             found.insert(k.clone());
             if let Some(alert) = open_by_key.get(&k) {
                 changes.still_unusual.push(alert.id);
@@ -274,13 +282,16 @@ impl Anomalies {
                 json!({"kind": f.kind, "observed": f.observed, "baseline": f.baseline,
                        "summary": f.summary}),
             );
+            if let Some(tenant) = f.tenant {
+                draft = draft.tenant(tenant);
+            }
             if let Some(site) = site {
-                draft = draft.tenant(site.tenant_id).client(site.client_id.clone());
+                draft = draft.client(site.client_id.clone());
             }
             audit.push(draft);
             changes.opened.push(NewAlert {
                 kind: f.kind.to_owned(),
-                tenant_id: site.map(|s| s.tenant_id),
+                tenant_id: f.tenant,
                 client_pk: site.map(|s| s.client_pk),
                 observed: f.observed,
                 baseline: f.baseline,
@@ -288,7 +299,7 @@ impl Anomalies {
             });
         }
         for alert in &open {
-            let k = key(&alert.kind, alert.client_id.as_deref());
+            let k = key(&alert.kind, alert.tenant_id, alert.client_id.as_deref());
             // The chain is only judged on the passes that verify it.
             let judged = alert.kind != "audit_chain" || verified_chain;
             if found.contains(&k) || !judged || now - alert.unusual_at < RESOLVE_AFTER_MS {
@@ -301,8 +312,11 @@ impl Anomalies {
                 AuditOutcome::Success,
                 json!({"kind": alert.kind, "alert_id": alert.id, "opened_at": alert.opened_at}),
             );
-            if let (Some(tenant), Some(client)) = (alert.tenant_id, &alert.client_id) {
-                draft = draft.tenant(tenant).client(client.clone());
+            if let Some(tenant) = alert.tenant_id {
+                draft = draft.tenant(tenant);
+            }
+            if let Some(client) = &alert.client_id {
+                draft = draft.client(client.clone());
             }
             audit.push(draft);
         }
@@ -407,11 +421,73 @@ fn watched_counts(
                 findings.push(Finding {
                     kind: w.kind,
                     site: Some(i),
+                    tenant: Some(site.tenant_id),
                     observed: count as f64,
                     baseline: threshold,
                     summary: format!(
                         "{}: {count} {} (usual about {expected:.0}; unusual above {threshold:.0})",
                         site.name, w.words
+                    ),
+                });
+            }
+        }
+    }
+    findings.extend(tenant_counts(sites, index, history, recent, now));
+    findings
+}
+
+/// The 5-minute counts summed over each tenant's sites, against the tenant's own summed
+/// history: an attack spread thin over many sites, each below its own threshold.
+fn tenant_counts(
+    sites: &[SiteSignals],
+    index: &HashMap<i64, usize>,
+    history: &[MetricCount],
+    recent: &[MetricCount],
+    now: UnixMillis,
+) -> Vec<Finding> {
+    let tenant_of = |pk: i64| index.get(&pk).map(|&i| sites[i].tenant_id);
+    // How long each tenant has had sites (its oldest site's age, at most the history).
+    let mut age: HashMap<i64, i64> = HashMap::new();
+    for s in sites {
+        let a = age.entry(s.tenant_id).or_insert(now);
+        *a = (*a).min(s.created_at.max(now - HISTORY_MS));
+    }
+    let mut findings = Vec::new();
+    for w in WATCHED.iter().filter(|w| w.window_ms == FIVE_MINUTES_MS) {
+        let mut observed: HashMap<i64, i64> = HashMap::new();
+        for c in recent.iter().filter(|c| c.metric == w.metric) {
+            if let Some(t) = tenant_of(c.client_pk) {
+                *observed.entry(t).or_default() += c.count;
+            }
+        }
+        let mut hourly: HashMap<(i64, i64), i64> = HashMap::new();
+        for c in history.iter().filter(|c| c.metric == w.metric) {
+            if let Some(t) = tenant_of(c.client_pk) {
+                *hourly.entry((t, c.bucket)).or_default() += c.count;
+            }
+        }
+        for (tenant, count) in observed {
+            let counts: Vec<i64> = hourly
+                .iter()
+                .filter(|((t, _), _)| *t == tenant)
+                .map(|(_, n)| *n)
+                .collect();
+            let hours = ((now - age.get(&tenant).copied().unwrap_or(now)) / HOUR_MS) as usize;
+            let floor = w.floor * TENANT_FLOOR_FACTOR;
+            let Baseline {
+                expected,
+                threshold,
+            } = learn(&counts, hours, w.window_ms as f64 / HOUR_MS as f64, floor);
+            if (count as f64) > threshold {
+                findings.push(Finding {
+                    kind: w.kind,
+                    site: None,
+                    tenant: Some(tenant),
+                    observed: count as f64,
+                    baseline: threshold,
+                    summary: format!(
+                        "all sites together: {count} {} (usual about {expected:.0}; unusual above {threshold:.0})",
+                        w.words
                     ),
                 });
             }
@@ -429,6 +505,7 @@ fn stale(i: usize, site: &SiteSignals, now: UnixMillis) -> Option<Finding> {
     (silent > limit).then(|| Finding {
         kind: "stale",
         site: Some(i),
+        tenant: Some(site.tenant_id),
         observed: (silent / 60_000) as f64,
         baseline: (limit / 60_000) as f64,
         summary: format!(
@@ -450,6 +527,7 @@ fn backlog(i: usize, site: &SiteSignals) -> Option<Finding> {
     (waited > limit).then(|| Finding {
         kind: "backlog",
         site: Some(i),
+        tenant: Some(site.tenant_id),
         observed: (waited / 60_000) as f64,
         baseline: (limit / 60_000) as f64,
         summary: format!(
