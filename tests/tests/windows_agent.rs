@@ -287,8 +287,10 @@ async fn a_windows_service_installs_enrolls_itself_syncs_its_inbox_and_stops_cle
     assert!(asked.contains("syncs now"), "{asked}");
     let service_status =
         || -> Value { serde_json::from_str(&pc.ok(&["service", "status", "--json"])).unwrap() };
+    // The run is over once nothing waits and the refused record is set aside.
     let refused = wait_until(Duration::from_secs(90), || {
-        service_status()["report"]["status"]["dead_letters"] == 1
+        let status = &service_status()["report"]["status"];
+        status["dead_letters"] == 1 && status["queue_depth"] == 0 && status["state"] != "syncing"
     })
     .await;
     assert!(refused, "{}", service_status());

@@ -54,6 +54,8 @@ pub const API_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_mi
 struct WindowCount {
     /// The shared total as of the last flush (this instance's flushed hits included).
     shared: i64,
+    /// Hits on their way to the database in a flush now under way (not in `shared` yet).
+    in_flight: i64,
     /// Hits counted here and not yet flushed.
     pending: i64,
 }
@@ -63,7 +65,8 @@ impl ApiCounts {
         let mut windows = self.windows.lock().expect("api counts lock");
         let count = windows.entry((bucket, window_start)).or_default();
         count.pending += 1;
-        count.shared + count.pending
+        // Hits of a flush under way count too: a slow database must not let more through.
+        count.shared + count.in_flight + count.pending
     }
 
     async fn flush(&self, store: &dyn Store, current_window: UnixMillis) -> StoreResult<()> {
@@ -78,6 +81,7 @@ impl ApiCounts {
                         window_start: *start,
                         hits: count.pending,
                     };
+                    count.in_flight = count.pending;
                     count.pending = 0;
                     hit
                 })
@@ -97,6 +101,7 @@ impl ApiCounts {
                 // Keep the hits for the next flush.
                 Err(_) => count.pending += hit.hits,
             }
+            count.in_flight = 0;
         }
         result.map(|_| ())
     }
