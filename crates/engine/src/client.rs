@@ -4,6 +4,7 @@
 //! aside. The admin's connection (`admin.rs`) is a client of its own over the same plumbing.
 
 mod admin;
+mod audit;
 mod profile;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::local_store::FormedBatch;
 use crate::status::Problem;
 
 pub use admin::{AdminClient, AdminMethod, SiteSummary};
+pub use audit::{ChainHead, WitnessedEntry};
 pub use profile::Profile;
 
 /// A token is renewed this long before it expires, so no request goes out with a token
@@ -94,29 +96,6 @@ pub struct FetchedConfig {
     pub etag: String,
     pub version: String,
     pub body: String,
-}
-
-/// The head of the server's audit chain, and (when asked) the hash of an earlier entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ChainHead {
-    pub seq: i64,
-    pub hash: String,
-    #[serde(default)]
-    pub witness: Option<WitnessedEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct WitnessedEntry {
-    pub seq: i64,
-    /// The entry's hash now; `None` when no entry has that number any more.
-    pub hash: Option<String>,
-    /// Pruned by retention: it can no longer be compared.
-    #[serde(default)]
-    pub pruned: bool,
-    /// With `pruned`: the signed checkpoint where the pruned part ends (checked with the
-    /// server's public keys; a claim of pruning without one is not taken on trust).
-    #[serde(default)]
-    pub checkpoint: Option<kendrix_core::checkpoint::SignedCheckpoint>,
 }
 
 /// Whose credential a client holds. Each identity has its own keychain entries and its own
@@ -412,58 +391,6 @@ impl ServerClient {
             version,
             body,
         }))
-    }
-
-    /// The audit chain's head, and the hash the chain now has at `witness_seq`.
-    pub async fn audit_head(&self, witness_seq: Option<i64>) -> Result<ChainHead, Failure> {
-        let mut url = format!("{}/audit/head", self.base);
-        if let Some(seq) = witness_seq {
-            url.push_str(&format!("?witness={seq}"));
-        }
-        let response = self
-            .authorized(|token| self.http.get(&url).bearer_auth(token))
-            .await?;
-        if !response.status().is_success() {
-            return Err(failure_of(response, self.wall_time()).await);
-        }
-        response.json().await.map_err(|e| Failure::Transient {
-            reason: format!("the audit head could not be read: {}", short_error(&e)),
-            retry_after: None,
-        })
-    }
-
-    /// The server's audit public keys (`GET /audit/public-key`, no token needed).
-    pub async fn audit_public_keys(
-        &self,
-    ) -> Result<Vec<kendrix_core::checkpoint::PublicAuditKey>, Failure> {
-        #[derive(Deserialize)]
-        struct Keys {
-            keys: Vec<kendrix_core::checkpoint::PublicAuditKey>,
-        }
-        let url = format!("{}/audit/public-key", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| Failure::Transient {
-                reason: format!(
-                    "the audit public keys could not be read: {}",
-                    short_error(&e)
-                ),
-                retry_after: None,
-            })?;
-        if !response.status().is_success() {
-            return Err(failure_of(response, self.wall_time()).await);
-        }
-        let keys: Keys = response.json().await.map_err(|e| Failure::Transient {
-            reason: format!(
-                "the audit public keys could not be read: {}",
-                short_error(&e)
-            ),
-            retry_after: None,
-        })?;
-        Ok(keys.keys)
     }
 
     /// Reports the agent's state (`POST /sync/heartbeat`; the server answers 204).
