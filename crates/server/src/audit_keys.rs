@@ -57,15 +57,11 @@ impl AuditKeys {
                 path: path.display().to_string(),
                 error,
             })?;
-            for (i, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
+            for (number, line) in crate::keys::key_lines(&text) {
                 keys.push(AuditSigningKey::from_base64(line).map_err(|error| {
                     AuditKeyError::File {
                         path: path.display().to_string(),
-                        line: i + 1,
+                        line: number,
                         error,
                     }
                 })?);

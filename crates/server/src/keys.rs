@@ -37,14 +37,10 @@ pub fn load(settings: &Settings) -> Result<KeyRing, KeyError> {
             path: path.display().to_string(),
             error,
         })?;
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
+        for (number, line) in key_lines(&text) {
             let key = MasterKey::from_base64(line).map_err(|error| KeyError::File {
                 path: path.display().to_string(),
-                line: i + 1,
+                line: number,
                 error,
             })?;
             if !keys.iter().any(|k: &MasterKey| k.id() == key.id()) {
@@ -53,6 +49,15 @@ pub fn load(settings: &Settings) -> Result<KeyRing, KeyError> {
         }
     }
     Ok(KeyRing::new(keys))
+}
+
+/// The keys of a key file (master or audit): each non-empty line that is not a `#` comment,
+/// trimmed, with its line number (from 1) for error messages.
+pub(crate) fn key_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
 }
 
 /// The server's key ring, reloadable.

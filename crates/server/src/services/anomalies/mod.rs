@@ -496,11 +496,17 @@ fn tenant_counts(
     findings
 }
 
+/// A site's sync interval (5 minutes unless it reported one) and three of them, at least
+/// `floor_ms`: how long is too long for it.
+fn three_intervals(site: &SiteSignals, floor_ms: i64) -> (i64, i64) {
+    let interval_ms = site.interval_secs.unwrap_or(300).max(60) * 1000;
+    (interval_ms, (3 * interval_ms).max(floor_ms))
+}
+
 /// A site silent for three of its sync intervals (15 minutes at least), after it had synced.
 fn stale(i: usize, site: &SiteSignals, now: UnixMillis) -> Option<Finding> {
     let last = site.last_batch_at.max(site.heartbeat_at)?;
-    let interval_ms = site.interval_secs.unwrap_or(300).max(60) * 1000;
-    let limit = (3 * interval_ms).max(15 * 60_000);
+    let (interval_ms, limit) = three_intervals(site, 15 * 60_000);
     let silent = now - last;
     (silent > limit).then(|| Finding {
         kind: "stale",
@@ -522,8 +528,7 @@ fn stale(i: usize, site: &SiteSignals, now: UnixMillis) -> Option<Finding> {
 /// intervals (30 minutes at least): it is piling up.
 fn backlog(i: usize, site: &SiteSignals) -> Option<Finding> {
     let waited = site.heartbeat_at? - site.oldest_pending_at?;
-    let interval_ms = site.interval_secs.unwrap_or(300).max(60) * 1000;
-    let limit = (3 * interval_ms).max(30 * 60_000);
+    let (_, limit) = three_intervals(site, 30 * 60_000);
     (waited > limit).then(|| Finding {
         kind: "backlog",
         site: Some(i),
