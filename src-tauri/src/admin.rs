@@ -143,6 +143,71 @@ pub async fn admin_export_audit(
     Ok(Some(SavedFile::new(path, bytes)))
 }
 
+/// A compliance report as the server sends it (`GET /audit/report`).
+#[derive(Debug, Deserialize)]
+struct ReportFiles {
+    period: String,
+    html: String,
+    evidence: Value,
+}
+
+/// Where a compliance report's two files were saved.
+#[derive(Debug, Serialize)]
+pub struct SavedReport {
+    report: SavedFile,
+    evidence: SavedFile,
+}
+
+/// Saves the tenant's compliance report of `[since, until)` (the server's default: the last
+/// 30 days): the printable page where the admin picks in the save dialog, the signed
+/// evidence beside it (`evidence-<period>.json`, for `kendrix-server audit verify-report`).
+/// `None`: cancelled.
+#[tauri::command]
+pub async fn admin_save_report(
+    app: AppHandle,
+    engine: State<'_, Arc<Engine>>,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Answer<Option<SavedReport>> {
+    let query: Vec<String> = [("since", since), ("until", until)]
+        .into_iter()
+        .filter_map(|(name, value)| Some(format!("{name}={}", value?)))
+        .collect();
+    let answer = engine
+        .admin_request(
+            AdminMethod::Get,
+            &format!("/audit/report?{}", query.join("&")),
+            None,
+        )
+        .await?
+        .unwrap_or(Value::Null);
+    let files: ReportFiles = serde_json::from_value(answer).map_err(|e| {
+        CommandError::new(
+            kendrix_engine::Problem::Refused,
+            format!("the server's report could not be read: {e}"),
+        )
+    })?;
+    let name = format!("report-{}.html", files.period);
+    let Some(path) = choose_save_path(&app, &name, "HTML", &["html"]).await else {
+        return Ok(None);
+    };
+    let evidence_path = path.with_file_name(format!("evidence-{}.json", files.period));
+    let evidence = serde_json::to_string_pretty(&files.evidence).expect("a JSON value serializes");
+    // (The process's umask, 077, makes both the user's alone.)
+    for (target, text) in [(&path, &files.html), (&evidence_path, &evidence)] {
+        std::fs::write(target, text).map_err(|e| {
+            CommandError::new(
+                kendrix_engine::Problem::Local,
+                format!("{} could not be written: {e}", target.display()),
+            )
+        })?;
+    }
+    Ok(Some(SavedReport {
+        report: SavedFile::new(path, files.html.len() as u64),
+        evidence: SavedFile::new(evidence_path, evidence.len() as u64),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::AuditQuery;

@@ -147,6 +147,7 @@ fn main() {
             admin::admin_sign_out,
             admin::admin_request,
             admin::admin_export_audit,
+            admin::admin_save_report,
             files::save_diagnostics,
             files::reveal_file,
         ])

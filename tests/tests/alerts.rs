@@ -1,7 +1,8 @@
 //! Stories of anomaly detection: a burst of failed sign-ins against one site opens an alert
 //! naming it (and none for a quiet neighbour) that resolves after recovery; a site's own
 //! two-week rhythm with its noise opens nothing while a real surge does; a site that goes
-//! quiet, or piles up, is named; two server instances share one lease. On both backends,
+//! quiet, piles up, or keeps running an earlier configuration past its grace, is named;
+//! two server instances share one lease. On both backends,
 //! on the server's own clock (a `ManualClock` the story moves).
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ on_both_backends!(
     a_site_that_goes_quiet_or_piles_up_is_named,
     an_attack_spread_thin_over_many_sites_opens_one_alert_for_the_tenant,
     two_instances_take_turns_with_one_lease,
+    a_site_still_running_an_earlier_configuration_past_its_grace_is_named,
 );
 
 const MINUTE: i64 = 60_000;
@@ -256,6 +258,98 @@ async fn a_site_that_goes_quiet_or_piles_up_is_named(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("silent for 16 minutes"));
+}
+
+/// A site's heartbeat saying it runs the configuration with `hash`.
+async fn beat(server: &TestServer, token: &str, hash: &str) {
+    let beat = server
+        .http
+        .post(server.endpoint("/sync/heartbeat"))
+        .bearer_auth(token)
+        .json(
+            &json!({"agent_version": "0.1.0", "queue_depth": 0, "dead_letters": 0,
+                      "interval_secs": 300, "config_hash": hash}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat.status(), 204);
+}
+
+async fn a_site_still_running_an_earlier_configuration_past_its_grace_is_named(backend: Backend) {
+    let (server, clock) = server_at(backend).await;
+    let (a, b, _) = tenant_with_sites(&server).await;
+    let admin = server
+        .register(
+            a.tenant_id,
+            "HQ: Ana",
+            "clients:admin config:write audit:read",
+        )
+        .await;
+    let admin = server.access_token(&admin).await;
+    let (a, b) = (server.access_token(&a).await, server.access_token(&b).await);
+    let old_hash = config_hash(&server, &b).await;
+    // The admin publishes a change; A picks it up, B keeps running the earlier one.
+    let changed = server
+        .http
+        .put(server.endpoint("/config/entries"))
+        .bearer_auth(&admin)
+        .json(&json!({"scope": "tenant", "key": "sync.batch_size", "value": 500}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let new_hash = config_hash(&server, &a).await;
+    assert_ne!(new_hash, old_hash);
+    // Within the grace (30 minutes; three 5-minute intervals are less) drift is usual.
+    for (step, minutes) in [(5, 5), (15, 20)] {
+        clock.advance(step * MINUTE);
+        beat(&server, &a, &new_hash).await;
+        beat(&server, &b, &old_hash).await;
+        server.app.anomalies.pass(false).await.unwrap();
+        assert!(
+            alerts(&server, &admin, "").await.is_empty(),
+            "at {minutes} min"
+        );
+    }
+    // 35 minutes after the change B still reports the earlier configuration: named, A not.
+    clock.advance(15 * MINUTE);
+    beat(&server, &a, &new_hash).await;
+    beat(&server, &b, &old_hash).await;
+    server.app.anomalies.pass(false).await.unwrap();
+    let open = alerts(&server, &admin, "").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["kind"], "config_drift");
+    assert_eq!(open[0]["site_name"], "Store B");
+    assert_eq!(
+        (open[0]["observed"].as_f64(), open[0]["baseline"].as_f64()),
+        (Some(35.0), Some(30.0))
+    );
+    assert!(
+        open[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Store B: still ran an earlier configuration 35 minutes after version"),
+        "{open:?}"
+    );
+    // B catches up; ten usual minutes later the alert resolves by itself.
+    beat(&server, &b, &new_hash).await;
+    clock.advance(11 * MINUTE);
+    beat(&server, &a, &new_hash).await;
+    beat(&server, &b, &new_hash).await;
+    assert_eq!(server.app.anomalies.pass(false).await.unwrap().resolved, 1);
+    assert!(alerts(&server, &admin, "?state=open").await.is_empty());
+}
+
+/// The ETag of the configuration a site is served now.
+async fn config_hash(server: &TestServer, token: &str) -> String {
+    let response = server.get_as(token, "/config").await;
+    assert_eq!(response.status(), 200);
+    response.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .trim_matches('"')
+        .to_owned()
 }
 
 async fn an_attack_spread_thin_over_many_sites_opens_one_alert_for_the_tenant(backend: Backend) {

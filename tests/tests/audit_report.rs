@@ -1,7 +1,8 @@
 //! Stories of the compliance report: an operator writes a tenant's report for a period — a
 //! printable page with its sections and an evidence file signed with the audit key — whose
 //! figures match what happened; an auditor checks the evidence offline with the public key,
-//! and against the database; a figure changed in the evidence is named. On both backends.
+//! and against the database; a figure changed in the evidence is named. An admin gets the
+//! same report through the API (the admin console's "Compliance report"). On both backends.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -12,7 +13,10 @@ use kendrix_server::services::audit_log::report_html::SECTIONS;
 use kendrix_tests::{binary, on_both_backends, Backend, TestServer};
 use serde_json::{json, Value};
 
-on_both_backends!(a_tenants_report_matches_what_happened_and_its_evidence_checks_out,);
+on_both_backends!(
+    a_tenants_report_matches_what_happened_and_its_evidence_checks_out,
+    an_admin_gets_the_report_from_the_console_and_it_checks_out_offline,
+);
 
 const SEED: [u8; 32] = [31; 32];
 
@@ -213,4 +217,95 @@ async fn a_tenants_report_matches_what_happened_and_its_evidence_checks_out(back
         "{}",
         refused.1
     );
+}
+
+async fn an_admin_gets_the_report_from_the_console_and_it_checks_out_offline(backend: Backend) {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("audit-keys");
+    std::fs::write(&key_file, AuditSigningKey::seed_base64(SEED)).unwrap();
+    let server = TestServer::start_with(
+        backend,
+        |s| s.audit_signing_key_file = Some(key_file),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let tenant = server.tenant("Acme").await;
+    let site = server.register(tenant, "Store 1", "sync:write").await;
+    let admin = server
+        .register(tenant, "HQ: Maria", "clients:admin audit:read")
+        .await;
+    server.access_token(&site).await;
+    let token = server.access_token(&admin).await;
+
+    // A period that ends before it starts is refused by name.
+    let backwards = server
+        .get_as(&token, "/audit/report?since=2000&until=1000")
+        .await;
+    assert_eq!(backwards.status(), 400);
+    assert!(backwards.text().await.unwrap().contains("since"));
+
+    // The last 30 days by default: the page and the signed evidence, as the CLI writes them.
+    let response = server.get_as(&token, "/audit/report").await;
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    let period = report["period"].as_str().unwrap();
+    assert_eq!(period.len(), "2026-11-06_2026-12-06".len(), "{period}");
+    let html = report["html"].as_str().unwrap();
+    assert!(html.contains("Compliance report: Acme"));
+    for (anchor, title) in SECTIONS {
+        assert!(
+            html.contains(&format!("<h2 id=\"{anchor}\">{title}</h2>")),
+            "{title}"
+        );
+    }
+    let figures = &report["evidence"]["evidence"]["figures"];
+    assert_eq!(figures["sign_ins"][site.client_id.as_str()]["succeeded"], 1);
+    assert_eq!(figures["tenant_id"], tenant);
+
+    // Saved as the console saves it, the evidence verifies offline with the public key.
+    let dir = tempfile::tempdir().unwrap();
+    let evidence_file = dir.path().join(format!("evidence-{period}.json"));
+    std::fs::write(
+        &evidence_file,
+        serde_json::to_vec_pretty(&report["evidence"]).unwrap(),
+    )
+    .unwrap();
+    let public = AuditSigningKey::from_seed(SEED).public().public_key;
+    let (code, said) = server_command(
+        None,
+        &[
+            "audit",
+            "verify-report",
+            evidence_file.to_str().unwrap(),
+            "--public-key",
+            &public,
+        ],
+    );
+    assert_eq!(code, 0, "{said}");
+
+    // Making it is audited, as an export of the tenant's audit log.
+    let exported = server
+        .get_as(&token, "/audit/logs?event=audit.exported")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let entry = &exported["entries"][0];
+    assert_eq!(entry["client_id"], admin.client_id.as_str());
+    assert_eq!(entry["details"]["format"], "report");
+
+    // A server without an audit key says why it cannot sign one.
+    let unsigned = TestServer::start(backend).await;
+    let tenant = unsigned.tenant("Acme").await;
+    let admin = unsigned
+        .register(tenant, "HQ: Maria", "clients:admin audit:read")
+        .await;
+    let token = unsigned.access_token(&admin).await;
+    let refused = unsigned.get_as(&token, "/audit/report").await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("no audit signing key"));
 }

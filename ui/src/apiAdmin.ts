@@ -275,6 +275,14 @@ export async function exportAudit(q: AuditQuery, format: 'csv' | 'ndjson'): Prom
   return await call<SavedFile | null>('admin_export_audit', { query: q, format });
 }
 
+/** A compliance report's two files, once saved (`GET /audit/report`). */
+export interface SavedReport { report: SavedFile; evidence: SavedFile }
+
+/** Saves the compliance report of `[since, until)`: the page where the admin picks, the signed evidence beside it; null when cancelled. */
+export async function saveReport(since: number, until: number): Promise<SavedReport | null> {
+  return await call<SavedReport | null>('admin_save_report', { since, until });
+}
+
 // ---- Statistics (GET /sync/stats, /auth/stats, /stats/series) -----------------------------
 
 export type StatsWindow = '1h' | '24h' | '7d';

@@ -130,6 +130,8 @@ impl App {
                 store.clone(),
                 clock.clone(),
                 audit_log.clone(),
+                configurations.clone(),
+                settings.config_drift_grace_minutes,
             )),
             audit_log,
             sites: Arc::new(Sites::new(

@@ -48,6 +48,10 @@ pub struct Settings {
     pub audit_signing_key_file: Option<std::path::PathBuf>,
     /// Minutes between signed checkpoints of the audit chain (when a key is set).
     pub audit_checkpoint_minutes: u32,
+    /// The shortest time a site may keep running an earlier configuration after a new one
+    /// is published before a `config_drift` alert opens (three of its sync intervals when
+    /// longer).
+    pub config_drift_grace_minutes: u32,
     /// Refuse configuration changes (set, unset, rollback; dry runs too) that carry no
     /// comment saying why, through the API and the command line alike.
     pub require_config_comment: bool,
@@ -159,6 +163,7 @@ impl Default for Settings {
             audit_retention_days: None,
             audit_signing_key_file: None,
             audit_checkpoint_minutes: 60,
+            config_drift_grace_minutes: 30,
             require_config_comment: false,
             trusted_proxies: Vec::new(),
             log: "info".into(),

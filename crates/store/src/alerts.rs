@@ -14,13 +14,15 @@ use crate::{Alert, AlertChanges, AlertQuery, MetricCount, SiteSignals, StoreResu
 const TAKE_LEASE: &str = "UPDATE detection_lease SET holder = $1, until_ms = $2 \
      WHERE id = 1 AND (until_ms < $3 OR holder = $1 OR $4)";
 
-/// Every site that can sync (not revoked), with what tells whether it went quiet.
+/// Every site that can sync (not revoked), with what tells whether it went quiet and the
+/// configuration it last said it runs.
 const SITES: &str = "SELECT c.id, c.tenant_id, c.client_id, c.name, c.created_at, v.last_at, \
-     s.received_at, s.interval_secs, s.oldest_pending_at \
+     s.received_at, s.interval_secs, s.oldest_pending_at, r.config_hash, r.reported_at \
      FROM oauth_clients c \
      LEFT JOIN (SELECT client_pk, MAX(updated_at) AS last_at FROM sync_versions \
                 GROUP BY client_pk) v ON v.client_pk = c.id \
      LEFT JOIN site_status s ON s.client_pk = c.id \
+     LEFT JOIN config_reports r ON r.client_pk = c.id \
      WHERE c.revoked_at IS NULL AND c.scopes LIKE '%sync:write%'";
 
 /// Per site and bucket of `$2` ms since `$1`: failed authentications, tokens issued,
@@ -78,6 +80,8 @@ type SiteRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
+    Option<i64>,
 );
 
 pub(crate) async fn sites<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<SiteSignals>> {
@@ -95,6 +99,8 @@ pub(crate) async fn sites<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<Si
                 heartbeat_at,
                 interval_secs,
                 oldest_pending_at,
+                config_hash,
+                config_reported_at,
             )| {
                 SiteSignals {
                     client_pk,
@@ -106,6 +112,8 @@ pub(crate) async fn sites<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<Si
                     heartbeat_at,
                     interval_secs,
                     oldest_pending_at,
+                    config_hash,
+                    config_reported_at,
                 }
             },
         )

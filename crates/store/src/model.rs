@@ -518,6 +518,9 @@ pub struct SiteSignals {
     pub heartbeat_at: Option<UnixMillis>,
     pub interval_secs: Option<i64>,
     pub oldest_pending_at: Option<UnixMillis>,
+    /// The hash of the configuration it last said it runs, and when.
+    pub config_hash: Option<String>,
+    pub config_reported_at: Option<UnixMillis>,
 }
 
 /// A site's count of one metric in one time bucket (`bucket` = time ÷ the bucket width).

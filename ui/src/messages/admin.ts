@@ -288,6 +288,12 @@ export const ADMIN: Record<string, Message> = {
   'admin.audit.saved': 'Saved to {path}',
   'admin.audit.open_folder': 'Open folder',
   'admin.audit.export_cancelled': 'Export cancelled.',
+  'admin.report.period': 'Compliance report period',
+  'admin.report.last_days': (v) => `Last ${n(v, 'n')} days`,
+  'admin.report.save': 'Compliance report',
+  'admin.report.making': 'Verifying the chain and signing the report…',
+  'admin.report.saved': 'Saved to {path}, with its signed evidence beside it',
+  'admin.report.cancelled': 'Report not saved.',
 
   // ---- summaries of audit entries
   'admin.summary.batch': (v) =>

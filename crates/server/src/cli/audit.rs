@@ -139,15 +139,14 @@ pub(super) async fn run(
             out,
         } => {
             let app = open_app(settings).await?;
-            let until = until.unwrap_or_else(|| kendrix_core::Clock::now_ms(&*app.clock));
-            let since = since.unwrap_or(until - 30 * 86_400_000);
-            if since >= until {
-                bail!("--since must be before --until");
-            }
-            let signed = app.audit_log.evidence(tenant_id, since, until).await?;
+            let (since, until) = app.audit_log.report_period(since, until)?;
+            let signed = app
+                .audit_log
+                .evidence(Reader::Operator(&ctx), tenant_id, since, until)
+                .await?;
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
-            let period = format!("{}_{}", day(since), day(until));
+            let period = report::period_name(since, until);
             let html = out.join(format!("report-{period}.html"));
             let json = out.join(format!("evidence-{period}.json"));
             std::fs::write(&html, report_html::render(&signed))
@@ -246,13 +245,6 @@ pub(super) async fn run(
 }
 
 /// A day as `YYYY-MM-DD` (UTC), for file names.
-fn day(at: i64) -> String {
-    kendrix_core::clock::format_utc(at)
-        .chars()
-        .take(10)
-        .collect()
-}
-
 /// Which figures differ, by name.
 fn differences(claimed: &Figures, derived: &Figures) -> String {
     let claimed = serde_json::to_value(claimed).unwrap_or_default();

@@ -22,7 +22,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::bearer::{AuditRead, Bearer, SyncWrite};
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::services::audit_log::{ChainHead, ExportFormat, Reader, TenantVerification};
+use crate::services::audit_log::report::{period_name, ReportError, SignedEvidence};
+use crate::services::audit_log::{
+    report_html, ChainHead, ExportFormat, Reader, TenantVerification,
+};
 
 /// Filters shared by listing and export.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -214,6 +217,81 @@ pub async fn verify(
         .map_err(ApiError::RateLimited)?;
     let result = app.audit_log.verify_for_client(&caller, permit).await?;
     Ok(Json(result))
+}
+
+/// The period of a compliance report.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReportQuery {
+    /// Start of the period (Unix ms; default: 30 days before `until`).
+    pub since: Option<i64>,
+    /// End of the period (Unix ms, excluded; default: now).
+    pub until: Option<i64>,
+}
+
+/// A compliance report's two files, as `kendrix-server audit report` writes them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportFiles {
+    /// The period in the files' names: `report-<period>.html`, `evidence-<period>.json`.
+    pub period: String,
+    /// The printable, self-contained page.
+    pub html: String,
+    /// The signed evidence (`kendrix-server audit verify-report` checks it offline).
+    #[schema(value_type = Object)]
+    pub evidence: SignedEvidence,
+}
+
+/// The caller's tenant's compliance report of a period: the printable page and the evidence
+/// signed with the audit key. It verifies the whole chain, so it is limited like
+/// `GET /audit/verify`; audited as an export (`format: report`).
+#[utoipa::path(
+    get, path = "/audit/report", tag = "audit",
+    security(("bearer" = ["audit:read"])),
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report's page and signed evidence", body = ReportFiles),
+        (status = 400, description = "Bad period", body = Problem),
+        (status = 409, description = "The server has no audit signing key", body = Problem),
+        (status = 429, description = "Too many verifications; see Retry-After", body = Problem),
+    )
+)]
+pub async fn report(
+    State(app): State<AppState>,
+    Bearer(caller, ..): Bearer<AuditRead>,
+    query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ReportFiles>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let report_error = |err: ReportError| {
+        match err {
+        ReportError::NoSigningKey => ApiError::Conflict(
+            "this server has no audit signing key, so it cannot sign a report; its operator sets KENDRIX_AUDIT_SIGNING_KEY or audit_signing_key_file".into(),
+        ),
+        ReportError::NoTenant(_) => ApiError::NotFoundThing("the tenant"),
+        err @ ReportError::EmptyPeriod => ApiError::InvalidParam {
+            name: "since",
+            reason: err.to_string(),
+        },
+        ReportError::Store(err) => caller.ctx.failure(err).into(),
+        ReportError::Failed(failure) => failure.into(),
+    }
+    };
+    let (since, until) = app
+        .audit_log
+        .report_period(query.since, query.until)
+        .map_err(report_error)?;
+    let _permit = app
+        .audit_log
+        .admit_verification(&caller)
+        .map_err(ApiError::RateLimited)?;
+    let signed = app
+        .audit_log
+        .evidence(Reader::Client(&caller), caller.tenant_id, since, until)
+        .await
+        .map_err(report_error)?;
+    Ok(Json(ReportFiles {
+        period: period_name(since, until),
+        html: report_html::render(&signed),
+        evidence: signed,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -62,7 +62,7 @@ pub struct AppState {
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::metadata,
         audit::logs, audit::export, audit::verify, audit::head, audit::public_key,
-        audit::checkpoints, alerts::list,
+        audit::checkpoints, audit::report, alerts::list,
         config::effective, config::versions, config::version, config::diff, config::set,
         config::unset, config::rollback, config::drift,
         admin::register, admin::list, admin::detail, admin::revoke, admin::rotate_secret, admin::heartbeat,
@@ -194,9 +194,10 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(middleware::from_fn(run_to_completion))
-        // A read of the whole chain that writes nothing until its end: when the caller hangs
+        // Reads of the whole chain that write nothing until their end: when the caller hangs
         // up, it is dropped rather than run to completion.
         .route("/audit/verify", get(audit::verify))
+        .route("/audit/report", get(audit::report))
         .layer(middleware::from_fn_with_state(state.clone(), context::resolve_client_address))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))

@@ -168,4 +168,36 @@ describe('Audit log', () => {
     expect(await screen.findByText('Export cancelled.')).toBeInTheDocument();
     expect(screen.queryByTestId('audit-export-result')).not.toBeInTheDocument();
   });
+
+  it('saves the compliance report of the chosen period, its evidence beside it', async () => {
+    const user = userEvent.setup();
+    vi.mocked(admin.saveReport).mockResolvedValue({
+      report: { path: '/home/anna/report-2025-02-10_2025-03-12.html', bytes: 20_000 },
+      evidence: { path: '/home/anna/evidence-2025-02-10_2025-03-12.json', bytes: 9_000 },
+    });
+    vi.mocked(api.revealFile).mockResolvedValue(undefined);
+    render(<Audit />);
+    await screen.findAllByTestId('audit-row');
+
+    await user.selectOptions(screen.getByTestId('audit-report-period'), 'Last 90 days');
+    await user.click(screen.getByTestId('audit-report'));
+    expect(admin.saveReport).toHaveBeenCalledWith(NOW - 90 * 86_400_000, NOW);
+    const result = await screen.findByTestId('audit-report-result');
+    expect(result).toHaveTextContent('Saved to /home/anna/report-2025-02-10_2025-03-12.html, with its signed evidence beside it');
+    await user.click(within(result).getByRole('button', { name: 'Open folder' }));
+    expect(api.revealFile).toHaveBeenCalledWith('/home/anna/report-2025-02-10_2025-03-12.html');
+  });
+
+  it("shows the server's reason when it cannot sign a report", async () => {
+    const user = userEvent.setup();
+    vi.mocked(admin.saveReport).mockRejectedValue({
+      code: 'conflict',
+      message: 'this server has no audit signing key, so it cannot sign a report',
+    });
+    render(<Audit />);
+    await screen.findAllByTestId('audit-row');
+    await user.click(screen.getByTestId('audit-report'));
+    expect(await screen.findByText(/no audit signing key/)).toBeInTheDocument();
+    expect(screen.queryByTestId('audit-report-result')).not.toBeInTheDocument();
+  });
 });

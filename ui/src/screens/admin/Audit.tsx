@@ -12,6 +12,7 @@ import { t } from '../../messages';
 import { AuditDrawer } from './parts/AuditDrawer';
 import { AuditExport } from './parts/AuditExport';
 import { AuditFilters } from './parts/AuditFilters';
+import { AuditReport } from './parts/AuditReport';
 
 const PAGE_SIZE = 50;
 
@@ -71,7 +72,10 @@ export function Audit() {
           <h1 id="audit-title">{t('admin.audit.title')}</h1>
           <ChainBadge />
         </div>
-        <AuditExport query={base} />
+        <div className="admin-head-tools">
+          <AuditExport query={base} />
+          <AuditReport />
+        </div>
       </header>
       <AuditFilters filter={filter} onChange={change} sites={fleet.data ?? []} />
 

@@ -1,13 +1,14 @@
 //! Anomaly detection: every minute, on one instance at a time (a lease row), a pass reads
 //! each source once for all sites (and sums them per tenant, for an attack spread thin) — failed authentications and tokens issued (the audit
 //! log), refused records and batches (the batches), the last sign of life and the oldest
-//! waiting record (batches and heartbeats) — compares each site with a baseline learned from
+//! waiting record (batches and heartbeats), the configuration it runs ([`drift`]) — compares each site with a baseline learned from
 //! its own history ([`baseline`]), and opens, keeps or resolves alerts in one transaction
 //! with their `anomaly.detected` / `anomaly.resolved` audit entries. An alert resolves by
 //! itself once its value has been back within the baseline for [`RESOLVE_AFTER_MS`].
 //! The audit chain's own verification is checked on the passes asked to.
 
 pub mod baseline;
+mod drift;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use utoipa::ToSchema;
 
 use self::baseline::{learn, Baseline};
 use super::authorizer::Caller;
+use super::configurations::Configurations;
 use super::{AuditLog, Failure, Within};
 use crate::context::RequestContext;
 
@@ -39,13 +41,14 @@ const HISTORY_MS: i64 = 14 * 24 * HOUR_MS;
 const TENANT_FLOOR_FACTOR: f64 = 2.5;
 
 /// The kinds of alert, in the order admins read them.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
     "auth_failures",
     "token_rate",
     "refused_records",
     "refused_batches",
     "stale",
     "backlog",
+    "config_drift",
     "audit_chain",
 ];
 
@@ -95,7 +98,7 @@ const WATCHED: [Watched; 4] = [
 pub struct AlertView {
     pub id: i64,
     /// `auth_failures`, `token_rate`, `refused_records`, `refused_batches`, `stale`,
-    /// `backlog`, `audit_chain`.
+    /// `backlog`, `config_drift`, `audit_chain`.
     pub kind: String,
     pub state: &'static str,
     /// The site it is about (`null`: the whole server).
@@ -144,6 +147,10 @@ pub struct Anomalies {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     audit_log: Arc<AuditLog>,
+    /// What each site should run, for drift.
+    configurations: Arc<Configurations>,
+    /// The shortest grace a drifting site has (`config_drift_grace_minutes`).
+    drift_grace_ms: i64,
 }
 
 /// One unusual value found by a pass: about a site, a whole tenant (`site: None`), or the
@@ -158,11 +165,19 @@ struct Finding {
 }
 
 impl Anomalies {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, audit_log: Arc<AuditLog>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        audit_log: Arc<AuditLog>,
+        configurations: Arc<Configurations>,
+        drift_grace_minutes: u32,
+    ) -> Self {
         Self {
             store,
             clock,
             audit_log,
+            configurations,
+            drift_grace_ms: i64::from(drift_grace_minutes) * 60_000,
         }
     }
 
@@ -219,6 +234,7 @@ impl Anomalies {
                 .filter_map(|(i, s)| stale(i, s, now)),
         );
         findings.extend(sites.iter().enumerate().filter_map(|(i, s)| backlog(i, s)));
+        findings.extend(self.drift(&sites).await);
         if verify_chain {
             let verification = self.audit_log.verify().await?;
             if let Some(broken) = verification.first_broken {

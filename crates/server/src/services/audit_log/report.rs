@@ -13,12 +13,13 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use kendrix_core::audit::AuditEntry;
 use kendrix_core::checkpoint::{PublicAuditKey, SignedCheckpoint};
-use kendrix_core::UnixMillis;
+use kendrix_core::{AuditEvent, UnixMillis};
 use kendrix_store::{AlertQuery, AuditQuery, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AuditLog, PAGE};
+use super::{AuditLog, Reader, PAGE};
+use crate::services::Failure;
 
 /// What the evidence file's signature covers, before the canonical JSON of its `evidence`.
 const EVIDENCE_CONTEXT: &str = "kendrix-audit-evidence:v1:";
@@ -117,11 +118,36 @@ pub enum ReportError {
     NoSigningKey,
     #[error("tenant {0} does not exist")]
     NoTenant(i64),
+    #[error("the period must start (since) before it ends (until)")]
+    EmptyPeriod,
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The report's own audit entry could not be written.
+    #[error(transparent)]
+    Failed(#[from] Failure),
 }
 
+/// The period a report covers when none is given: the last 30 days.
+const DEFAULT_PERIOD_MS: i64 = 30 * 86_400_000;
+
 impl AuditLog {
+    /// A report's period `[since, until)`: up to now and 30 days back unless given; never
+    /// past now (the future has no entries yet, and the report's own audit entry comes
+    /// after its period).
+    pub fn report_period(
+        &self,
+        since: Option<UnixMillis>,
+        until: Option<UnixMillis>,
+    ) -> Result<(UnixMillis, UnixMillis), ReportError> {
+        let now = self.clock.now_ms();
+        let until = until.map_or(now, |until| until.min(now));
+        let since = since.unwrap_or(until - DEFAULT_PERIOD_MS);
+        if since >= until {
+            return Err(ReportError::EmptyPeriod);
+        }
+        Ok((since, until))
+    }
+
     /// The figures of `tenant_id` over `[since, until)`, in one pass over its entries.
     pub async fn figures(
         &self,
@@ -198,9 +224,11 @@ impl AuditLog {
     }
 
     /// The signed evidence of a tenant's period (its figures, the chain's verification and
-    /// the checkpoints covering the period).
+    /// the checkpoints covering the period), made for `reader` and audited as an export
+    /// (`format: report`). A client reads another tenant's broken link by its place alone.
     pub async fn evidence(
         &self,
+        reader: Reader<'_>,
         tenant_id: i64,
         since: UnixMillis,
         until: UnixMillis,
@@ -212,8 +240,54 @@ impl AuditLog {
             .await?
             .ok_or(ReportError::NoTenant(tenant_id))?;
         let figures = self.figures(tenant_id, since, until).await?;
-        let verification = self.verify().await?;
-        // Those inside the period, and the first at or after its last entry.
+        let mut checkpoints = self.covering_checkpoints(&figures).await?;
+        if let Some((last, _)) = &figures.last_entry {
+            if !checkpoints.iter().any(|c| c.seq >= *last) {
+                // The period's newest entries are not signed yet: sign the head now, so the
+                // evidence stands on its own.
+                self.checkpoint().await?;
+                checkpoints = self.covering_checkpoints(&figures).await?;
+            }
+        }
+        let pass = self.pass(Some(tenant_id)).await?;
+        let first_broken = match reader {
+            Reader::Client(_) => pass.first_broken_seen_by(tenant_id),
+            Reader::Operator(_) => pass.whole.first_broken.clone(),
+        };
+        let verification = pass.whole;
+        let details = serde_json::json!({"format": "report", "since": since, "until": until,
+            "entries": figures.entries});
+        let evidence = Evidence {
+            format: "kendrix-compliance-evidence/v1".into(),
+            tenant_name: tenant.name,
+            generated_at: self.clock.now_ms(),
+            figures,
+            chain: ChainState {
+                ok: verification.ok,
+                head_seq: verification.head_seq,
+                first_broken: first_broken.map(|b| format!("entry {}: {}", b.seq, b.reason)),
+                checkpoints,
+            },
+        };
+        let message = evidence_message(&evidence);
+        let signature = key.sign_bytes(message.as_bytes());
+        self.record(reader, Some(tenant_id), AuditEvent::AuditExported, details)
+            .await?;
+        Ok(SignedEvidence {
+            evidence,
+            key_id: key.key_id().to_owned(),
+            signature,
+        })
+    }
+}
+
+impl AuditLog {
+    /// The signed checkpoints inside the figures' span of entries, and the first at or after
+    /// its last entry.
+    async fn covering_checkpoints(
+        &self,
+        figures: &Figures,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
         let mut checkpoints: Vec<SignedCheckpoint> = Vec::new();
         if let (Some((first, _)), Some((last, _))) = (&figures.first_entry, &figures.last_entry) {
             for c in self.store.audit_checkpoints_from(*first).await? {
@@ -224,27 +298,7 @@ impl AuditLog {
                 checkpoints.push(c);
             }
         }
-        let evidence = Evidence {
-            format: "kendrix-compliance-evidence/v1".into(),
-            tenant_name: tenant.name,
-            generated_at: self.clock.now_ms(),
-            figures,
-            chain: ChainState {
-                ok: verification.ok,
-                head_seq: verification.head_seq,
-                first_broken: verification
-                    .first_broken
-                    .map(|b| format!("entry {}: {}", b.seq, b.reason)),
-                checkpoints,
-            },
-        };
-        let message = evidence_message(&evidence);
-        let signature = key.sign_bytes(message.as_bytes());
-        Ok(SignedEvidence {
-            evidence,
-            key_id: key.key_id().to_owned(),
-            signature,
-        })
+        Ok(checkpoints)
     }
 }
 
@@ -301,6 +355,17 @@ impl Figures {
             _ => {}
         }
     }
+}
+
+/// The name of a report's period in its files' names: `2026-11-06_2026-12-06` (UTC days).
+pub fn period_name(since: UnixMillis, until: UnixMillis) -> String {
+    let day = |at| -> String {
+        kendrix_core::clock::format_utc(at)
+            .chars()
+            .take(10)
+            .collect()
+    };
+    format!("{}_{}", day(since), day(until))
 }
 
 /// The bytes a signature covers: the context and the evidence's canonical JSON (compact,

@@ -80,8 +80,8 @@ impl Gate {
 }
 
 /// What one pass over the chain found, with one tenant's share of it.
-struct Pass {
-    whole: Verification,
+pub(super) struct Pass {
+    pub(super) whole: Verification,
     tenant_entries: u64,
     tenant_last: Option<(i64, String)>,
     /// The tenant of the entry that broke the chain (`None` when no entry did: a truncated
@@ -96,7 +96,7 @@ impl AuditLog {
         Ok(self.pass(None).await?.whole)
     }
 
-    async fn pass(&self, tenant: Option<i64>) -> Result<Pass, StoreError> {
+    pub(super) async fn pass(&self, tenant: Option<i64>) -> Result<Pass, StoreError> {
         let store = &*self.store;
         // Checkpoints before the head: every one read was signed of a head at or before it.
         let (pruned_seq, pruned_hash) = store.audit_checkpoint().await?;
@@ -215,19 +215,7 @@ impl AuditLog {
             .pass(Some(caller.tenant_id))
             .await
             .within(&caller.ctx)?;
-        let first_broken = pass.whole.first_broken.map(|link| {
-            let elsewhere = pass
-                .broken_owner
-                .is_some_and(|owner| owner != Some(caller.tenant_id));
-            if !elsewhere {
-                link
-            } else {
-                BrokenLink {
-                    seq: link.seq,
-                    reason: "the chain breaks at an entry outside this tenant".into(),
-                }
-            }
-        });
+        let first_broken = pass.first_broken_seen_by(caller.tenant_id);
         let (last_seq, last_hash) = pass.tenant_last.unzip();
         let result = TenantVerification {
             ok: first_broken.is_none(),
@@ -246,6 +234,23 @@ impl AuditLog {
         )
         .await?;
         Ok(result)
+    }
+}
+
+impl Pass {
+    /// The first broken link as a reader of `tenant` may see it: a break in another
+    /// tenant's entry is named by its place alone.
+    pub(super) fn first_broken_seen_by(&self, tenant: i64) -> Option<BrokenLink> {
+        let link = self.whole.first_broken.clone()?;
+        let elsewhere = self.broken_owner.is_some_and(|owner| owner != Some(tenant));
+        Some(if elsewhere {
+            BrokenLink {
+                seq: link.seq,
+                reason: "the chain breaks at an entry outside this tenant".into(),
+            }
+        } else {
+            link
+        })
     }
 }
 

@@ -41,7 +41,7 @@ impl Configurations {
             Edit::Rollback { .. } => Scope::Tenant,
         };
         let checked = self.check(tenant_id, edit, by).await?;
-        let (current_version, current) = self.latest_entries(ctx, tenant_id).await?;
+        let (current_version, _, current) = self.latest_entries(ctx, tenant_id).await?;
         let next = match &checked.change {
             ConfigChange::Rollback { to } if *to < 1 || *to > current_version => {
                 return Err(ConfigError::NotFound("the configuration version"));
@@ -56,7 +56,7 @@ impl Configurations {
         let (global, tenant) = if tenant_id == GLOBAL {
             (next.clone(), Vec::new())
         } else {
-            (self.latest_entries(ctx, GLOBAL).await?.1, next.clone())
+            (self.latest_entries(ctx, GLOBAL).await?.2, next.clone())
         };
         let client = match &rendered_for {
             Scope::Client(id) => Some(id.as_str()),

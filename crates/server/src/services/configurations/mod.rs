@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kendrix_core::config::{check_key, check_value, ConfigValue, EffectiveConfig, MASKED};
-use kendrix_core::{AuditEvent, AuditOutcome, Clock};
+use kendrix_core::{AuditEvent, AuditOutcome, Clock, UnixMillis};
 use kendrix_store::{
     ConfigChange, ConfigRow, ConfigVersionRow, NewConfigVersion, Store, StoreError,
 };
@@ -160,6 +160,8 @@ pub struct CurrentEntries {
     global: Vec<ConfigRow>,
     tenant_version: i64,
     tenant: Vec<ConfigRow>,
+    /// When the later of the two versions was written (0: neither exists).
+    pub published_at: UnixMillis,
 }
 
 /// What a client receives when it asks for its configuration.
@@ -208,16 +210,17 @@ impl Configurations {
         &self,
         ctx: &RequestContext,
         tenant_id: i64,
-    ) -> Result<(i64, Vec<ConfigRow>), ConfigError> {
+    ) -> Result<(i64, UnixMillis, Vec<ConfigRow>), ConfigError> {
         match self.store.config_head(tenant_id).await.within(ctx)? {
             Some(head) => Ok((
                 head.version,
+                head.at,
                 self.store
                     .config_entries(tenant_id, head.version)
                     .await
                     .within(ctx)?,
             )),
-            None => Ok((0, Vec::new())),
+            None => Ok((0, 0, Vec::new())),
         }
     }
 
@@ -269,14 +272,15 @@ impl Configurations {
         ctx: &RequestContext,
         tenant_id: i64,
     ) -> Result<CurrentEntries, ConfigError> {
-        let (global_version, global) = self.latest_entries(ctx, GLOBAL).await?;
-        let (tenant_version, tenant) = self.latest_entries(ctx, tenant_id).await?;
+        let (global_version, global_at, global) = self.latest_entries(ctx, GLOBAL).await?;
+        let (tenant_version, tenant_at, tenant) = self.latest_entries(ctx, tenant_id).await?;
         Ok(CurrentEntries {
             tenant_id,
             global_version,
             global,
             tenant_version,
             tenant,
+            published_at: global_at.max(tenant_at),
         })
     }
 
@@ -293,6 +297,7 @@ impl Configurations {
             global,
             tenant_version,
             tenant,
+            published_at: _,
         } = current;
         let mut revealed = Vec::new();
         let config = layered(*tenant_id, Some(client_id), global, tenant, |owner, row| {

@@ -1,0 +1,90 @@
+//! Config drift that outlasts its grace: a site that reported in well after the current
+//! configuration was published and still runs an earlier one (an agent picks a new
+//! configuration up on its next sync, so a short drift is usual and only a long one is not).
+
+use std::collections::BTreeMap;
+
+use kendrix_core::UnixMillis;
+use kendrix_store::SiteSignals;
+
+use super::{three_intervals, Anomalies, Finding};
+use crate::context::RequestContext;
+
+impl Anomalies {
+    /// The drifting sites past their grace: the configuration is read once per tenant, each
+    /// site's expected hash made from it (no query per site).
+    pub(super) async fn drift(&self, sites: &[SiteSignals]) -> Vec<Finding> {
+        let ctx = RequestContext::background("anomalies");
+        let mut by_tenant: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for (i, site) in sites.iter().enumerate() {
+            if site.config_hash.is_some() {
+                by_tenant.entry(site.tenant_id).or_default().push(i);
+            }
+        }
+        let mut findings = Vec::new();
+        for (tenant_id, members) in by_tenant {
+            let current = match self.configurations.current_entries(&ctx, tenant_id).await {
+                Ok(current) => current,
+                Err(err) => {
+                    tracing::warn!(tenant_id, error = %err, "config drift not checked: the configuration could not be read");
+                    continue;
+                }
+            };
+            for i in members {
+                let site = &sites[i];
+                let expected = match self.configurations.effective_from(
+                    &ctx,
+                    &current,
+                    &site.client_id,
+                ) {
+                    Ok(effective) => effective,
+                    Err(err) => {
+                        tracing::warn!(tenant_id, error = %err, "config drift not checked: the configuration could not be read");
+                        break;
+                    }
+                };
+                let drifting = Drifting {
+                    expected_hash: &expected.config.content_hash(),
+                    version: &expected.version,
+                    published_at: current.published_at,
+                };
+                findings.extend(drifting.past_grace(i, site, self.drift_grace_ms));
+            }
+        }
+        findings
+    }
+}
+
+/// The configuration a site should run, and since when.
+struct Drifting<'a> {
+    expected_hash: &'a str,
+    version: &'a str,
+    published_at: UnixMillis,
+}
+
+impl Drifting<'_> {
+    /// A finding when the site's last report, made more than three of its intervals (the
+    /// grace setting at least) after the current configuration was published, names another.
+    fn past_grace(&self, i: usize, site: &SiteSignals, grace_floor_ms: i64) -> Option<Finding> {
+        let (hash, reported_at) = (site.config_hash.as_deref()?, site.config_reported_at?);
+        if hash == self.expected_hash {
+            return None;
+        }
+        let (_, grace_ms) = three_intervals(site, grace_floor_ms);
+        let behind = reported_at - self.published_at;
+        (behind > grace_ms).then(|| Finding {
+            kind: "config_drift",
+            site: Some(i),
+            tenant: Some(site.tenant_id),
+            observed: (behind / 60_000) as f64,
+            baseline: (grace_ms / 60_000) as f64,
+            summary: format!(
+                "{}: still ran an earlier configuration {} minutes after version {} was published (unusual after {})",
+                site.name,
+                behind / 60_000,
+                self.version,
+                grace_ms / 60_000
+            ),
+        })
+    }
+}
