@@ -334,7 +334,8 @@ async fn an_admin_registers_a_site_changes_its_configuration_after_a_preview_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_exports_the_audit_log_to_the_file_picked_in_the_save_dialog() {
-    let (db, server) = sqlite_server(&[]).await;
+    let audit_key = kendrix_core::checkpoint::AuditSigningKey::seed_base64([7; 32]);
+    let (db, server) = sqlite_server(&[("KENDRIX_AUDIT_SIGNING_KEY", &audit_key)]).await;
     let admin = register_site(&db, "Head office", ADMIN_SCOPES);
     let site = register_site(&db, "Store 12", "sync:write config:read");
     let store = Agent::new();
@@ -399,5 +400,39 @@ async fn an_admin_exports_the_audit_log_to_the_file_picked_in_the_save_dialog() 
         !text.contains(&site.client_secret) && !text.contains(&admin.client_secret),
         "no secret in the export"
     );
+    std::fs::remove_file(path).unwrap();
+
+    // The compliance report of the last 7 days: the page where the dialog answered, the
+    // signed evidence beside it.
+    find(&app, "audit-report-period")
+        .await
+        .select_by_value("7")
+        .await
+        .unwrap();
+    click(&app, "audit-report").await;
+    let saved = wait_text(&app, "audit-report-result", |t| t.contains("Saved to")).await;
+    assert!(saved.contains("signed evidence beside it"), "{saved}");
+    let mut files: Vec<String> = std::fs::read_dir(saves.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files[0].starts_with("evidence-") && files[0].ends_with(".json"),
+        "{files:?}"
+    );
+    assert!(
+        files[1].starts_with("report-") && files[1].ends_with(".html"),
+        "{files:?}"
+    );
+    let page = std::fs::read_to_string(saves.path().join(&files[1])).unwrap();
+    assert!(page.contains("Compliance report: Acme"));
+    assert!(page.contains("Store 12"), "the site's sign-ins");
+    let evidence: Value =
+        serde_json::from_str(&std::fs::read_to_string(saves.path().join(&files[0])).unwrap())
+            .unwrap();
+    assert_eq!(evidence["evidence"]["chain"]["ok"], true);
+    screenshot_both(&app, "admin-audit-report").await;
     app.close().await.unwrap();
 }
