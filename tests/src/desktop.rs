@@ -26,9 +26,7 @@ impl Drop for Driver {
         // Only ever the driver's own group: never the group of the test runner.
         let pid = self.child.id();
         if process_group_of(pid) == Some(pid) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{pid}")])
-                .status();
+            crate::send_signal(-(pid as i32), libc::SIGKILL);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -425,6 +425,21 @@ pub fn first_broken_link(entries: &[kendrix_core::audit::AuditEntry]) -> Option<
 
 /// Path of a workspace binary next to the test executable (`target/<profile>/NAME`).
 /// The test command builds every binary before running tests (`cargo build --bins`).
+/// Sends `signal` to a process (`target` > 0) or a whole process group (`target` < 0,
+/// `-pgid`). Never through `/usr/bin/kill`: Debian 12's procps 4.0.2 turns `kill -KILL -PGID`
+/// into `kill(-1)`, which kills every process the user may signal.
+pub fn send_signal(target: i32, signal: i32) {
+    assert!(
+        target != 0 && target != -1,
+        "a signal to everyone: {target}"
+    );
+    // SAFETY: kill(2) has no memory effects; the target is one process or one group.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(target, signal);
+    }
+}
+
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
@@ -502,10 +517,7 @@ impl ServerProcess {
 
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        send_signal(self.child.id() as i32, libc::SIGTERM);
         let _ = self.child.wait();
         self.log_text()
     }

@@ -323,10 +323,7 @@ async fn the_daemon_syncs_on_schedule_takes_in_the_inbox_and_stops_on_sigterm() 
     assert!(status["next_run_at"].as_i64().is_some(), "{status}");
 
     // SIGTERM: the daemon finishes what it does and exits cleanly.
-    std::process::Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
+    kendrix_tests::send_signal(daemon.id() as i32, libc::SIGTERM);
     let started = Instant::now();
     let exit = loop {
         if let Some(exit) = daemon.try_wait().unwrap() {
