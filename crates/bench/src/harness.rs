@@ -51,6 +51,8 @@ impl Outcome {
 /// A server under test and a site registered on it.
 pub struct Bench {
     pub base: String,
+    /// The server's services, for scenarios that call them directly (S12's pass).
+    pub app: App,
     pub store: Arc<dyn Store>,
     pub site: Registration,
     pub tenant_id: i64,
@@ -77,6 +79,7 @@ impl Bench {
             settings.public_url = Some(base.clone());
             let app = App::new(store.clone(), settings, Arc::new(SystemClock));
             tokio::spawn(app.clone().serve(listener, std::future::pending()));
+            let app_handle = app.clone();
             let ctx = RequestContext::cli();
             let tenant = app.sites.create_tenant(&ctx, "Bench").await?;
             let site = app
@@ -85,6 +88,7 @@ impl Bench {
                 .await?;
             Ok(Self {
                 base,
+                app: app_handle,
                 store,
                 site,
                 tenant_id: tenant.id,

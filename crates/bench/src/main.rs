@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod agent;
 mod audit;
+mod fleet;
 mod harness;
 mod ingest;
 mod storm;
@@ -243,6 +244,12 @@ fn main() -> anyhow::Result<()> {
     if args.wanted("S10") {
         outcomes.push(boot_storm(&server_rt, &client_rt)?);
     }
+    if args.wanted("S11") {
+        outcomes.push(fleet_listing(&server_rt, &client_rt, &http)?);
+    }
+    if args.wanted("S12") {
+        outcomes.push(fleet_detection(&server_rt, &client_rt)?);
+    }
 
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
@@ -254,6 +261,76 @@ fn main() -> anyhow::Result<()> {
         bail!("a scenario produced a wrong result");
     }
     Ok(())
+}
+
+/// A server of its own with `sites` sites (and their history), for S11 and S12.
+fn fleet_server(
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    sites: i64,
+    history: bool,
+) -> anyhow::Result<Bench> {
+    let url = format!("sqlite://{}", dir.join(format!("fleet-{sites}.db")).display());
+    let bench = Bench::start(server_rt, &url)?;
+    let seconds = client_rt.block_on(fleet::fill(&bench, &url, sites, history))?;
+    println!("     ({sites} sites written in {seconds:.1} s)");
+    Ok(bench)
+}
+
+/// S11: p95 of `GET /admin/sites` with 10,000 sites against 10.
+fn fleet_listing(
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+) -> anyhow::Result<Outcome> {
+    let dir = tempfile::tempdir()?;
+    let small = fleet_server(server_rt, client_rt, dir.path(), 10, false)?;
+    let large = fleet_server(server_rt, client_rt, dir.path(), 10_000, false)?;
+    let (small_us, small_ok) = client_rt.block_on(fleet::admin_sites_p95(&small, http, 10))?;
+    let (large_us, large_ok) = client_rt.block_on(fleet::admin_sites_p95(&large, http, 10_000))?;
+    let o = outcome(
+        "S11",
+        "GET /admin/sites p95 with 10,000 sites vs 10",
+        large_us / 1000.0,
+        "ms",
+        small_us / 1000.0,
+        3.0,
+        false,
+        small_ok && large_ok,
+        format!("every site listed: {}", small_ok && large_ok),
+    );
+    println!("{}", o.line());
+    Ok(o)
+}
+
+/// S12: one anomaly detection pass over 10,000 sites with two weeks of history against
+/// the same pass over 100; its peak memory in the note.
+fn fleet_detection(
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Outcome> {
+    let dir = tempfile::tempdir()?;
+    let small = fleet_server(server_rt, client_rt, dir.path(), 100, true)?;
+    let (small_ms, small_sites, _) = server_rt.block_on(fleet::detection_pass(&small))?;
+    drop(small);
+    let large = fleet_server(server_rt, client_rt, dir.path(), 10_000, true)?;
+    let (large_ms, large_sites, peak_mib) = server_rt.block_on(fleet::detection_pass(&large))?;
+    // Each pass reads the fleet and the bench's own site.
+    let correct = small_sites == 101 && large_sites == 10_001;
+    let o = outcome(
+        "S12",
+        "one detection pass, 10,000 sites with 14 days of history vs 100",
+        large_ms,
+        "ms",
+        small_ms,
+        100.0,
+        false,
+        correct,
+        format!("{large_sites} sites read; the pass's peak memory +{peak_mib:.0} MiB"),
+    );
+    println!("{}", o.line());
+    Ok(o)
 }
 
 /// S10: p99 latency of the batches admitted while 200 sites storm one server, against the

@@ -44,6 +44,9 @@ const COUNTS: &str = "\
        FROM sync_batches WHERE received_at >= $1 AND outcome = 'refused' \
        GROUP BY 1, 3";
 
+/// Rows (or ids) per statement, well under SQLite's 32,766 bound parameters.
+const CHUNK: usize = 1000;
+
 const ALERT_COLUMNS: &str = "a.id, a.kind, a.tenant_id, c.client_id, c.name, a.opened_at, \
      a.unusual_at, a.resolved_at, a.observed, a.baseline, a.summary";
 const INSERT_ALERTS: &str = "INSERT INTO alerts (kind, tenant_id, client_pk, opened_at, \
@@ -236,9 +239,11 @@ pub(crate) async fn apply<D: Dialect>(
     audit: &[AuditDraft],
 ) -> StoreResult<()> {
     let mut write = db.begin_write().await?;
-    if !changes.opened.is_empty() {
+    // In chunks: a storm (every site gone quiet after an outage) opens thousands at once,
+    // more than one statement may bind.
+    for chunk in changes.opened.chunks(CHUNK) {
         let mut insert = QueryBuilder::<D>::new(INSERT_ALERTS);
-        insert.push_values(&changes.opened, |mut row, a| {
+        insert.push_values(chunk, |mut row, a| {
             row.push_param(a.kind.clone())
                 .push_param(a.tenant_id)
                 .push_param(a.client_pk)
@@ -254,17 +259,16 @@ pub(crate) async fn apply<D: Dialect>(
         (&changes.still_unusual, "unusual_at"),
         (&changes.resolved, "resolved_at"),
     ] {
-        if ids.is_empty() {
-            continue;
+        for chunk in ids.chunks(CHUNK) {
+            let mut update = QueryBuilder::<D>::new(format!("UPDATE alerts SET {set} = "));
+            update.push_param(now).push(" WHERE id IN (");
+            let mut list = update.separated(", ");
+            for id in chunk {
+                list.push_param(*id);
+            }
+            update.push(")");
+            Statement::from(update.build()).execute(write.on()).await?;
         }
-        let mut update = QueryBuilder::<D>::new(format!("UPDATE alerts SET {set} = "));
-        update.push_param(now).push(" WHERE id IN (");
-        let mut list = update.separated(", ");
-        for id in ids {
-            list.push_param(*id);
-        }
-        update.push(")");
-        Statement::from(update.build()).execute(write.on()).await?;
     }
     write.commit(audit).await
 }
