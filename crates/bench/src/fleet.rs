@@ -19,11 +19,20 @@ const HISTORY_MS: i64 = 14 * 24 * HOUR_MS;
 
 /// Registers `sites` sites of the bench's tenant with heartbeats, what configuration they
 /// run and (with `history`) two weeks of batches and tokens.
-pub async fn fill(bench: &Bench, database_url: &str, sites: i64, history: bool) -> anyhow::Result<f64> {
+pub async fn fill(
+    bench: &Bench,
+    database_url: &str,
+    sites: i64,
+    history: bool,
+) -> anyhow::Result<f64> {
     // Every site runs the current configuration (its ETag, as the bench's own site gets it).
     let http = reqwest::Client::new();
     let token = bench.token(&http).await?;
-    let config = http.get(bench.url("/config")).bearer_auth(&token).send().await?;
+    let config = http
+        .get(bench.url("/config"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
     let hash = config
         .headers()
         .get("etag")
@@ -35,7 +44,9 @@ pub async fn fill(bench: &Bench, database_url: &str, sites: i64, history: bool) 
     let started = Instant::now();
     let now = SystemClock.now_ms();
     let mut conn = sqlx::SqliteConnection::connect(database_url).await?;
-    let numbers = format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {sites})");
+    let numbers = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {sites})"
+    );
     let statements = [
         format!("{numbers} INSERT INTO oauth_clients (id, client_id, tenant_id, name, secret_hash, scopes, created_at) \
              SELECT 100000 + i, 'kxc_fleet_' || i, $1, 'Store ' || i, 'x', 'sync:write config:read', $2 FROM n"),
@@ -56,7 +67,9 @@ pub async fn fill(bench: &Bench, database_url: &str, sites: i64, history: bool) 
     }
     if history {
         let slots = HISTORY_MS / HISTORY_EVERY_MS;
-        let grid = format!("{numbers}, k(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM k WHERE j < {slots})");
+        let grid = format!(
+            "{numbers}, k(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM k WHERE j < {slots})"
+        );
         let batches = format!("{grid} INSERT INTO sync_batches (batch_id, tenant_id, client_pk, idempotency_key, \
              received_at, records, applied, duplicate, stale, rejected, duration_us, outcome) \
              SELECT 'b' || i || '-' || j, $1, 100000 + i, NULL, $2 - j * {HISTORY_EVERY_MS} + i % 1000, \
@@ -66,7 +79,11 @@ pub async fn fill(bench: &Bench, database_url: &str, sites: i64, history: bool) 
              SELECT 1000000 + i * 100 + j, $2 - j * {HISTORY_EVERY_MS} + i % 1000, $1, 'kxc_fleet_' || i, 'bench', \
              '127.0.0.1', 'token.issued', 'success', '{{}}', 'p', 'h' FROM n, k");
         for sql in [batches, tokens] {
-            sqlx::query(&sql).bind(bench.tenant_id).bind(now).execute(&mut conn).await?;
+            sqlx::query(&sql)
+                .bind(bench.tenant_id)
+                .bind(now)
+                .execute(&mut conn)
+                .await?;
         }
         sqlx::query("UPDATE audit_chain SET seq = (SELECT MAX(id) FROM audit_logs) WHERE id = 1")
             .execute(&mut conn)
@@ -78,11 +95,20 @@ pub async fn fill(bench: &Bench, database_url: &str, sites: i64, history: bool) 
 
 /// p95 of `GET /admin/sites` (µs), with an admin credential of the bench's tenant; also
 /// checks every site is listed.
-pub async fn admin_sites_p95(bench: &Bench, http: &reqwest::Client, sites: usize) -> anyhow::Result<(f64, bool)> {
+pub async fn admin_sites_p95(
+    bench: &Bench,
+    http: &reqwest::Client,
+    sites: usize,
+) -> anyhow::Result<(f64, bool)> {
     let admin = bench
         .app
         .sites
-        .register_client(&RequestContext::cli(), bench.tenant_id, "Bench admin", &"clients:admin".parse::<ScopeSet>()?)
+        .register_client(
+            &RequestContext::cli(),
+            bench.tenant_id,
+            "Bench admin",
+            &"clients:admin".parse::<ScopeSet>()?,
+        )
         .await?;
     let body: serde_json::Value = http
         .post(bench.url("/oauth/token"))
@@ -94,7 +120,13 @@ pub async fn admin_sites_p95(bench: &Bench, http: &reqwest::Client, sites: usize
         .await?;
     let token = body["access_token"].as_str().unwrap_or_default().to_owned();
     let url = bench.url("/admin/sites");
-    let listed: serde_json::Value = http.get(&url).bearer_auth(&token).send().await?.json().await?;
+    let listed: serde_json::Value = http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
     // The fleet, plus the bench's own site.
     let complete = listed["sites"].as_array().map_or(0, Vec::len) == sites + 1;
     let (samples, failed) = latencies_us(http, 40, |h| h.get(&url).bearer_auth(&token)).await?;

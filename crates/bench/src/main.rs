@@ -271,7 +271,10 @@ fn fleet_server(
     sites: i64,
     history: bool,
 ) -> anyhow::Result<Bench> {
-    let url = format!("sqlite://{}", dir.join(format!("fleet-{sites}.db")).display());
+    let url = format!(
+        "sqlite://{}",
+        dir.join(format!("fleet-{sites}.db")).display()
+    );
     let bench = Bench::start(server_rt, &url)?;
     let seconds = client_rt.block_on(fleet::fill(&bench, &url, sites, history))?;
     println!("     ({sites} sites written in {seconds:.1} s)");

@@ -9,7 +9,9 @@ use sqlx::QueryBuilder;
 
 use crate::dialect::{sql, Dialect, PushParam, Statement};
 use crate::sql_store::Connections;
-use crate::{Alert, AlertChanges, AlertQuery, MetricCount, SiteSignals, StoreResult};
+use crate::{
+    Alert, AlertChanges, AlertQuery, Backend, MetricCount, SiteSignals, StoreError, StoreResult,
+};
 
 const TAKE_LEASE: &str = "UPDATE detection_lease SET holder = $1, until_ms = $2 \
      WHERE id = 1 AND (until_ms < $3 OR holder = $1 OR $4)";
@@ -28,7 +30,8 @@ const SITES: &str = "SELECT c.id, c.tenant_id, c.client_id, c.name, c.created_at
 /// Per site and bucket of `$2` ms since `$1`: failed authentications, tokens issued,
 /// records refused and batches refused. Sparse: buckets with nothing do not come back.
 const COUNTS: &str = "\
-     SELECT c.id, 'auth_failures', l.at / $2, CAST(COUNT(*) AS BIGINT) FROM audit_logs l \
+     SELECT c.id AS client_pk, 'auth_failures' AS metric, l.at / $2 AS bucket, \
+       CAST(COUNT(*) AS BIGINT) AS n FROM audit_logs l \
        JOIN oauth_clients c ON c.client_id = l.client_id \
        WHERE l.event = 'auth.client.failure' AND l.at >= $1 GROUP BY 1, 3 \
      UNION ALL \
@@ -123,25 +126,58 @@ pub(crate) async fn sites<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<Si
         .collect())
 }
 
+/// The metrics [`COUNTS`] names, as [`MetricCount::metric`] holds them.
+const METRICS: [&str; 4] = [
+    "auth_failures",
+    "tokens_issued",
+    "rejected_records",
+    "refused_batches",
+];
+
 pub(crate) async fn counts<D: Dialect>(
     db: &Connections<D>,
     since: UnixMillis,
     bucket_ms: i64,
 ) -> StoreResult<Vec<MetricCount>> {
-    let rows: Vec<(i64, String, i64, i64)> = sql(COUNTS)
+    // One row per site and metric, its buckets as `bucket:count` pairs: two weeks of a
+    // site's hours come back as one row rather than hundreds (rows are what reading costs).
+    let pairs = match D::BACKEND {
+        Backend::Sqlite => "group_concat(bucket || ':' || n, ',')",
+        Backend::Postgres => "string_agg(bucket || ':' || n, ',')",
+    };
+    let grouped =
+        format!("SELECT client_pk, metric, {pairs} FROM ({COUNTS}) c GROUP BY client_pk, metric");
+    let rows: Vec<(i64, String, String)> = sql(&grouped)
         .bind(since)
         .bind(bucket_ms)
         .fetch_all(db.read())
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(client_pk, metric, bucket, count)| MetricCount {
-            client_pk,
-            metric,
-            bucket,
-            count,
-        })
-        .collect())
+    let mut counts = Vec::new();
+    for (client_pk, metric, pairs) in rows {
+        let metric = METRICS
+            .into_iter()
+            .find(|m| *m == metric)
+            .ok_or_else(|| undecodable(&metric))?;
+        for pair in pairs.split(',') {
+            let parsed = pair
+                .split_once(':')
+                .and_then(|(b, n)| Some((b.parse().ok()?, n.parse().ok()?)));
+            let (bucket, count) = parsed.ok_or_else(|| undecodable(pair))?;
+            counts.push(MetricCount {
+                client_pk,
+                metric,
+                bucket,
+                count,
+            });
+        }
+    }
+    Ok(counts)
+}
+
+fn undecodable(text: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(
+        format!("not a metric count: {text:?}").into(),
+    ))
 }
 
 type AlertRow = (

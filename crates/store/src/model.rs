@@ -528,7 +528,7 @@ pub struct SiteSignals {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricCount {
     pub client_pk: i64,
-    pub metric: String,
+    pub metric: &'static str,
     pub bucket: i64,
     pub count: i64,
 }

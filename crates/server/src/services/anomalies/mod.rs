@@ -394,7 +394,7 @@ fn watched_counts(
     let mut hourly: HashMap<(i64, &str), Vec<i64>> = HashMap::new();
     for c in history {
         hourly
-            .entry((c.client_pk, c.metric.as_str()))
+            .entry((c.client_pk, c.metric))
             .or_default()
             .push(c.count);
     }
