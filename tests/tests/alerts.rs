@@ -287,6 +287,7 @@ async fn a_site_still_running_an_earlier_configuration_past_its_grace_is_named(b
         )
         .await;
     let admin = server.access_token(&admin).await;
+    let a_id = a.client_id.clone();
     let (a, b) = (server.access_token(&a).await, server.access_token(&b).await);
     let old_hash = config_hash(&server, &b).await;
     // The admin publishes a change; A picks it up, B keeps running the earlier one.
@@ -299,6 +300,16 @@ async fn a_site_still_running_an_earlier_configuration_past_its_grace_is_named(b
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
+    // A also has a setting of its own, so it runs a configuration of its own.
+    let own = server
+        .http
+        .put(server.endpoint("/config/entries"))
+        .bearer_auth(&admin)
+        .json(&json!({"scope": format!("client:{a_id}"), "key": "site.note", "value": "back door"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
     let new_hash = config_hash(&server, &a).await;
     assert_ne!(new_hash, old_hash);
     // Within the grace (30 minutes; three 5-minute intervals are less) drift is usual.
@@ -333,10 +344,12 @@ async fn a_site_still_running_an_earlier_configuration_past_its_grace_is_named(b
         "{open:?}"
     );
     // B catches up; ten usual minutes later the alert resolves by itself.
-    beat(&server, &b, &new_hash).await;
+    let b_hash = config_hash(&server, &b).await;
+    assert_ne!(b_hash, new_hash, "A's own setting is A's alone");
+    beat(&server, &b, &b_hash).await;
     clock.advance(11 * MINUTE);
     beat(&server, &a, &new_hash).await;
-    beat(&server, &b, &new_hash).await;
+    beat(&server, &b, &b_hash).await;
     assert_eq!(server.app.anomalies.pass(false).await.unwrap().resolved, 1);
     assert!(alerts(&server, &admin, "?state=open").await.is_empty());
 }

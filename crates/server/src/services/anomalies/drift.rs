@@ -11,8 +11,8 @@ use super::{three_intervals, Anomalies, Finding};
 use crate::context::RequestContext;
 
 impl Anomalies {
-    /// The drifting sites past their grace: the configuration is read once per tenant, each
-    /// site's expected hash made from it (no query per site).
+    /// The drifting sites past their grace: the configuration is read once per tenant, and
+    /// layered once for the sites without settings of their own (no query per site).
     pub(super) async fn drift(&self, sites: &[SiteSignals]) -> Vec<Finding> {
         let ctx = RequestContext::background("anomalies");
         let mut by_tenant: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
@@ -30,22 +30,23 @@ impl Anomalies {
                     continue;
                 }
             };
+            let expected = match self.configurations.expected_runs(
+                &ctx,
+                &current,
+                members.iter().map(|&i| sites[i].client_id.as_str()),
+            ) {
+                Ok(expected) => expected,
+                Err(err) => {
+                    tracing::warn!(tenant_id, error = %err, "config drift not checked: the configuration could not be read");
+                    continue;
+                }
+            };
             for i in members {
                 let site = &sites[i];
-                let expected = match self.configurations.effective_from(
-                    &ctx,
-                    &current,
-                    &site.client_id,
-                ) {
-                    Ok(effective) => effective,
-                    Err(err) => {
-                        tracing::warn!(tenant_id, error = %err, "config drift not checked: the configuration could not be read");
-                        break;
-                    }
-                };
+                let run = &expected[site.client_id.as_str()];
                 let drifting = Drifting {
-                    expected_hash: &expected.config.content_hash(),
-                    version: &expected.version,
+                    expected_hash: &run.hash,
+                    version: &run.version,
                     published_at: current.published_at,
                 };
                 findings.extend(drifting.past_grace(i, site, self.drift_grace_ms));

@@ -6,7 +6,7 @@ mod dry_run;
 mod history;
 mod master_keys;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use kendrix_core::config::{check_key, check_value, ConfigValue, EffectiveConfig, MASKED};
@@ -164,6 +164,38 @@ pub struct CurrentEntries {
     pub published_at: UnixMillis,
 }
 
+/// What a client should run, in brief: for the fleet's drift and schedule, and the drift
+/// detector.
+#[derive(Debug, Clone)]
+pub struct ExpectedRun {
+    /// The content hash of its configuration (the ETag of `GET /config`).
+    pub hash: String,
+    /// `<global version>.<tenant version>`.
+    pub version: String,
+    /// `sync.interval_seconds`, if set to a whole number.
+    pub interval_secs: Option<i64>,
+}
+
+impl ExpectedRun {
+    fn of(effective: &Effective) -> Self {
+        Self {
+            hash: effective.config.content_hash(),
+            version: effective.version.clone(),
+            interval_secs: configured_interval(&effective.config),
+        }
+    }
+}
+
+/// `sync.interval_seconds` of a configuration, if set to a whole number.
+fn configured_interval(config: &EffectiveConfig) -> Option<i64> {
+    match config.0.get("sync.interval_seconds")? {
+        ConfigValue::Number(n) => n.as_i64(),
+        ConfigValue::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .filter(|secs| *secs > 0)
+}
+
 /// What a client receives when it asks for its configuration.
 pub struct ClientConfig {
     pub effective: Effective,
@@ -312,6 +344,41 @@ impl Configurations {
             version: format!("{global_version}.{tenant_version}"),
             revealed,
         })
+    }
+
+    /// What each of `client_ids` should run, from its tenant's current entries: layered
+    /// (and hashed) once for every client without settings of its own, and again only for
+    /// each client with some — the fleet and the drift detector ask for thousands at once.
+    pub fn expected_runs<'a>(
+        &self,
+        ctx: &RequestContext,
+        current: &CurrentEntries,
+        client_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<&'a str, ExpectedRun>, ConfigError> {
+        let own: std::collections::HashSet<&str> = current
+            .tenant
+            .iter()
+            .map(|row| row.scope.as_str())
+            .filter(|scope| *scope != "tenant")
+            .collect();
+        let mut shared: Option<ExpectedRun> = None;
+        let mut runs = HashMap::new();
+        for client_id in client_ids {
+            let run = if own.contains(client_id) {
+                ExpectedRun::of(&self.effective_from(ctx, current, client_id)?)
+            } else {
+                match &shared {
+                    Some(run) => run.clone(),
+                    None => {
+                        // No row names this client: it runs what the tenant runs.
+                        let run = ExpectedRun::of(&self.effective_from(ctx, current, client_id)?);
+                        shared.insert(run).clone()
+                    }
+                }
+            };
+            runs.insert(client_id, run);
+        }
+        Ok(runs)
     }
 
     /// A client's effective configuration as it asks for it: `held` tells whether it already

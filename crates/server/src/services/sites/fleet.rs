@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use kendrix_core::admin::SiteSummary;
-use kendrix_core::config::ConfigValue;
 use kendrix_core::UnixMillis;
 use kendrix_store::{BatchFigures, Client, SiteActivity};
 use serde::Serialize;
@@ -14,6 +13,7 @@ use utoipa::ToSchema;
 use super::{ReportedRun, SiteError, Sites};
 use crate::context::RequestContext;
 use crate::services::authorizer::Caller;
+use crate::services::configurations::ExpectedRun;
 use crate::services::Within;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -94,24 +94,20 @@ impl Sites {
                     .push(format!("alert: {}", alert.summary));
             }
         }
+        let expected = self
+            .configurations
+            .expected_runs(ctx, &current, clients.iter().map(|c| c.client_id.as_str()))
+            .map_err(config_failure(ctx))?;
         let mut views = Vec::with_capacity(clients.len());
-        for client in clients {
+        for client in &clients {
             if client.is_admin() && !include_admins {
                 continue;
             }
-            let effective = self
-                .configurations
-                .effective_from(ctx, &current, &client.client_id)
-                .map_err(config_failure(ctx))?;
-            let expected = Expected {
-                hash: effective.config.content_hash(),
-                version: effective.version,
-                interval_secs: configured_interval(&effective.config),
-            };
+            let expected = &expected[client.client_id.as_str()];
             let none = SiteActivity::default();
             let site_activity = activity.get(&client.pk).unwrap_or(&none);
             let reported = reported.get(&client.client_id).map(String::as_str);
-            let mut site = view(&client, site_activity, reported, &expected, now);
+            let mut site = view(client, site_activity, reported, expected, now);
             if let Some(reasons) = alerted.remove(&client.client_id) {
                 site.needs_attention.extend(reasons);
             }
@@ -171,34 +167,17 @@ impl Sites {
     }
 }
 
-/// What a site should run now.
-struct Expected {
-    hash: String,
-    version: String,
-    interval_secs: Option<i64>,
-}
-
 fn config_failure(
     ctx: &RequestContext,
 ) -> impl Fn(crate::services::configurations::ConfigError) -> SiteError + '_ {
     move |err| SiteError::Failed(ctx.failure(err))
 }
 
-/// `sync.interval_seconds` of a site's configuration, if set to a whole number.
-fn configured_interval(config: &kendrix_core::config::EffectiveConfig) -> Option<i64> {
-    match config.0.get("sync.interval_seconds")? {
-        ConfigValue::Number(n) => n.as_i64(),
-        ConfigValue::String(s) => s.parse().ok(),
-        _ => None,
-    }
-    .filter(|secs| *secs > 0)
-}
-
 fn view(
     client: &Client,
     activity: &SiteActivity,
     reported_hash: Option<&str>,
-    expected: &Expected,
+    expected: &ExpectedRun,
     now: UnixMillis,
 ) -> SiteSummary {
     let status = activity.status.as_ref();
