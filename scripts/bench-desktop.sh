@@ -12,11 +12,12 @@ mkdir -p "$target/bench"
 
 if [ "${KENDRIX_IN_SESSION:-}" != "1" ]; then
   bash scripts/release.sh >/dev/null
-  (cd crates/bench/minimal-tauri && CARGO_TARGET_DIR="$target/minimal" "$root/ui/node_modules/.bin/tauri" build --bundles deb >/dev/null)
+  (cd crates/bench/minimal-tauri && CARGO_TARGET_DIR="$target/minimal" "$root/ui/node_modules/.bin/tauri" build --bundles deb -- --profile desktop-release >/dev/null)
   exec bash scripts/with-session.sh bash "$0" "$@"
 fi
 
-deb_size() { stat -c %s "$(ls -1 "$1"/release/bundle/deb/*.deb | head -n1)"; }
+# Both built with the same profile, desktop-release.
+deb_size() { stat -c %s "$(ls -1 "$1"/desktop-release/bundle/deb/*.deb | head -n1)"; }
 tree_rss_kb() { # the process and all its descendants
   local total=0 pid
   for pid in $1 $(pgrep -P "$1"); do
@@ -36,7 +37,7 @@ idle_rss() { # binary → KiB after 10 s of idling
 }
 
 app_deb=$(deb_size "$target"); base_deb=$(deb_size "$target/minimal")
-app_rss=$(idle_rss "$target/release/kendrix-desktop"); base_rss=$(idle_rss "$target/minimal/release/minimal-tauri")
+app_rss=$(idle_rss "$target/desktop-release/kendrix-desktop"); base_rss=$(idle_rss "$target/minimal/desktop-release/minimal-tauri")
 python3 - "$app_rss" "$base_rss" "$app_deb" "$base_deb" "$target/bench/s9.json" <<'PY'
 import json, sys
 app_rss, base_rss, app_deb, base_deb = map(int, sys.argv[1:5])
