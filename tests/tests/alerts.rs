@@ -228,16 +228,13 @@ async fn a_site_that_goes_quiet_or_piles_up_is_named(backend: Backend) {
     // Both sites sync every 5 minutes and report it; B's oldest record has waited 2 hours.
     for (site, oldest) in [(&a, None), (&b, Some(clock.now_ms() - 2 * HOUR))] {
         let token = server.access_token(site).await;
-        let beat = server
-            .http
-            .post(server.endpoint("/sync/heartbeat"))
-            .bearer_auth(&token)
-            .json(&json!({"agent_version": "0.1.0", "queue_depth": if oldest.is_some() { 40 } else { 0 },
-                          "oldest_pending_ms": oldest, "dead_letters": 0, "interval_secs": 300}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(beat.status(), 204);
+        heartbeat(
+            &server,
+            &token,
+            json!({"agent_version": "0.1.0", "queue_depth": if oldest.is_some() { 40 } else { 0 },
+                   "oldest_pending_ms": oldest, "dead_letters": 0, "interval_secs": 300}),
+        )
+        .await;
     }
     server.app.anomalies.pass(false).await.unwrap();
     let open = alerts(&server, &admin, "").await;
@@ -260,20 +257,24 @@ async fn a_site_that_goes_quiet_or_piles_up_is_named(backend: Backend) {
         .contains("silent for 16 minutes"));
 }
 
-/// A site's heartbeat saying it runs the configuration with `hash`.
-async fn beat(server: &TestServer, token: &str, hash: &str) {
+/// A site's heartbeat, accepted.
+async fn heartbeat(server: &TestServer, token: &str, body: Value) {
     let beat = server
         .http
         .post(server.endpoint("/sync/heartbeat"))
         .bearer_auth(token)
-        .json(
-            &json!({"agent_version": "0.1.0", "queue_depth": 0, "dead_letters": 0,
-                      "interval_secs": 300, "config_hash": hash}),
-        )
+        .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(beat.status(), 204);
+}
+
+/// A site's heartbeat saying it runs the configuration with `hash`.
+async fn beat(server: &TestServer, token: &str, hash: &str) {
+    let body = json!({"agent_version": "0.1.0", "queue_depth": 0, "dead_letters": 0,
+                      "interval_secs": 300, "config_hash": hash});
+    heartbeat(server, token, body).await;
 }
 
 async fn a_site_still_running_an_earlier_configuration_past_its_grace_is_named(backend: Backend) {

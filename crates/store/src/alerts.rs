@@ -18,8 +18,9 @@ const TAKE_LEASE: &str = "UPDATE detection_lease SET holder = $1, until_ms = $2 
 
 /// Every site that can sync (not revoked), with what tells whether it went quiet and the
 /// configuration it last said it runs.
-const SITES: &str = "SELECT c.id, c.tenant_id, c.client_id, c.name, c.created_at, v.last_at, \
-     s.received_at, s.interval_secs, s.oldest_pending_at, r.config_hash, r.reported_at \
+const SITES: &str = "SELECT c.id AS client_pk, c.tenant_id, c.client_id, c.name, c.created_at, \
+     v.last_at AS last_batch_at, s.received_at AS heartbeat_at, s.interval_secs, \
+     s.oldest_pending_at, r.config_hash, r.reported_at AS config_reported_at \
      FROM oauth_clients c \
      LEFT JOIN (SELECT client_pk, MAX(updated_at) AS last_at FROM sync_versions \
                 GROUP BY client_pk) v ON v.client_pk = c.id \
@@ -76,54 +77,8 @@ pub(crate) async fn take_lease<D: Dialect>(
     Ok(taken == 1)
 }
 
-type SiteRow = (
-    i64,
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-);
-
 pub(crate) async fn sites<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<SiteSignals>> {
-    let rows: Vec<SiteRow> = sql(SITES).fetch_all(db.read()).await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                client_pk,
-                tenant_id,
-                client_id,
-                name,
-                created_at,
-                last_batch_at,
-                heartbeat_at,
-                interval_secs,
-                oldest_pending_at,
-                config_hash,
-                config_reported_at,
-            )| {
-                SiteSignals {
-                    client_pk,
-                    tenant_id,
-                    client_id,
-                    name,
-                    created_at,
-                    last_batch_at,
-                    heartbeat_at,
-                    interval_secs,
-                    oldest_pending_at,
-                    config_hash,
-                    config_reported_at,
-                }
-            },
-        )
-        .collect())
+    sql(SITES).fetch_all(db.read()).await
 }
 
 /// The metrics [`COUNTS`] names, as [`MetricCount::metric`] holds them.

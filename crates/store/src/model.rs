@@ -505,7 +505,7 @@ pub struct AuthBucket {
 }
 
 /// One site as anomaly detection sees it: what tells whether it went quiet or piles up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SiteSignals {
     pub client_pk: i64,
     pub tenant_id: i64,

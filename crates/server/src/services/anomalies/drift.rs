@@ -9,6 +9,7 @@ use kendrix_store::SiteSignals;
 
 use super::{three_intervals, Anomalies, Finding};
 use crate::context::RequestContext;
+use crate::services::configurations::ExpectedRun;
 
 impl Anomalies {
     /// The drifting sites past their grace: the configuration is read once per tenant, and
@@ -44,48 +45,43 @@ impl Anomalies {
             for i in members {
                 let site = &sites[i];
                 let run = &expected[site.client_id.as_str()];
-                let drifting = Drifting {
-                    expected_hash: &run.hash,
-                    version: &run.version,
-                    published_at: current.published_at,
-                };
-                findings.extend(drifting.past_grace(i, site, self.drift_grace_ms));
+                findings.extend(past_grace(
+                    run,
+                    current.published_at,
+                    i,
+                    site,
+                    self.drift_grace_ms,
+                ));
             }
         }
         findings
     }
 }
 
-/// The configuration a site should run, and since when.
-struct Drifting<'a> {
-    expected_hash: &'a str,
-    version: &'a str,
+/// A finding when the site's last report, made more than three of its intervals (the grace
+/// setting at least) after the configuration it should run (`run`) was published, names
+/// another.
+fn past_grace(
+    run: &ExpectedRun,
     published_at: UnixMillis,
-}
-
-impl Drifting<'_> {
-    /// A finding when the site's last report, made more than three of its intervals (the
-    /// grace setting at least) after the current configuration was published, names another.
-    fn past_grace(&self, i: usize, site: &SiteSignals, grace_floor_ms: i64) -> Option<Finding> {
-        let (hash, reported_at) = (site.config_hash.as_deref()?, site.config_reported_at?);
-        if hash == self.expected_hash {
-            return None;
-        }
-        let (_, grace_ms) = three_intervals(site, grace_floor_ms);
-        let behind = reported_at - self.published_at;
-        (behind > grace_ms).then(|| Finding {
-            kind: "config_drift",
-            site: Some(i),
-            tenant: Some(site.tenant_id),
-            observed: (behind / 60_000) as f64,
-            baseline: (grace_ms / 60_000) as f64,
-            summary: format!(
-                "{}: still ran an earlier configuration {} minutes after version {} was published (unusual after {})",
-                site.name,
-                behind / 60_000,
-                self.version,
-                grace_ms / 60_000
-            ),
-        })
+    i: usize,
+    site: &SiteSignals,
+    grace_floor_ms: i64,
+) -> Option<Finding> {
+    let (hash, reported_at) = (site.config_hash.as_deref()?, site.config_reported_at?);
+    if hash == run.hash {
+        return None;
     }
+    let (_, grace_ms) = three_intervals(site, grace_floor_ms);
+    let behind = reported_at - published_at;
+    (behind > grace_ms).then(|| {
+        let summary = format!(
+            "{}: still ran an earlier configuration {} minutes after version {} was published (unusual after {})",
+            site.name,
+            behind / 60_000,
+            run.version,
+            grace_ms / 60_000
+        );
+        Finding::late("config_drift", i, site, behind, grace_ms, summary)
+    })
 }

@@ -164,6 +164,27 @@ struct Finding {
     summary: String,
 }
 
+impl Finding {
+    /// A site's time past its limit, both counted in whole minutes.
+    fn late(
+        kind: &'static str,
+        i: usize,
+        site: &SiteSignals,
+        late_ms: i64,
+        limit_ms: i64,
+        summary: String,
+    ) -> Self {
+        Self {
+            kind,
+            site: Some(i),
+            tenant: Some(site.tenant_id),
+            observed: (late_ms / 60_000) as f64,
+            baseline: (limit_ms / 60_000) as f64,
+            summary,
+        }
+    }
+}
+
 impl Anomalies {
     pub fn new(
         store: Arc<dyn Store>,
@@ -524,19 +545,15 @@ fn stale(i: usize, site: &SiteSignals, now: UnixMillis) -> Option<Finding> {
     let last = site.last_batch_at.max(site.heartbeat_at)?;
     let (interval_ms, limit) = three_intervals(site, 15 * 60_000);
     let silent = now - last;
-    (silent > limit).then(|| Finding {
-        kind: "stale",
-        site: Some(i),
-        tenant: Some(site.tenant_id),
-        observed: (silent / 60_000) as f64,
-        baseline: (limit / 60_000) as f64,
-        summary: format!(
+    (silent > limit).then(|| {
+        let summary = format!(
             "{}: silent for {} minutes (it syncs every {} minutes; unusual after {})",
             site.name,
             silent / 60_000,
             interval_ms / 60_000,
             limit / 60_000
-        ),
+        );
+        Finding::late("stale", i, site, silent, limit, summary)
     })
 }
 
@@ -545,17 +562,13 @@ fn stale(i: usize, site: &SiteSignals, now: UnixMillis) -> Option<Finding> {
 fn backlog(i: usize, site: &SiteSignals) -> Option<Finding> {
     let waited = site.heartbeat_at? - site.oldest_pending_at?;
     let (_, limit) = three_intervals(site, 30 * 60_000);
-    (waited > limit).then(|| Finding {
-        kind: "backlog",
-        site: Some(i),
-        tenant: Some(site.tenant_id),
-        observed: (waited / 60_000) as f64,
-        baseline: (limit / 60_000) as f64,
-        summary: format!(
+    (waited > limit).then(|| {
+        let summary = format!(
             "{}: its oldest waiting record had waited {} minutes at its last heartbeat (unusual after {})",
             site.name,
             waited / 60_000,
             limit / 60_000
-        ),
+        );
+        Finding::late("backlog", i, site, waited, limit, summary)
     })
 }

@@ -1,10 +1,11 @@
 import { useState } from 'react';
-import { onEvent, revealFile, type SavedFile } from '../../../api';
+import { onEvent, type SavedFile } from '../../../api';
 import { exportAudit, type AuditQuery, type ExportProgress } from '../../../apiAdmin';
 import { ErrorBanner } from '../../../components/States';
 import { asCommandError } from '../../../lib/errors';
 import { formatBytes } from '../../../lib/time';
 import { t } from '../../../messages';
+import { SavedResult } from './SavedResult';
 
 type Format = 'csv' | 'ndjson';
 
@@ -35,14 +36,6 @@ export function AuditExport({ query }: { query: AuditQuery }) {
     }
   };
 
-  const open = async (path: string) => {
-    try {
-      await revealFile(path);
-    } catch (e) {
-      setError(asCommandError(e).message);
-    }
-  };
-
   return (
     <div className="admin-export">
       <div className="admin-toolbar">
@@ -60,15 +53,7 @@ export function AuditExport({ query }: { query: AuditQuery }) {
             {t('admin.audit.exporting', { size: formatBytes(bytes) })}
           </span>
         )}
-        {saved && (
-          <span data-testid="audit-export-result" className="admin-export-result">
-            <span className="admin-wrap">{t('admin.audit.saved', { path: saved.path })}</span>
-            {' · '}
-            <button type="button" className="button-small admin-link-button" data-testid="audit-export-open" onClick={() => void open(saved.path)}>
-              {t('admin.audit.open_folder')}
-            </button>
-          </span>
-        )}
+        {saved && <SavedResult testId="audit-export" text={t('admin.audit.saved', { path: saved.path })} path={saved.path} onError={setError} />}
         {cancelled && <span className="muted">{t('admin.audit.export_cancelled')}</span>}
       </div>
       {error && <ErrorBanner message={error} />}

@@ -1,9 +1,9 @@
 import { useState } from 'react';
-import { revealFile } from '../../../api';
 import { saveReport, type SavedReport } from '../../../apiAdmin';
 import { ErrorBanner } from '../../../components/States';
 import { asCommandError } from '../../../lib/errors';
 import { t } from '../../../messages';
+import { SavedResult } from './SavedResult';
 
 const DAY_MS = 86_400_000;
 const PERIODS = [7, 30, 90, 365] as const;
@@ -33,14 +33,6 @@ export function AuditReport() {
     }
   };
 
-  const open = async (path: string) => {
-    try {
-      await revealFile(path);
-    } catch (e) {
-      setError(asCommandError(e).message);
-    }
-  };
-
   return (
     <div className="admin-export">
       <div className="admin-toolbar">
@@ -61,15 +53,7 @@ export function AuditReport() {
             {t('admin.report.making')}
           </span>
         )}
-        {saved && (
-          <span data-testid="audit-report-result" className="admin-export-result">
-            <span className="admin-wrap">{t('admin.report.saved', { path: saved.report.path })}</span>
-            {' · '}
-            <button type="button" className="button-small admin-link-button" data-testid="audit-report-open" onClick={() => void open(saved.report.path)}>
-              {t('admin.audit.open_folder')}
-            </button>
-          </span>
-        )}
+        {saved && <SavedResult testId="audit-report" text={t('admin.report.saved', { path: saved.report.path })} path={saved.report.path} onError={setError} />}
         {cancelled && <span className="muted">{t('admin.report.cancelled')}</span>}
       </div>
       {error && <ErrorBanner message={error} />}
