@@ -103,8 +103,45 @@ export interface Rotation {
   previous_secret_until_ms: number | null;
 }
 
-export async function sites(): Promise<SiteSummary[]> {
-  return (await request<{ sites: SiteSummary[] }>('GET', '/admin/sites')).sites;
+/** One page of the fleet (`GET /admin/sites`) and how many sites the tenant has. */
+export interface FleetPage {
+  /** Those needing attention first, then the well, then the revoked; by name. */
+  sites: SiteSummary[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next_after: string | null;
+  counts: { sites: number; needs_attention: number; revoked: number };
+}
+
+export interface FleetQuery {
+  /** Only the sites that need attention. */
+  attention?: boolean;
+  /** Words each site's name or client id contains. */
+  q?: string;
+  /** The previous page's `next_after`. */
+  after?: string | null;
+  /** 1 to 500; the server's default is 100. */
+  limit?: number;
+}
+
+export function sites(query: FleetQuery = {}): Promise<FleetPage> {
+  return request<FleetPage>(
+    'GET',
+    `/admin/sites${queryString({ attention: query.attention || null, q: query.q?.trim(), after: query.after, limit: query.limit })}`,
+  );
+}
+
+/** A client of the tenant by name (`GET /admin/site-names`): for naming ids wherever they appear. */
+export interface SiteName {
+  client_id: string;
+  name: string;
+  /** `site` or `admin`. */
+  role: string;
+  /** `active` or `revoked`. */
+  status: string;
+}
+
+export async function siteNames(): Promise<SiteName[]> {
+  return (await request<{ names: SiteName[] }>('GET', '/admin/site-names')).names;
 }
 
 export function site(clientId: string): Promise<SiteDetail> {

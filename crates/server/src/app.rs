@@ -259,10 +259,16 @@ impl App {
         for pass in 0u64.. {
             tick.tick().await;
             match self.anomalies.pass_if_leader(&holder, pass % 60 == 0).await {
-                Ok(Some(report)) if report.opened + report.resolved > 0 => {
-                    tracing::info!(?report, "anomaly detection pass")
+                Ok(Some(report)) => {
+                    if report.opened + report.resolved > 0 {
+                        tracing::info!(?report, "anomaly detection pass");
+                    }
+                    // The fleet's order follows the pass (its open alerts are reasons too).
+                    if let Err(err) = self.sites.rank_fleet().await {
+                        tracing::warn!(error = %err, "ranking the fleet failed; will retry");
+                    }
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(err) => tracing::warn!(error = %err, "anomaly detection failed; will retry"),
             }
         }

@@ -207,6 +207,17 @@ pub(crate) async fn list<D: Dialect>(
             .push(" AND c.client_id = ")
             .push_param(client.clone());
     }
+    if let Some(pks) = &query.client_pks {
+        if pks.is_empty() {
+            return Ok(Vec::new());
+        }
+        select.push(" AND a.client_pk IN (");
+        let mut list = select.separated(", ");
+        for pk in pks {
+            list.push_param(*pk);
+        }
+        select.push(")");
+    }
     select
         .push(" ORDER BY CASE WHEN a.resolved_at IS NULL THEN 0 ELSE 1 END, a.opened_at DESC, a.id DESC LIMIT ")
         .push_param(query.limit);

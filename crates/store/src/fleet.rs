@@ -5,10 +5,15 @@ use std::collections::HashMap;
 
 use kendrix_core::{AuditDraft, UnixMillis};
 
-use crate::dialect::{sql, Dialect};
+use sqlx::QueryBuilder;
+
+use crate::dialect::{sql, Decoded, Dialect, PushParam, Statement};
 use crate::sql_store::Connections;
 use crate::tenants::CLIENT_COLUMNS;
-use crate::{BatchFigures, Client, NewHeartbeat, SiteActivity, SiteRun, SiteStatus, StoreResult};
+use crate::{
+    BatchFigures, Client, FleetCounts, FleetPageQuery, FleetRank, NewHeartbeat, SiteActivity,
+    SiteRun, SiteStatus, StoreResult,
+};
 
 const UPSERT_STATUS: &str = "INSERT INTO site_status (client_pk, tenant_id, received_at, \
      agent_version, queue_depth, oldest_pending_at, dead_letters, config_hash, interval_secs) \
@@ -23,22 +28,99 @@ const INSERT_RUN: &str = "INSERT INTO site_runs (client_pk, started_at, finished
      ON CONFLICT (client_pk, started_at) DO NOTHING";
 pub(crate) const PRUNE_RUNS: &str = "DELETE FROM site_runs WHERE started_at < $1";
 
-const STATUSES: &str = "SELECT client_pk, received_at, agent_version, queue_depth, \
-     oldest_pending_at, dead_letters, config_hash, interval_secs \
-     FROM site_status WHERE tenant_id = $1";
-const LAST_TOKENS: &str = "SELECT client_pk, MAX(issued_at) FROM oauth_tokens \
-     WHERE tenant_id = $1 GROUP BY client_pk";
+/// One read of what admins see, for a tenant's sites or a page of them: `head` ends where
+/// the tenant is bound; `since`, the column counted from the time asked for; `site`, the
+/// column a page restricts; `tail`, its grouping.
+struct SiteRead {
+    head: &'static str,
+    since: Option<&'static str>,
+    site: &'static str,
+    tail: &'static str,
+}
+
+const STATUSES: SiteRead = SiteRead {
+    head: "SELECT client_pk, received_at, agent_version, queue_depth, oldest_pending_at, \
+           dead_letters, config_hash, interval_secs FROM site_status WHERE tenant_id = ",
+    since: None,
+    site: "client_pk",
+    tail: "",
+};
+const LAST_TOKENS: SiteRead = SiteRead {
+    head: "SELECT client_pk, MAX(issued_at) FROM oauth_tokens WHERE tenant_id = ",
+    since: None,
+    site: "client_pk",
+    tail: " GROUP BY client_pk",
+};
 /// A batch that applied moves the site's high-water marks, so their newest time is its last
 /// successful batch.
-const LAST_BATCHES: &str = "SELECT client_pk, MAX(updated_at) FROM sync_versions \
-     WHERE tenant_id = $1 GROUP BY client_pk";
-const RECENT_FIGURES: &str = "SELECT client_pk, CAST(SUM(records) AS BIGINT), \
-     CAST(SUM(rejected) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM sync_batches \
-     WHERE tenant_id = $1 AND received_at >= $2 GROUP BY client_pk";
-const AUTH_FAILURES: &str = "SELECT client_id, CAST(COUNT(*) AS BIGINT) FROM audit_logs \
-     WHERE tenant_id = $1 AND event = 'auth.client.failure' AND at >= $2 \
-     AND client_id IS NOT NULL GROUP BY client_id";
-const CLIENT_PKS: &str = "SELECT id, client_id FROM oauth_clients WHERE tenant_id = $1";
+const LAST_BATCHES: SiteRead = SiteRead {
+    head: "SELECT client_pk, MAX(updated_at) FROM sync_versions WHERE tenant_id = ",
+    since: None,
+    site: "client_pk",
+    tail: " GROUP BY client_pk",
+};
+const RECENT_FIGURES: SiteRead = SiteRead {
+    head: "SELECT client_pk, CAST(SUM(records) AS BIGINT), CAST(SUM(rejected) AS BIGINT), \
+           CAST(COUNT(*) AS BIGINT) FROM sync_batches WHERE tenant_id = ",
+    since: Some("received_at"),
+    site: "client_pk",
+    tail: " GROUP BY client_pk",
+};
+const AUTH_FAILURES: SiteRead = SiteRead {
+    head: "SELECT c.id, CAST(COUNT(*) AS BIGINT) FROM audit_logs a \
+           JOIN oauth_clients c ON c.client_id = a.client_id \
+           WHERE a.event = 'auth.client.failure' AND a.tenant_id = ",
+    since: Some("a.at"),
+    site: "c.id",
+    tail: " GROUP BY c.id",
+};
+const REPORTED_CONFIGS: SiteRead = SiteRead {
+    head: "SELECT r.client_pk, r.config_hash FROM config_reports r \
+           JOIN oauth_clients c ON c.id = r.client_pk WHERE c.tenant_id = ",
+    since: None,
+    site: "r.client_pk",
+    tail: "",
+};
+
+impl SiteRead {
+    fn statement<'a, D: Dialect>(
+        &self,
+        tenant_id: i64,
+        since: UnixMillis,
+        only: Option<&[i64]>,
+    ) -> QueryBuilder<'a, D> {
+        let mut select = QueryBuilder::<D>::new(self.head);
+        select.push_param(tenant_id);
+        if let Some(column) = self.since {
+            select.push(format!(" AND {column} >= ")).push_param(since);
+        }
+        if let Some(pks) = only {
+            select.push(format!(" AND {} IN (", self.site));
+            let mut list = select.separated(", ");
+            for pk in pks {
+                list.push_param(*pk);
+            }
+            select.push(")");
+        }
+        select.push(self.tail);
+        select
+    }
+
+    async fn fetch<D: Dialect, O: Decoded>(
+        &self,
+        db: &Connections<D>,
+        tenant_id: i64,
+        since: UnixMillis,
+        only: Option<&[i64]>,
+    ) -> StoreResult<Vec<O>> {
+        if only.is_some_and(<[i64]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut select = self.statement::<D>(tenant_id, since, only);
+        Statement::from(select.build()).fetch_all(db.read()).await
+    }
+}
+
 const RUNS: &str = "SELECT started_at, finished_at, outcome, sent, applied, refused, message \
      FROM site_runs WHERE client_pk = $1 ORDER BY started_at DESC LIMIT $2";
 const CLIENT_BATCHES: &str = "SELECT c.client_id, b.received_at, b.records, b.applied, \
@@ -97,34 +179,23 @@ pub(crate) async fn record_heartbeat<D: Dialect>(
     write.commit(&[]).await
 }
 
-/// Per client of a tenant: its latest heartbeat, last token and successful batch, and the
-/// figures since `since`. Five set-based reads, whatever the number of sites.
+/// Per client of a tenant (or of its clients `only`): its latest heartbeat, last token and
+/// successful batch, the configuration it reported, and the figures since `since`. Six
+/// set-based reads, whatever the number of sites.
 pub(crate) async fn activity<D: Dialect>(
     db: &Connections<D>,
     tenant_id: i64,
     since: UnixMillis,
+    only: Option<&[i64]>,
 ) -> StoreResult<HashMap<i64, SiteActivity>> {
-    let statuses: Vec<SiteStatus> = sql(STATUSES).bind(tenant_id).fetch_all(db.read()).await?;
-    let tokens: Vec<(i64, Option<i64>)> = sql(LAST_TOKENS)
-        .bind(tenant_id)
-        .fetch_all(db.read())
-        .await?;
-    let batches: Vec<(i64, Option<i64>)> = sql(LAST_BATCHES)
-        .bind(tenant_id)
-        .fetch_all(db.read())
-        .await?;
-    let figures: Vec<(i64, Option<i64>, Option<i64>, i64)> = sql(RECENT_FIGURES)
-        .bind(tenant_id)
-        .bind(since)
-        .fetch_all(db.read())
-        .await?;
-    let failures: Vec<(String, i64)> = sql(AUTH_FAILURES)
-        .bind(tenant_id)
-        .bind(since)
-        .fetch_all(db.read())
-        .await?;
-    let ids: Vec<(i64, String)> = sql(CLIENT_PKS).bind(tenant_id).fetch_all(db.read()).await?;
-    let clients: HashMap<String, i64> = ids.into_iter().map(|(pk, id)| (id, pk)).collect();
+    let statuses: Vec<SiteStatus> = STATUSES.fetch(db, tenant_id, since, only).await?;
+    let tokens: Vec<(i64, Option<i64>)> = LAST_TOKENS.fetch(db, tenant_id, since, only).await?;
+    let batches: Vec<(i64, Option<i64>)> = LAST_BATCHES.fetch(db, tenant_id, since, only).await?;
+    let figures: Vec<(i64, Option<i64>, Option<i64>, i64)> =
+        RECENT_FIGURES.fetch(db, tenant_id, since, only).await?;
+    let failures: Vec<(i64, i64)> = AUTH_FAILURES.fetch(db, tenant_id, since, only).await?;
+    let configs: Vec<(i64, String)> =
+        REPORTED_CONFIGS.fetch(db, tenant_id, since, only).await?;
 
     let mut activity: HashMap<i64, SiteActivity> = HashMap::new();
     for status in statuses {
@@ -143,12 +214,146 @@ pub(crate) async fn activity<D: Dialect>(
         site.rejected_recent = rejected.unwrap_or(0);
         site.batches_recent = count;
     }
-    for (client_id, count) in failures {
-        if let Some(pk) = clients.get(&client_id) {
-            activity.entry(*pk).or_default().auth_failures_recent = count;
-        }
+    for (pk, count) in failures {
+        activity.entry(pk).or_default().auth_failures_recent = count;
+    }
+    for (pk, hash) in configs {
+        activity.entry(pk).or_default().reported_config = Some(hash);
     }
     Ok(activity)
+}
+
+/// The page's cursor: where the site it starts after sorts.
+const CURSOR: &str = "SELECT CAST(fleet_rank AS BIGINT), name, client_id FROM oauth_clients \
+     WHERE tenant_id = $1 AND client_id = $2 AND fleet_rank < $3";
+const COUNTS: &str = "SELECT CAST(fleet_rank AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+     FROM oauth_clients WHERE tenant_id = $1 AND fleet_rank < $2 GROUP BY fleet_rank";
+/// How many ranks one statement sets (each binds one parameter per site).
+const RANK_CHUNK: usize = 1000;
+
+/// One page of a tenant's sites in fleet order (those needing attention, then the well,
+/// then the revoked; by name): an index range of `oauth_clients_fleet`. `None` when `after`
+/// names no site of the tenant.
+pub(crate) async fn page<D: Dialect>(
+    db: &Connections<D>,
+    query: &FleetPageQuery,
+) -> StoreResult<Option<Vec<Client>>> {
+    let admin = FleetRank::Admin as i16;
+    let mut select = QueryBuilder::<D>::new(format!(
+        "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE tenant_id = "
+    ));
+    select
+        .push_param(query.tenant_id)
+        .push(" AND fleet_rank < ")
+        .push_param(admin);
+    if let Some(after) = &query.after {
+        let cursor: Option<(i64, String, String)> = sql(CURSOR)
+            .bind(query.tenant_id)
+            .bind(after)
+            .bind(admin)
+            .fetch_optional(db.read())
+            .await?;
+        let Some((rank, name, client_id)) = cursor else {
+            return Ok(None);
+        };
+        select
+            .push(" AND (fleet_rank, name, client_id) > (")
+            .push_param(rank as i16)
+            .push(", ")
+            .push_param(name)
+            .push(", ")
+            .push_param(client_id)
+            .push(")");
+    }
+    if query.attention_only {
+        select
+            .push(" AND fleet_rank = ")
+            .push_param(FleetRank::NeedsAttention as i16);
+    }
+    for word in &query.words {
+        let pattern = format!("%{}%", like_escaped(&word.to_lowercase()));
+        select
+            .push(" AND (LOWER(name) LIKE ")
+            .push_param(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(client_id) LIKE ")
+            .push_param(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    select
+        .push(" ORDER BY fleet_rank, name, client_id LIMIT ")
+        .push_param(query.limit);
+    let clients = Statement::from(select.build())
+        .fetch_all(db.read())
+        .await?;
+    Ok(Some(clients))
+}
+
+/// `%`, `_` and the escape character itself, matched literally by `LIKE … ESCAPE '\'`.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// How many sites of a tenant sort where: one indexed count.
+pub(crate) async fn counts<D: Dialect>(
+    db: &Connections<D>,
+    tenant_id: i64,
+) -> StoreResult<FleetCounts> {
+    let rows: Vec<(i64, i64)> = sql(COUNTS)
+        .bind(tenant_id)
+        .bind(FleetRank::Admin as i16)
+        .fetch_all(db.read())
+        .await?;
+    let mut counts = FleetCounts::default();
+    for (rank, n) in rows {
+        match rank {
+            r if r == FleetRank::NeedsAttention as i64 => counts.needs_attention = n,
+            r if r == FleetRank::Well as i64 => counts.well = n,
+            _ => counts.revoked += n,
+        }
+    }
+    Ok(counts)
+}
+
+/// Sets whether active sites need attention, as a detection pass found: only rows whose
+/// rank changes are written, and never a revoked site or an admin credential (a revocation
+/// since the pass read the fleet keeps its rank).
+pub(crate) async fn set_ranks<D: Dialect>(
+    db: &Connections<D>,
+    needs_attention: &[i64],
+    well: &[i64],
+) -> StoreResult<u64> {
+    let mut write = db.begin_write().await?;
+    let mut changed = 0;
+    for (pks, rank, other) in [
+        (needs_attention, FleetRank::NeedsAttention, FleetRank::Well),
+        (well, FleetRank::Well, FleetRank::NeedsAttention),
+    ] {
+        for chunk in pks.chunks(RANK_CHUNK) {
+            let mut update = QueryBuilder::<D>::new("UPDATE oauth_clients SET fleet_rank = ");
+            update
+                .push_param(rank as i16)
+                .push(" WHERE revoked_at IS NULL AND fleet_rank = ")
+                .push_param(other as i16)
+                .push(" AND id IN (");
+            let mut list = update.separated(", ");
+            for pk in chunk {
+                list.push_param(*pk);
+            }
+            update.push(")");
+            changed += Statement::from(update.build())
+                .execute(write.on())
+                .await?;
+        }
+    }
+    write.commit(&[]).await?;
+    Ok(changed)
 }
 
 /// A site's latest reported runs, newest first.

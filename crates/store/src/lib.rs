@@ -334,13 +334,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Client>>;
     /// Stores a site's heartbeat: its latest status, its last run, the configuration it runs.
     async fn record_heartbeat(&self, heartbeat: &NewHeartbeat) -> StoreResult<()>;
-    /// What is known of each client of a tenant that has any activity, by client `pk`, with
-    /// figures counted since `since`.
+    /// What is known of each client of a tenant that has any activity (or of its clients
+    /// `only`, by `pk`), by client `pk`, with figures counted since `since`.
     async fn site_activity(
         &self,
         tenant_id: i64,
         since: UnixMillis,
+        only: Option<&[i64]>,
     ) -> StoreResult<HashMap<i64, SiteActivity>>;
+    /// One page of a tenant's sites in fleet order ([`FleetRank`], then name); `None` when
+    /// the query's `after` names no site of the tenant.
+    async fn fleet_page(&self, query: &FleetPageQuery) -> StoreResult<Option<Vec<Client>>>;
+    /// How many sites of a tenant need attention, are well, are revoked.
+    async fn fleet_counts(&self, tenant_id: i64) -> StoreResult<FleetCounts>;
+    /// Records which active sites need attention and which are well (a detection pass's
+    /// finding); writes only the ranks that change and returns how many did.
+    async fn set_fleet_ranks(&self, needs_attention: &[i64], well: &[i64]) -> StoreResult<u64>;
     /// A site's latest reported runs, newest first.
     async fn site_runs(&self, client_pk: i64, limit: i64) -> StoreResult<Vec<SiteRun>>;
     /// A site's latest batches, newest first.

@@ -238,6 +238,55 @@ pub struct SiteActivity {
     pub batches_recent: i64,
     /// Failed client authentications (wrong secret, revoked) naming this client.
     pub auth_failures_recent: i64,
+    /// The hash of the configuration it last reported running.
+    pub reported_config: Option<String>,
+}
+
+/// Where a client sorts in its tenant's fleet (`oauth_clients.fleet_rank`): the sites that
+/// need attention first, then the sites that are well, then the revoked ones; an admin
+/// credential is not a site and is never listed with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub enum FleetRank {
+    NeedsAttention = 0,
+    Well = 1,
+    Revoked = 2,
+    Admin = 3,
+}
+
+impl FleetRank {
+    /// A client just registered: a site has not synced yet, which needs attention.
+    pub fn of_new(scopes: &str) -> Self {
+        if scopes
+            .parse::<kendrix_core::ScopeSet>()
+            .is_ok_and(|s| s.is_admin())
+        {
+            Self::Admin
+        } else {
+            Self::NeedsAttention
+        }
+    }
+}
+
+/// Which sites one page of a tenant's fleet lists (sites only, never admin credentials).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetPageQuery {
+    pub tenant_id: i64,
+    /// Only the sites that need attention.
+    pub attention_only: bool,
+    /// Each word appears in the site's name or client id (case-insensitive).
+    pub words: Vec<String>,
+    /// The page starts after this site (the last one of the previous page).
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+/// How many sites a tenant has, by where they sort.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetCounts {
+    pub needs_attention: i64,
+    pub well: i64,
+    pub revoked: i64,
 }
 
 /// A counter increment with the most the counter may reach for the write it guards.
@@ -584,5 +633,7 @@ pub struct AlertQuery {
     pub open: Option<bool>,
     pub kind: Option<String>,
     pub client_id: Option<String>,
+    /// Only about these clients (by `pk`).
+    pub client_pks: Option<Vec<i64>>,
     pub limit: i64,
 }

@@ -475,8 +475,21 @@ impl<D: Dialect> Store for SqlStore<D> {
         &self,
         tenant_id: i64,
         since: UnixMillis,
+        only: Option<&[i64]>,
     ) -> StoreResult<HashMap<i64, SiteActivity>> {
-        fleet::activity(&self.db, tenant_id, since).await
+        fleet::activity(&self.db, tenant_id, since, only).await
+    }
+
+    async fn fleet_page(&self, query: &FleetPageQuery) -> StoreResult<Option<Vec<Client>>> {
+        fleet::page(&self.db, query).await
+    }
+
+    async fn fleet_counts(&self, tenant_id: i64) -> StoreResult<FleetCounts> {
+        fleet::counts(&self.db, tenant_id).await
+    }
+
+    async fn set_fleet_ranks(&self, needs_attention: &[i64], well: &[i64]) -> StoreResult<u64> {
+        fleet::set_ranks(&self.db, needs_attention, well).await
     }
 
     async fn site_runs(&self, client_pk: i64, limit: i64) -> StoreResult<Vec<SiteRun>> {

@@ -4,7 +4,7 @@ use kendrix_core::{AuditDraft, UnixMillis};
 
 use crate::dialect::{sql, Dialect};
 use crate::sql_store::Connections;
-use crate::{Client, NewClient, RevokedClient, StoreResult, Tenant};
+use crate::{Client, FleetRank, NewClient, RevokedClient, StoreResult, Tenant};
 
 const INSERT_TENANT: &str =
     "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at";
@@ -16,8 +16,8 @@ pub(crate) const CLIENT_COLUMNS: &str = "id AS pk, client_id, tenant_id, name, s
 
 fn insert_client() -> String {
     format!(
-        "INSERT INTO oauth_clients (client_id, tenant_id, name, secret_hash, scopes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CLIENT_COLUMNS}"
+        "INSERT INTO oauth_clients (client_id, tenant_id, name, secret_hash, scopes, created_at, \
+         fleet_rank) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {CLIENT_COLUMNS}"
     )
 }
 fn list_clients_sql() -> String {
@@ -26,7 +26,8 @@ fn list_clients_sql() -> String {
 fn client_by_id() -> String {
     format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1")
 }
-const REVOKE_CLIENT: &str = "UPDATE oauth_clients SET revoked_at = COALESCE(revoked_at, $1) \
+const REVOKE_CLIENT: &str = "UPDATE oauth_clients SET revoked_at = COALESCE(revoked_at, $1), \
+     fleet_rank = CASE WHEN fleet_rank = $3 THEN fleet_rank ELSE $4 END \
      WHERE client_id = $2 RETURNING id";
 const REVOKE_CLIENT_TOKENS: &str =
     "UPDATE oauth_tokens SET revoked_at = $1 WHERE client_pk = $2 AND revoked_at IS NULL";
@@ -73,6 +74,7 @@ pub(crate) async fn register_client<D: Dialect>(
         .bind(&client.secret_hash)
         .bind(&client.scopes)
         .bind(client.created_at)
+        .bind(FleetRank::of_new(&client.scopes) as i16)
         .fetch_one(write.on())
         .await
         .map_err(|e| e.naming("the client", "the tenant"))?;
@@ -111,6 +113,8 @@ pub(crate) async fn revoke_client<D: Dialect>(
     let pk: Option<(i64,)> = sql(REVOKE_CLIENT)
         .bind(at)
         .bind(client_id)
+        .bind(FleetRank::Admin as i16)
+        .bind(FleetRank::Revoked as i16)
         .fetch_optional(write.on())
         .await?;
     let Some((pk,)) = pk else {

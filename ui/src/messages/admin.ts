@@ -92,6 +92,9 @@ export const ADMIN: Record<string, Message> = {
   'admin.sites.empty_hint': 'Register a site to get its one-time enrollment string.',
   'admin.sites.none_match': 'No sites match the filter',
   'admin.sites.none_match_hint': 'Clear the filter to see every site.',
+  'admin.sites.previous': '← Previous',
+  'admin.sites.next': 'Next →',
+  'admin.sites.range': 'Sites {from}–{to}',
 
   // ---- Register
   'admin.register.title': 'Register a site',

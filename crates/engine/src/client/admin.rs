@@ -14,10 +14,15 @@ use serde_json::Value;
 use super::{failure_of, short_error, Failure, Identity, Profile, ServerClient};
 use crate::keychain::Keychain;
 
+/// One page of `GET /admin/sites`.
 #[derive(Deserialize)]
-struct SiteList {
+struct SitePage {
     sites: Vec<SiteSummary>,
+    next_after: Option<String>,
 }
+
+/// The largest page the server gives.
+const SITES_PER_PAGE: &str = "500";
 
 /// The admin credential's connection to its server.
 pub struct AdminClient {
@@ -54,22 +59,38 @@ impl AdminClient {
         self.inner.keychain()
     }
 
-    /// Every site of the admin's tenant (`GET /admin/sites`, scope `clients:admin`), those
-    /// needing attention first.
+    /// Every site of the admin's tenant (`GET /admin/sites`, scope `clients:admin`, page by
+    /// page), those needing attention first.
     pub async fn sites(&self) -> Result<Vec<SiteSummary>, Failure> {
         let client = &self.inner;
-        let url = format!("{}/admin/sites", client.base);
-        let response = client
-            .authorized(|token| client.http.get(&url).bearer_auth(token))
-            .await?;
-        if !response.status().is_success() {
-            return Err(failure_of(response, client.wall_time()).await);
+        let mut sites = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = reqwest::Url::parse(&format!("{}/admin/sites", client.base))
+                .map_err(|e| Failure::Transient {
+                    reason: format!("the server address is not a URL: {e}"),
+                    retry_after: None,
+                })?;
+            url.query_pairs_mut().append_pair("limit", SITES_PER_PAGE);
+            if let Some(after) = &after {
+                url.query_pairs_mut().append_pair("after", after);
+            }
+            let response = client
+                .authorized(|token| client.http.get(url.clone()).bearer_auth(token))
+                .await?;
+            if !response.status().is_success() {
+                return Err(failure_of(response, client.wall_time()).await);
+            }
+            let page: SitePage = response.json().await.map_err(|e| Failure::Transient {
+                reason: format!("the list of sites could not be read: {}", short_error(&e)),
+                retry_after: None,
+            })?;
+            sites.extend(page.sites);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(sites),
+            }
         }
-        let list: SiteList = response.json().await.map_err(|e| Failure::Transient {
-            reason: format!("the list of sites could not be read: {}", short_error(&e)),
-            retry_after: None,
-        })?;
-        Ok(list.sites)
     }
 
     /// The admin credential's names (`GET /whoami`).

@@ -28,6 +28,7 @@ pub(super) async fn run(settings: Settings, command: AlertsCommand) -> anyhow::R
     match command {
         AlertsCommand::Scan => {
             let report = app.anomalies.scan().await?;
+            app.sites.rank_fleet().await?;
             println!(
                 "{} site(s) checked: {} alert(s) opened, {} resolved, {} open",
                 report.sites, report.opened, report.resolved, report.open

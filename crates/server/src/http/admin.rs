@@ -1,17 +1,19 @@
 //! The admin API (`clients:admin`): the sites of the admin's own tenant — register, list with
 //! their health, inspect, rotate a secret, revoke — and the heartbeat sites send.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::bearer::{Bearer, ClientsAdmin, SyncWrite};
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::services::sites::{Heartbeat, Registration, Rotation, SiteDetail, SiteSummary};
+use crate::services::sites::{
+    FleetPage, FleetQuery, Heartbeat, Registration, Rotation, SiteDetail,
+};
 
 /// A site to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -22,10 +24,34 @@ pub struct NewSite {
     pub scopes: Option<String>,
 }
 
+/// Which page of the fleet to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SitesQuery {
+    /// Only the sites that need attention.
+    #[serde(default)]
+    pub attention: bool,
+    /// Words each listed site's name or client id contains (case-insensitive; at most
+    /// 200 characters).
+    pub q: Option<String>,
+    /// The client id of the previous page's last site (its `next_after`).
+    pub after: Option<String>,
+    /// Sites per page, 1 to 500 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// Every client of the tenant by id, for naming them where ids appear.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SiteList {
-    /// Every site of the tenant, active and revoked, those that need attention first.
-    pub sites: Vec<SiteSummary>,
+pub struct SiteNames {
+    pub names: Vec<SiteName>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteName {
+    pub client_id: String,
+    pub name: String,
+    /// `site` or `admin`.
+    pub role: &'static str,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,12 +99,15 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(registration)))
 }
 
-/// Every site of the admin's tenant with its health and the reasons it needs attention.
+/// One page of the admin's tenant's sites with their health and the reasons they need
+/// attention, and how many sites the tenant has.
 #[utoipa::path(
     get, path = "/admin/sites", tag = "admin",
     security(("bearer" = ["clients:admin"])),
+    params(SitesQuery),
     responses(
-        (status = 200, description = "The sites, those that need attention first", body = SiteList),
+        (status = 200, description = "A page of sites, those that need attention first", body = FleetPage),
+        (status = 400, description = "Bad limit, search too long, or `after` names no site of this tenant", body = Problem),
         (status = 401, description = "Missing or invalid token", body = Problem),
         (status = 403, description = "Token lacks clients:admin", body = Problem),
     )
@@ -86,9 +115,45 @@ pub async fn register(
 pub async fn list(
     State(app): State<AppState>,
     Bearer(admin, ..): Bearer<ClientsAdmin>,
-) -> Result<Json<SiteList>, ApiError> {
-    let sites = app.sites.admin_fleet(&admin).await?;
-    Ok(Json(SiteList { sites }))
+    query: Result<Query<SitesQuery>, QueryRejection>,
+) -> Result<Json<FleetPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let query = FleetQuery {
+        attention_only: query.attention,
+        search: query.q,
+        after: query.after,
+        limit: query.limit,
+    };
+    Ok(Json(app.sites.admin_fleet_page(&admin, &query).await?))
+}
+
+/// The names of the admin's tenant's clients (sites and admin credentials), for showing a
+/// name wherever an id appears (audit entries, configuration scopes, statistics).
+#[utoipa::path(
+    get, path = "/admin/site-names", tag = "admin",
+    security(("bearer" = ["clients:admin"])),
+    responses(
+        (status = 200, description = "Every client of the tenant by id", body = SiteNames),
+        (status = 401, description = "Missing or invalid token", body = Problem),
+        (status = 403, description = "Token lacks clients:admin", body = Problem),
+    )
+)]
+pub async fn names(
+    State(app): State<AppState>,
+    Bearer(admin, ..): Bearer<ClientsAdmin>,
+) -> Result<Json<SiteNames>, ApiError> {
+    let names = app
+        .sites
+        .names(&admin)
+        .await?
+        .into_iter()
+        .map(|client| SiteName {
+            role: if client.is_admin() { "admin" } else { "site" },
+            client_id: client.client_id,
+            name: client.name,
+        })
+        .collect();
+    Ok(Json(SiteNames { names }))
 }
 
 /// One site of the admin's tenant, with its latest runs and batches.

@@ -65,7 +65,7 @@ pub struct AppState {
         audit::checkpoints, audit::report, alerts::list,
         config::effective, config::versions, config::version, config::diff, config::set,
         config::unset, config::rollback, config::drift,
-        admin::register, admin::list, admin::detail, admin::revoke, admin::rotate_secret, admin::heartbeat,
+        admin::register, admin::list, admin::names, admin::detail, admin::revoke, admin::rotate_secret, admin::heartbeat,
         sync::post_batch, sync::versions, sync::records, sync::stats, ops::health, ops::metrics, ops::auth_stats, ops::series,
         whoami::whoami, openapi,
     ),
@@ -170,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/stats", get(sync::stats))
         .route("/sync/heartbeat", post(admin::heartbeat))
         .route("/admin/sites", post(admin::register).get(admin::list))
+        .route("/admin/site-names", get(admin::names))
         .route("/admin/sites/{client_id}", get(admin::detail))
         .route("/admin/sites/{client_id}/revoke", post(admin::revoke))
         .route("/admin/sites/{client_id}/rotate-secret", post(admin::rotate_secret))

@@ -3,7 +3,7 @@ import { auditQuery, NO_FILTER, presetFilter } from './auditQuery';
 import { toEntry, EMPTY_FIELDS } from './configForm';
 import { auditSummary, eventLabel, eventsFor, humanise } from './events';
 import { versionName } from './format';
-import { scopeName, siteNames } from './sites';
+import { scopeName, namesOf } from './sites';
 
 describe('audit event names', () => {
   it('reads known events from the catalog and humanises the others', () => {
@@ -36,7 +36,7 @@ describe('configuration helpers', () => {
   it('names versions and scopes the one way', () => {
     expect(versionName('1.3')).toBe('Version 3');
     expect(versionName(null)).toBe('—');
-    const names = siteNames([{ client_id: 'kxc_1', name: 'Store 1' } as never]);
+    const names = namesOf([{ client_id: 'kxc_1', name: 'Store 1' } as never]);
     expect(scopeName(names, 'client:kxc_1')).toBe('Store 1');
     expect(scopeName(names, 'client:kxc_2')).toBe('kxc_2');
     expect(scopeName(names, 'tenant')).toBe('This tenant');

@@ -1,14 +1,13 @@
-// Site names where ids appeared: a lookup built from sites(), with the id as fallback.
+// Site names where ids appeared: a lookup built from siteNames(), with the id as fallback.
 
 import { useCallback, useMemo } from 'react';
-import { identities } from '../../api';
-import { sites, type SiteSummary } from '../../apiAdmin';
+import { siteNames, type SiteName } from '../../apiAdmin';
 import { t } from '../../messages';
 import { useAsync } from '../useAsync';
 
 export type SiteNames = ReadonlyMap<string, string>;
 
-export function siteNames(list: SiteSummary[] | undefined): SiteNames {
+export function namesOf(list: SiteName[] | undefined): SiteNames {
   return new Map((list ?? []).map((s) => [s.client_id, s.name]));
 }
 
@@ -26,18 +25,10 @@ export function scopeName(names: SiteNames, scope: string): string {
   return scope;
 }
 
-/** The fleet, loaded once per screen, for names; a failure leaves ids showing. */
+/** The tenant's clients (sites and admins), loaded once per screen, for names; a failure leaves ids showing. */
 export function useSites() {
-  const load = useCallback(() => sites(), []);
+  const load = useCallback(() => siteNames(), []);
   const state = useAsync(load);
-  // The fleet lists sites only: the admin signed in here is named from this PC's identity.
-  const whoLoad = useCallback(() => identities(), []);
-  const who = useAsync(whoLoad);
-  const names = useMemo(() => {
-    const map = new Map(siteNames(state.data));
-    const admin = who.data?.admin;
-    if (admin?.name) map.set(admin.client_id, admin.name);
-    return map as SiteNames;
-  }, [state.data, who.data]);
+  const names = useMemo(() => namesOf(state.data), [state.data]);
   return { ...state, names };
 }

@@ -14,7 +14,7 @@ vi.mock('../../apiAdmin');
 beforeEach(() => {
   vi.resetAllMocks();
   vi.spyOn(Date, 'now').mockReturnValue(NOW);
-  vi.mocked(admin.sites).mockResolvedValue([makeSite(), makeSite({ name: 'Head office', client_id: 'kxc_admin', role: 'admin' })]);
+  vi.mocked(admin.siteNames).mockResolvedValue([makeSite(), makeSite({ name: 'Head office', client_id: 'kxc_admin', role: 'admin' })]);
   vi.mocked(api.identities).mockResolvedValue({
     site: null,
     admin: { server: 'https://sync.example.com', client_id: 'kxc_console', name: 'Regional office', tenant: 'Acme' },

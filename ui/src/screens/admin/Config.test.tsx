@@ -39,7 +39,7 @@ function dryRun(diff: DryRunView['diff'], n = 4): DryRunView {
 
 beforeEach(() => {
   vi.resetAllMocks();
-  vi.mocked(admin.sites).mockResolvedValue([makeSite()]);
+  vi.mocked(admin.siteNames).mockResolvedValue([makeSite()]);
   vi.mocked(admin.configVersions).mockResolvedValue([version(3, 'larger batches'), version(2, 'first prices'), version(1)]);
   vi.mocked(admin.configVersion).mockResolvedValue(CURRENT);
   vi.mocked(admin.configDrift).mockResolvedValue([]);

@@ -1,4 +1,4 @@
-import { render, screen, within } from '@testing-library/react';
+import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as admin from '../../apiAdmin';
@@ -21,10 +21,16 @@ const FLEET = [
   makeSite({ name: 'Old depot', client_id: 'kxc_old', status: 'revoked' }),
 ];
 
+const COUNTS = { sites: 3, needs_attention: 1, revoked: 1 };
+
+function page(sites = FLEET, next_after: string | null = null) {
+  return { sites, next_after, counts: COUNTS };
+}
+
 beforeEach(() => {
   vi.resetAllMocks();
   vi.spyOn(Date, 'now').mockReturnValue(NOW);
-  vi.mocked(admin.sites).mockResolvedValue(FLEET);
+  vi.mocked(admin.sites).mockResolvedValue(page());
 });
 
 describe('Sites', () => {
@@ -45,20 +51,47 @@ describe('Sites', () => {
     expect(screen.getByText(/1 site needs attention/)).toBeInTheDocument();
   });
 
-  it('filters by words and by needing attention', async () => {
+  it('asks the server for the sites needing attention, and for the words typed', async () => {
     const user = userEvent.setup();
     render(<Sites />);
     await screen.findAllByTestId('sites-row');
+    expect(admin.sites).toHaveBeenLastCalledWith({ attention: false, q: '', after: null, limit: 100 });
 
+    vi.mocked(admin.sites).mockResolvedValue(page([FLEET[0]]));
     await user.click(screen.getByRole('button', { name: /Needs attention/ }));
-    expect(screen.getAllByTestId('sites-row')).toHaveLength(1);
+    await waitFor(() => expect(screen.getAllByTestId('sites-row')).toHaveLength(1));
+    expect(admin.sites).toHaveBeenLastCalledWith({ attention: true, q: '', after: null, limit: 100 });
     await user.click(screen.getByRole('button', { name: /Needs attention/ }));
 
+    vi.mocked(admin.sites).mockResolvedValue(page([FLEET[2]]));
     await user.type(screen.getByLabelText('Filter sites'), 'depot');
-    expect(screen.getAllByTestId('sites-row')).toHaveLength(1);
-    expect(screen.getByTestId('sites-row')).toHaveTextContent('Old depot');
+    await waitFor(() => expect(admin.sites).toHaveBeenLastCalledWith({ attention: false, q: 'depot', after: null, limit: 100 }));
+    await waitFor(() => expect(screen.getByTestId('sites-row')).toHaveTextContent('Old depot'));
+
+    vi.mocked(admin.sites).mockResolvedValue(page([]));
     await user.type(screen.getByLabelText('Filter sites'), ' nowhere');
-    expect(screen.getByText('No sites match the filter')).toBeInTheDocument();
+    expect(await screen.findByText('No sites match the filter')).toBeInTheDocument();
+  });
+
+  it('pages through a large fleet with the server’s cursor, and back', async () => {
+    const user = userEvent.setup();
+    vi.mocked(admin.sites).mockResolvedValue(page(FLEET, 'kxc_old'));
+    render(<Sites />);
+    await screen.findAllByTestId('sites-row');
+    expect(screen.getByTestId('sites-range')).toHaveTextContent('Sites 1–3');
+    expect(screen.getByTestId('sites-previous')).toBeDisabled();
+
+    vi.mocked(admin.sites).mockResolvedValue(page([makeSite({ name: 'Store 99', client_id: 'kxc_99' })]));
+    await user.click(screen.getByTestId('sites-next'));
+    await waitFor(() => expect(screen.getByTestId('sites-row')).toHaveTextContent('Store 99'));
+    expect(admin.sites).toHaveBeenLastCalledWith({ attention: false, q: '', after: 'kxc_old', limit: 100 });
+    expect(screen.getByTestId('sites-range')).toHaveTextContent('Sites 101–101');
+    expect(screen.getByTestId('sites-next')).toBeDisabled();
+
+    vi.mocked(admin.sites).mockResolvedValue(page(FLEET, 'kxc_old'));
+    await user.click(screen.getByTestId('sites-previous'));
+    await waitFor(() => expect(screen.getAllByTestId('sites-row')).toHaveLength(3));
+    expect(admin.sites).toHaveBeenLastCalledWith({ attention: false, q: '', after: null, limit: 100 });
   });
 
   it('registers a site: shows the one-time string with Copy and a QR code, and refreshes on close', async () => {

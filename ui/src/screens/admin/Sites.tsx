@@ -11,15 +11,6 @@ import { useNow } from '../../lib/useNow';
 import { t } from '../../messages';
 import { RegisterDialog } from './parts/RegisterDialog';
 
-function matches(site: SiteSummary, words: string): boolean {
-  const text = `${site.name} ${site.client_id} ${site.agent_version ?? ''}`.toLowerCase();
-  return words
-    .toLowerCase()
-    .split(/\s+/)
-    .filter(Boolean)
-    .every((w) => text.includes(w));
-}
-
 function SiteRow({ site, now }: { site: SiteSummary; now: number }) {
   const num = (v: number | null) => (v === null ? t('admin.common.none') : v.toLocaleString('en'));
   return (
@@ -66,39 +57,59 @@ function SiteRow({ site, now }: { site: SiteSummary; now: number }) {
   );
 }
 
-/** The fleet: every site, those needing attention first (the server's order). */
-/** How often the fleet is read again while the screen is open. */
+/** How often the page is read again while the screen is open. */
 const FLEET_REFRESH_MS = 30_000;
+/** Sites per page: the server reads a page, never the whole fleet. */
+export const SITES_PAGE = 100;
+/** Typing settles this long before the search goes to the server. */
+const SEARCH_SETTLE_MS = 300;
 
+/** The fleet a page at a time, those needing attention first (the server's order). */
 export function Sites() {
-  const load = useCallback(() => sites(), []);
+  const [words, setWords] = useState('');
+  const [search, setSearch] = useState('');
+  const [onlyAttention, setOnlyAttention] = useState(false);
+  // Keyset paging goes on with `next_after`; the cursors already used lead back.
+  const [cursors, setCursors] = useState<string[]>([]);
+  const [registering, setRegistering] = useState(false);
+
+  useEffect(() => {
+    const timer = window.setTimeout(() => {
+      setSearch(words.trim());
+      setCursors([]);
+    }, SEARCH_SETTLE_MS);
+    return () => window.clearTimeout(timer);
+  }, [words]);
+
+  const after = cursors.length ? cursors[cursors.length - 1] : null;
+  const load = useCallback(
+    () => sites({ attention: onlyAttention, q: search, after, limit: SITES_PAGE }),
+    [onlyAttention, search, after],
+  );
   const fleet = useAsync(load);
-  // The fleet changes on its own (sites sync, heartbeats arrive): read it again every 30 s.
+  // The fleet changes on its own (sites sync, heartbeats arrive): read the page again every 30 s.
   const { reload } = fleet;
   useEffect(() => {
     const timer = window.setInterval(reload, FLEET_REFRESH_MS);
     return () => window.clearInterval(timer);
   }, [reload]);
   const now = useNow();
-  const [words, setWords] = useState('');
-  const [onlyAttention, setOnlyAttention] = useState(false);
-  const [registering, setRegistering] = useState(false);
 
-  const all = useMemo(() => fleet.data ?? [], [fleet.data]);
-  const shown = useMemo(
-    () => all.filter((s) => (!onlyAttention || s.needs_attention.length > 0) && matches(s, words)),
-    [all, onlyAttention, words],
-  );
-  const attention = all.filter((s) => s.needs_attention.length > 0).length;
+  const shown = useMemo(() => fleet.data?.sites ?? [], [fleet.data]);
+  const counts = fleet.data?.counts;
+  const attention = counts?.needs_attention ?? 0;
+  const filtered = onlyAttention || search !== '';
+  const next = fleet.data?.next_after ?? null;
+  const first = cursors.length * SITES_PAGE + 1;
 
   return (
     <section className="screen admin-screen" data-testid="screen-sites" aria-labelledby="sites-title">
       <header className="admin-head">
         <div>
           <h1 id="sites-title">{t('admin.sites.title')}</h1>
-          {fleet.data && (
+          {counts && (
             <p className="muted admin-sub">
-              {t('admin.sites.count', { n: all.length })}
+              {t('admin.sites.count', { n: counts.sites })}
               {attention > 0 && <> · {t('admin.sites.attention_count', { n: attention })}</>}
             </p>
           )}
@@ -117,7 +128,14 @@ export function Sites() {
           value={words}
           onChange={(e) => setWords(e.target.value)}
         />
-        <FilterChip pressed={onlyAttention} onToggle={() => setOnlyAttention((v) => !v)} testId="sites-attention">
+        <FilterChip
+          pressed={onlyAttention}
+          onToggle={() => {
+            setOnlyAttention((v) => !v);
+            setCursors([]);
+          }}
+          testId="sites-attention"
+        >
           {t('admin.sites.only_attention')}
           {attention > 0 && <span className="admin-count">{attention}</span>}
         </FilterChip>
@@ -126,7 +144,7 @@ export function Sites() {
       {fleet.error && <ErrorBanner message={fleet.error.message} onRetry={fleet.reload} />}
       {!fleet.data && !fleet.error ? (
         <Busy text={t('admin.loading.sites')} />
-      ) : fleet.data && all.length === 0 ? (
+      ) : fleet.data && shown.length === 0 && !filtered && cursors.length === 0 ? (
         <Empty title={t('admin.sites.empty')}>{t('admin.sites.empty_hint')}</Empty>
       ) : fleet.data && shown.length === 0 ? (
         <Empty title={t('admin.sites.none_match')}>{t('admin.sites.none_match_hint')}</Empty>
@@ -154,6 +172,30 @@ export function Sites() {
           </table>
         </div>
       ) : null}
+
+      {(cursors.length > 0 || next) && (
+        <div className="actions" data-testid="sites-pager">
+          <button
+            type="button"
+            data-testid="sites-previous"
+            disabled={cursors.length === 0 || fleet.loading}
+            onClick={() => setCursors((c) => c.slice(0, -1))}
+          >
+            {t('admin.sites.previous')}
+          </button>
+          <button
+            type="button"
+            data-testid="sites-next"
+            disabled={!next || fleet.loading}
+            onClick={() => next && setCursors((c) => [...c, next])}
+          >
+            {t('admin.sites.next')}
+          </button>
+          <span className="muted" data-testid="sites-range">
+            {t('admin.sites.range', { from: first, to: first + shown.length - 1 })}
+          </span>
+        </div>
+      )}
 
       {registering && (
         <RegisterDialog

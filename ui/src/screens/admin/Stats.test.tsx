@@ -55,7 +55,7 @@ function series(window: StatsWindow, n: number): StatsSeries {
 
 beforeEach(() => {
   vi.resetAllMocks();
-  vi.mocked(admin.sites).mockResolvedValue([makeSite()]);
+  vi.mocked(admin.siteNames).mockResolvedValue([makeSite()]);
   vi.mocked(admin.syncStats).mockResolvedValue({ tenant_id: 1, windows: [syncWindow('1h', 50), syncWindow('24h', 1200), syncWindow('7d', 9000)] });
   vi.mocked(admin.authStats).mockResolvedValue({
     tenant_id: 1,

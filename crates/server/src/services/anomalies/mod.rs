@@ -386,6 +386,7 @@ impl Anomalies {
             kind,
             client_id,
             limit: limit.clamp(1, 1000),
+            ..Default::default()
         };
         let alerts = self.store.alerts(&query).await.within(&caller.ctx)?;
         Ok(alerts.into_iter().map(AlertView::from).collect())

@@ -96,6 +96,10 @@ impl Sites {
             };
             self.store.record_heartbeat(&beat).await?;
         }
+        // The console opens on a fleet in its real order, not after the first pass.
+        if let Err(err) = self.rank_fleet().await {
+            tracing::warn!(error = %err, "ranking the demo fleet failed");
+        }
         Ok(Demo { site, admin })
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use kendrix_core::admin::SiteSummary;
 use kendrix_core::UnixMillis;
-use kendrix_store::{BatchFigures, Client, SiteActivity};
+use kendrix_store::{BatchFigures, Client, FleetPageQuery, SiteActivity};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -49,6 +49,44 @@ pub struct SiteDetail {
     pub alerts: Vec<serde_json::Value>,
 }
 
+/// Which page of the fleet an admin asks for.
+#[derive(Debug, Clone, Default)]
+pub struct FleetQuery {
+    /// Only the sites that need attention.
+    pub attention_only: bool,
+    /// Words each listed site's name or client id contains.
+    pub search: Option<String>,
+    /// The client id of the previous page's last site.
+    pub after: Option<String>,
+    /// At most this many sites (1 to [`MAX_PAGE`]; [`DEFAULT_PAGE`] when absent).
+    pub limit: Option<u32>,
+}
+
+pub const DEFAULT_PAGE: u32 = 100;
+pub const MAX_PAGE: u32 = 500;
+const MAX_SEARCH_CHARS: usize = 200;
+
+/// One page of the fleet, and how many sites the tenant has.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FleetPage {
+    /// Sites that need attention first, then those that are well, then the revoked; by
+    /// name. The order and the attention filter follow the last check of the fleet (each
+    /// minute, and at once when a site is registered or revoked); each site's reasons are
+    /// as of this answer.
+    pub sites: Vec<SiteSummary>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next_after: Option<String>,
+    /// The tenant's sites, by where they sort (whatever the filter).
+    pub counts: FleetTally,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct FleetTally {
+    pub sites: i64,
+    pub needs_attention: i64,
+    pub revoked: i64,
+}
+
 impl Sites {
     /// Every site of a tenant, active and revoked, those that need attention first.
     /// `include_admins` lists its admin credentials too (the command line does).
@@ -58,61 +96,15 @@ impl Sites {
         tenant_id: i64,
         include_admins: bool,
     ) -> Result<Vec<SiteSummary>, SiteError> {
-        let now = self.clock.now_ms();
-        let clients = self.store.list_clients(Some(tenant_id)).await.within(ctx)?;
-        let activity = self
+        let clients: Vec<Client> = self
             .store
-            .site_activity(tenant_id, now - DAY_MS)
-            .await
-            .within(ctx)?;
-        let reported: HashMap<String, String> = self
-            .store
-            .config_reports(tenant_id)
+            .list_clients(Some(tenant_id))
             .await
             .within(ctx)?
             .into_iter()
-            .filter_map(|r| Some((r.client_id, r.config_hash?)))
+            .filter(|c| include_admins || !c.is_admin())
             .collect();
-        let current = self
-            .configurations
-            .current_entries(ctx, tenant_id)
-            .await
-            .map_err(config_failure(ctx))?;
-        // Open anomaly alerts are reasons too, in their own words (one read for the tenant).
-        let mut alerted: HashMap<String, Vec<String>> = HashMap::new();
-        let open = kendrix_store::AlertQuery {
-            tenant_id: Some(tenant_id),
-            open: Some(true),
-            limit: 10_000,
-            ..Default::default()
-        };
-        for alert in self.store.alerts(&open).await.within(ctx)? {
-            if let Some(client) = alert.client_id {
-                alerted
-                    .entry(client)
-                    .or_default()
-                    .push(format!("alert: {}", alert.summary));
-            }
-        }
-        let expected = self
-            .configurations
-            .expected_runs(ctx, &current, clients.iter().map(|c| c.client_id.as_str()))
-            .map_err(config_failure(ctx))?;
-        let mut views = Vec::with_capacity(clients.len());
-        for client in &clients {
-            if client.is_admin() && !include_admins {
-                continue;
-            }
-            let expected = &expected[client.client_id.as_str()];
-            let none = SiteActivity::default();
-            let site_activity = activity.get(&client.pk).unwrap_or(&none);
-            let reported = reported.get(&client.client_id).map(String::as_str);
-            let mut site = view(client, site_activity, reported, expected, now);
-            if let Some(reasons) = alerted.remove(&client.client_id) {
-                site.needs_attention.extend(reasons);
-            }
-            views.push(site);
-        }
+        let mut views = self.views(ctx, tenant_id, &clients, None).await?;
         views.sort_by(|a, b| {
             (
                 a.needs_attention.is_empty(),
@@ -130,9 +122,152 @@ impl Sites {
         Ok(views)
     }
 
-    /// Every site of the admin's tenant (see [`Self::fleet`]).
-    pub async fn admin_fleet(&self, admin: &Caller) -> Result<Vec<SiteSummary>, SiteError> {
-        self.fleet(&admin.ctx, admin.tenant_id, false).await
+    /// One page of the admin's tenant's sites: read in the order kept per site
+    /// (`fleet_rank`), so its cost is the page's, not the fleet's.
+    pub async fn admin_fleet_page(
+        &self,
+        admin: &Caller,
+        query: &FleetQuery,
+    ) -> Result<FleetPage, SiteError> {
+        let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(SiteError::Invalid(format!(
+                "limit must be 1 to {MAX_PAGE} (got {limit})"
+            )));
+        }
+        let search = query.search.as_deref().unwrap_or_default();
+        if search.chars().count() > MAX_SEARCH_CHARS {
+            return Err(SiteError::Invalid(format!(
+                "search is at most {MAX_SEARCH_CHARS} characters"
+            )));
+        }
+        let page_query = FleetPageQuery {
+            tenant_id: admin.tenant_id,
+            attention_only: query.attention_only,
+            words: search.split_whitespace().map(str::to_owned).collect(),
+            after: query.after.clone(),
+            // One more than asked says whether another page follows.
+            limit: i64::from(limit) + 1,
+        };
+        let ctx = &admin.ctx;
+        let mut clients = self
+            .store
+            .fleet_page(&page_query)
+            .await
+            .within(ctx)?
+            .ok_or_else(|| {
+                SiteError::Invalid(
+                    "after names no site of your tenant: pass the client id of a listed site"
+                        .into(),
+                )
+            })?;
+        let more = clients.len() > limit as usize;
+        clients.truncate(limit as usize);
+        let pks: Vec<i64> = clients.iter().map(|c| c.pk).collect();
+        let sites = self.views(ctx, admin.tenant_id, &clients, Some(&pks)).await?;
+        let counts = self
+            .store
+            .fleet_counts(admin.tenant_id)
+            .await
+            .within(ctx)?;
+        Ok(FleetPage {
+            next_after: more.then(|| sites.last().map(|s| s.client_id.clone())).flatten(),
+            sites,
+            counts: FleetTally {
+                sites: counts.needs_attention + counts.well + counts.revoked,
+                needs_attention: counts.needs_attention,
+                revoked: counts.revoked,
+            },
+        })
+    }
+
+    /// Checks every tenant's fleet and keeps the order pages are read in
+    /// ([`Self::admin_fleet_page`]): which active sites need attention now. Run after each
+    /// detection pass (whose open alerts are reasons too). Returns how many sites changed.
+    pub async fn rank_fleet(&self) -> Result<u64, SiteError> {
+        let ctx = RequestContext::background("fleet");
+        let mut changed = 0;
+        for tenant in self.store.list_tenants().await.within(&ctx)? {
+            let clients: Vec<Client> = self
+                .store
+                .list_clients(Some(tenant.id))
+                .await
+                .within(&ctx)?
+                .into_iter()
+                .filter(|c| c.revoked_at.is_none() && !c.is_admin())
+                .collect();
+            let views = self.views(&ctx, tenant.id, &clients, None).await?;
+            let (mut attention, mut well) = (Vec::new(), Vec::new());
+            for (client, site) in clients.iter().zip(&views) {
+                if site.needs_attention.is_empty() {
+                    well.push(client.pk);
+                } else {
+                    attention.push(client.pk);
+                }
+            }
+            changed += self
+                .store
+                .set_fleet_ranks(&attention, &well)
+                .await
+                .within(&ctx)?;
+        }
+        Ok(changed)
+    }
+
+    /// What each site of a tenant looks like now, in the order given: a constant number of
+    /// set-based reads for the tenant, or for its clients `only`.
+    async fn views(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: i64,
+        clients: &[Client],
+        only: Option<&[i64]>,
+    ) -> Result<Vec<SiteSummary>, SiteError> {
+        let now = self.clock.now_ms();
+        let activity = self
+            .store
+            .site_activity(tenant_id, now - DAY_MS, only)
+            .await
+            .within(ctx)?;
+        let current = self
+            .configurations
+            .current_entries(ctx, tenant_id)
+            .await
+            .map_err(config_failure(ctx))?;
+        // Open anomaly alerts are reasons too, in their own words (one read).
+        let mut alerted: HashMap<String, Vec<String>> = HashMap::new();
+        let open = kendrix_store::AlertQuery {
+            tenant_id: Some(tenant_id),
+            open: Some(true),
+            client_pks: only.map(<[i64]>::to_vec),
+            limit: i64::MAX,
+            ..Default::default()
+        };
+        for alert in self.store.alerts(&open).await.within(ctx)? {
+            if let Some(client) = alert.client_id {
+                alerted
+                    .entry(client)
+                    .or_default()
+                    .push(format!("alert: {}", alert.summary));
+            }
+        }
+        let expected = self
+            .configurations
+            .expected_runs(ctx, &current, clients.iter().map(|c| c.client_id.as_str()))
+            .map_err(config_failure(ctx))?;
+        let none = SiteActivity::default();
+        Ok(clients
+            .iter()
+            .map(|client| {
+                let expected = &expected[client.client_id.as_str()];
+                let site_activity = activity.get(&client.pk).unwrap_or(&none);
+                let mut site = view(client, site_activity, expected, now);
+                if let Some(reasons) = alerted.remove(&client.client_id) {
+                    site.needs_attention.extend(reasons);
+                }
+                site
+            })
+            .collect())
     }
 
     /// One site of the admin's tenant with its latest runs and batches.
@@ -143,10 +278,9 @@ impl Sites {
     ) -> Result<SiteDetail, SiteError> {
         let client = self.site_of(admin, client_id).await?;
         let site = self
-            .admin_fleet(admin)
+            .views(&admin.ctx, admin.tenant_id, std::slice::from_ref(&client), Some(&[client.pk]))
             .await?
-            .into_iter()
-            .find(|s| s.client_id == client.client_id)
+            .pop()
             .ok_or(SiteError::NotFound)?;
         let runs = self
             .store
@@ -176,7 +310,6 @@ fn config_failure(
 fn view(
     client: &Client,
     activity: &SiteActivity,
-    reported_hash: Option<&str>,
     expected: &ExpectedRun,
     now: UnixMillis,
 ) -> SiteSummary {
@@ -194,7 +327,12 @@ fn view(
         .and_then(|s| s.interval_secs)
         .or(expected.interval_secs)
         .unwrap_or(DEFAULT_INTERVAL_SECS);
-    let config_drift = reported_hash.is_some_and(|hash| hash != expected.hash);
+    let active_site = client.revoked_at.is_none() && !client.is_admin();
+    let config_drift = active_site
+        && activity
+            .reported_config
+            .as_deref()
+            .is_some_and(|hash| hash != expected.hash);
     let mut view = SiteSummary {
         name: client.name.clone(),
         client_id: client.client_id.clone(),
@@ -223,7 +361,7 @@ fn view(
         needs_attention: Vec::new(),
         extra: Default::default(),
     };
-    if client.revoked_at.is_none() && !client.is_admin() {
+    if active_site {
         view.needs_attention = attention(&view, activity, now);
     }
     view

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use demo::{demo_admin_scopes, Demo, DEMO_ADMIN, DEMO_SITE, DEMO_STORE, DEMO_WAREHOUSE};
-pub use fleet::{BatchView, SiteDetail};
+pub use fleet::{BatchView, FleetPage, FleetQuery, FleetTally, SiteDetail, DEFAULT_PAGE, MAX_PAGE};
 pub use heartbeat::{Heartbeat, ReportedRun};
 pub use kendrix_core::admin::SiteSummary;
 pub use whoami::Identity;
@@ -397,6 +397,15 @@ impl Sites {
             client_secret: secret,
             previous_secret_until_ms: until,
         })
+    }
+
+    /// Every client of the admin's tenant, sites and admin credentials (for their names).
+    pub async fn names(&self, admin: &Caller) -> Result<Vec<Client>, SiteError> {
+        Ok(self
+            .store
+            .list_clients(Some(admin.tenant_id))
+            .await
+            .within(&admin.ctx)?)
     }
 
     /// A site of the admin's own tenant; an admin credential, a revoked-and-gone id or

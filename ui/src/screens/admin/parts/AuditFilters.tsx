@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { AuditOutcome, SiteSummary } from '../../../apiAdmin';
+import type { AuditOutcome, SiteName } from '../../../apiAdmin';
 import { FilterChip } from '../../../components/admin/Pills';
 import { NO_FILTER, presetFilter, type AuditFilter, type Preset } from '../../../lib/admin/auditQuery';
 import { GROUP_ORDER, type EventGroup } from '../../../lib/admin/events';
@@ -34,7 +34,7 @@ export function AuditFilters({
 }: {
   filter: AuditFilter;
   onChange: (f: AuditFilter) => void;
-  sites: SiteSummary[];
+  sites: SiteName[];
 }) {
   const [words, setWords] = useState(filter.q);
   const set = (patch: Partial<AuditFilter>) => onChange({ ...filter, ...patch });

@@ -5,7 +5,7 @@ import {
   unsetEntry,
   type ConfigVersion,
   type DryRunView,
-  type SiteSummary,
+  type SiteName,
 } from '../../../apiAdmin';
 import { DryRunPreview } from '../../../components/admin/DryRunPreview';
 import { ErrorBanner } from '../../../components/States';
@@ -39,7 +39,7 @@ export function ChangePanel({
   onPublished,
 }: {
   change: Change;
-  sites: SiteSummary[];
+  sites: SiteName[];
   names: SiteNames;
   onCancel: () => void;
   onPublished: (version: number) => void;

@@ -1,4 +1,4 @@
-import type { SiteSummary, ValueType } from '../../../apiAdmin';
+import type { SiteName, ValueType } from '../../../apiAdmin';
 import type { EntryFields } from '../../../lib/admin/configForm';
 import { t } from '../../../messages';
 
@@ -12,7 +12,7 @@ export function EntryForm({
 }: {
   fields: EntryFields;
   onChange: (f: EntryFields) => void;
-  sites: SiteSummary[];
+  sites: SiteName[];
 }) {
   const set = <K extends keyof EntryFields>(key: K, value: EntryFields[K]) => onChange({ ...fields, [key]: value });
   const targets = sites.filter((s) => s.role !== 'admin' && s.status === 'active');
