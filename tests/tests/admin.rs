@@ -20,6 +20,7 @@ on_both_backends!(
     a_site_with_default_scopes_reads_no_tenant_data_and_an_admin_grants_only_site_scopes,
     sites_that_need_attention_come_first_with_plain_reasons,
     a_heartbeat_with_a_bad_field_is_refused_by_name_and_changes_nothing,
+    a_large_fleet_is_listed_a_page_at_a_time,
 );
 
 async fn post_as(server: &TestServer, token: &str, path: &str, body: Value) -> reqwest::Response {
@@ -539,10 +540,25 @@ async fn sites_that_need_attention_come_first_with_plain_reasons(backend: Backen
         assert_eq!(response.status(), 401);
     }
 
+    // Until the fleet is checked, new sites sort as "never synced", by name; each row's
+    // reasons are as of now.
+    let names = |listed: &[Value]| -> Vec<String> {
+        listed
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
     let listed = sites_of(&server, &admin_token).await;
-    let order: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
-        order,
+        names(&listed),
+        ["A healthy store", "B refused store", "C silent store"]
+    );
+    assert_eq!(site(&listed, &healthy.client_id)["needs_attention"], json!([]));
+    // The minute's check (after each detection pass) puts those needing attention first.
+    assert_eq!(server.sites.rank_fleet().await.unwrap(), 1, "the healthy one moved");
+    let listed = sites_of(&server, &admin_token).await;
+    assert_eq!(
+        names(&listed),
         ["B refused store", "C silent store", "A healthy store"],
         "{listed:?}"
     );
@@ -629,4 +645,124 @@ async fn a_heartbeat_with_a_bad_field_is_refused_by_name_and_changes_nothing(bac
         4,
         "the last good heartbeat stands"
     );
+}
+
+async fn a_large_fleet_is_listed_a_page_at_a_time(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (tenant_id, admin, admin_token) = tenant_with_admin(&server, "Acme").await;
+    let (_, other_admin, _) = tenant_with_admin(&server, "Globex").await;
+    let mut stores = Vec::new();
+    for n in 1..=7 {
+        let name = match n {
+            5 => "Store 05 Kiosk".to_owned(),
+            n => format!("Store {n:02}"),
+        };
+        stores.push(server.register(tenant_id, &name, SITE_SCOPES).await);
+    }
+    // Stores 1, 3 and 5 sync; store 7 is revoked at once; the check ranks the rest.
+    for (n, store) in stores.iter().enumerate().filter(|(n, _)| n % 2 == 0).take(3) {
+        let token = server.access_token(store).await;
+        let response = server
+            .post_batch(&token, &format!("b{n}"), &batch(n * 10, 5))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    server.sites.rank_fleet().await.unwrap();
+    let revoke = format!("/admin/sites/{}/revoke", stores[6].client_id);
+    assert_eq!(post_as(&server, &admin_token, &revoke, json!({})).await.status(), 200);
+
+    let page_of = |query: String| {
+        let server = &server;
+        let token = admin_token.clone();
+        async move {
+            let response = server.get_as(&token, &format!("/admin/sites?{query}")).await;
+            assert_eq!(response.status(), 200, "{query}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let names = |page: &Value| -> Vec<String> {
+        page["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Three at a time, following the cursor: every site once, in fleet order, no admin.
+    let mut seen = Vec::new();
+    let mut query = "limit=3".to_owned();
+    loop {
+        let page = page_of(query).await;
+        assert_eq!(
+            page["counts"],
+            json!({"sites": 7, "needs_attention": 3, "revoked": 1}),
+            "the tenant's counts, on every page"
+        );
+        assert!(page["sites"].as_array().unwrap().len() <= 3);
+        seen.extend(names(&page));
+        match page["next_after"].as_str() {
+            Some(after) => query = format!("limit=3&after={after}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "Store 02", "Store 04", "Store 06", // never synced
+            "Store 01", "Store 03", "Store 05 Kiosk", // well
+            "Store 07", // revoked
+        ]
+    );
+
+    let attention = page_of("attention=true".into()).await;
+    assert_eq!(names(&attention), ["Store 02", "Store 04", "Store 06"]);
+    assert!(attention["next_after"].is_null());
+    // Words match the name or the client id, whatever their case; `%` and `_` are literal.
+    assert_eq!(
+        names(&page_of("q=sTORE+kIOSK".into()).await),
+        ["Store 05 Kiosk"]
+    );
+    let by_id = format!("q={}", &stores[3].client_id[..12].to_uppercase());
+    assert_eq!(names(&page_of(by_id).await), ["Store 04"]);
+    assert_eq!(names(&page_of("q=%25".into()).await), Vec::<String>::new());
+    assert_eq!(names(&page_of("q=store_0".into()).await), Vec::<String>::new());
+
+    // Bad paging is refused by name and lists nothing.
+    for (query, says) in [
+        ("limit=0".to_owned(), "limit"),
+        ("limit=501".to_owned(), "limit"),
+        ("limit=ten".to_owned(), "limit"),
+        ("after=kxc_nobody".to_owned(), "after"),
+        (format!("after={}", other_admin.client_id), "after"),
+        (format!("after={}", admin.client_id), "after"),
+        (format!("q={}", "x".repeat(201)), "search"),
+    ] {
+        let response = server
+            .get_as(&admin_token, &format!("/admin/sites?{query}"))
+            .await;
+        assert_eq!(response.status(), 400, "{query}");
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{query}: {problem}"
+        );
+    }
+
+    // Names for wherever an id appears: every client of the tenant, the admin too.
+    let names: Value = server
+        .get_as(&admin_token, "/admin/site-names")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names = names["names"].as_array().unwrap();
+    assert_eq!(names.len(), 8, "{names:?}");
+    let entry = |id: &str| names.iter().find(|n| n["client_id"] == id).unwrap().clone();
+    assert_eq!(
+        entry(&admin.client_id),
+        json!({"client_id": admin.client_id, "name": "HQ: Maria (Acme)", "role": "admin", "status": "active"})
+    );
+    assert_eq!(entry(&stores[6].client_id)["status"], "revoked");
+    assert!(names.iter().all(|n| n["client_id"] != other_admin.client_id));
 }

@@ -52,6 +52,8 @@ pub struct SiteName {
     pub name: String,
     /// `site` or `admin`.
     pub role: &'static str,
+    /// `active` or `revoked`.
+    pub status: &'static str,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -149,6 +151,11 @@ pub async fn names(
         .into_iter()
         .map(|client| SiteName {
             role: if client.is_admin() { "admin" } else { "site" },
+            status: if client.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            },
             client_id: client.client_id,
             name: client.name,
         })
