@@ -779,6 +779,7 @@ async fn operations_endpoints_describe_the_server(backend: Backend) {
         "/whoami",
         "/sync/heartbeat",
         "/admin/sites",
+        "/admin/site-names",
         "/admin/sites/{client_id}",
         "/admin/sites/{client_id}/revoke",
         "/admin/sites/{client_id}/rotate-secret",
