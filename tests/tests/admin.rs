@@ -553,9 +553,16 @@ async fn sites_that_need_attention_come_first_with_plain_reasons(backend: Backen
         names(&listed),
         ["A healthy store", "B refused store", "C silent store"]
     );
-    assert_eq!(site(&listed, &healthy.client_id)["needs_attention"], json!([]));
+    assert_eq!(
+        site(&listed, &healthy.client_id)["needs_attention"],
+        json!([])
+    );
     // The minute's check (after each detection pass) puts those needing attention first.
-    assert_eq!(server.sites.rank_fleet().await.unwrap(), 1, "the healthy one moved");
+    assert_eq!(
+        server.sites.rank_fleet().await.unwrap(),
+        1,
+        "the healthy one moved"
+    );
     let listed = sites_of(&server, &admin_token).await;
     assert_eq!(
         names(&listed),
@@ -660,7 +667,12 @@ async fn a_large_fleet_is_listed_a_page_at_a_time(backend: Backend) {
         stores.push(server.register(tenant_id, &name, SITE_SCOPES).await);
     }
     // Stores 1, 3 and 5 sync; store 7 is revoked at once; the check ranks the rest.
-    for (n, store) in stores.iter().enumerate().filter(|(n, _)| n % 2 == 0).take(3) {
+    for (n, store) in stores
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 2 == 0)
+        .take(3)
+    {
         let token = server.access_token(store).await;
         let response = server
             .post_batch(&token, &format!("b{n}"), &batch(n * 10, 5))
@@ -669,13 +681,20 @@ async fn a_large_fleet_is_listed_a_page_at_a_time(backend: Backend) {
     }
     server.sites.rank_fleet().await.unwrap();
     let revoke = format!("/admin/sites/{}/revoke", stores[6].client_id);
-    assert_eq!(post_as(&server, &admin_token, &revoke, json!({})).await.status(), 200);
+    assert_eq!(
+        post_as(&server, &admin_token, &revoke, json!({}))
+            .await
+            .status(),
+        200
+    );
 
     let page_of = |query: String| {
         let server = &server;
         let token = admin_token.clone();
         async move {
-            let response = server.get_as(&token, &format!("/admin/sites?{query}")).await;
+            let response = server
+                .get_as(&token, &format!("/admin/sites?{query}"))
+                .await;
             assert_eq!(response.status(), 200, "{query}");
             response.json::<Value>().await.unwrap()
         }
@@ -709,9 +728,13 @@ async fn a_large_fleet_is_listed_a_page_at_a_time(backend: Backend) {
     assert_eq!(
         seen,
         [
-            "Store 02", "Store 04", "Store 06", // never synced
-            "Store 01", "Store 03", "Store 05 Kiosk", // well
-            "Store 07", // revoked
+            "Store 02",
+            "Store 04",
+            "Store 06", // never synced
+            "Store 01",
+            "Store 03",
+            "Store 05 Kiosk", // well
+            "Store 07",       // revoked
         ]
     );
 
@@ -726,7 +749,10 @@ async fn a_large_fleet_is_listed_a_page_at_a_time(backend: Backend) {
     let by_id = format!("q={}", &stores[3].client_id[..12].to_uppercase());
     assert_eq!(names(&page_of(by_id).await), ["Store 04"]);
     assert_eq!(names(&page_of("q=%25".into()).await), Vec::<String>::new());
-    assert_eq!(names(&page_of("q=store_0".into()).await), Vec::<String>::new());
+    assert_eq!(
+        names(&page_of("q=store_0".into()).await),
+        Vec::<String>::new()
+    );
 
     // Bad paging is refused by name and lists nothing.
     for (query, says) in [
@@ -764,5 +790,7 @@ async fn a_large_fleet_is_listed_a_page_at_a_time(backend: Backend) {
         json!({"client_id": admin.client_id, "name": "HQ: Maria (Acme)", "role": "admin", "status": "active"})
     );
     assert_eq!(entry(&stores[6].client_id)["status"], "revoked");
-    assert!(names.iter().all(|n| n["client_id"] != other_admin.client_id));
+    assert!(names
+        .iter()
+        .all(|n| n["client_id"] != other_admin.client_id));
 }

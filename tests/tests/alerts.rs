@@ -21,6 +21,7 @@ on_both_backends!(
     an_attack_spread_thin_over_many_sites_opens_one_alert_for_the_tenant,
     two_instances_take_turns_with_one_lease,
     a_site_still_running_an_earlier_configuration_past_its_grace_is_named,
+    the_hourly_counts_detection_reads_are_exactly_the_events,
 );
 
 const MINUTE: i64 = 60_000;
@@ -152,7 +153,8 @@ async fn a_burst_of_failed_sign_ins_opens_an_alert_for_that_site_alone_and_it_re
     assert_eq!(server.get_as(&site_token, "/alerts").await.status(), 403);
 }
 
-/// One `sync_batches` row a hour for `site`: `refused` records refused in that hour.
+/// One `sync_batches` row a hour for `site`: `refused` records refused in that hour, with
+/// the hour's count the server keeps beside it (`site_hours`), as a batch's write does.
 async fn refused_per_hour(server: &TestServer, site: &Registration, hours: &[(i64, i64)]) {
     let (tenant, pk): (i64, i64) = {
         let client = server.store.client(&site.client_id).await.unwrap().unwrap();
@@ -176,6 +178,19 @@ async fn refused_per_hour(server: &TestServer, site: &Registration, hours: &[(i6
                  received_at, records, applied, duplicate, stale, rejected, duration_us, outcome) \
                  VALUES {}",
                 rows.join(", ")
+            ))
+            .await;
+        let counts: Vec<String> = chunk
+            .iter()
+            .map(|(at, refused)| format!("('{}', {}, {refused})", site.client_id, at / HOUR))
+            .collect();
+        server
+            .db
+            .execute(&format!(
+                "INSERT INTO site_hours (client_id, hour, rejected_records) VALUES {} \
+                 ON CONFLICT (client_id, hour) DO UPDATE SET \
+                 rejected_records = site_hours.rejected_records + excluded.rejected_records",
+                counts.join(", ")
             ))
             .await;
     }
@@ -447,4 +462,51 @@ async fn two_instances_take_turns_with_one_lease(backend: Backend) {
         .await
         .unwrap()
         .is_some());
+}
+
+async fn the_hourly_counts_detection_reads_are_exactly_the_events(backend: Backend) {
+    let (server, clock) = server_at(backend).await;
+    let (a, b, _) = tenant_with_sites(&server).await;
+    // An hour with three failed sign-ins for A and a token for B…
+    let grant = [("grant_type", "client_credentials")];
+    for _ in 0..3 {
+        let response = server
+            .token_request(&a.client_id, "kxs_wrong", &grant)
+            .await;
+        assert_eq!(response.status(), 401);
+    }
+    server.access_token(&b).await;
+    // …and the next, with another token and a batch of B's refused whole (the same record
+    // twice).
+    clock.advance(HOUR);
+    let token = server.access_token(&b).await;
+    let version = "2000000000000-0000-b";
+    let record = json!({"entity": "orders", "id": "1", "version": version, "op": "upsert",
+                        "data": {"n": 1}});
+    let twice = json!({"records": [record.clone(), record]});
+    assert_eq!(server.post_batch(&token, "k1", &twice).await.status(), 422);
+
+    // The counts kept as the events were written equal those derived from the events.
+    let since = START - HOUR;
+    let sorted = |mut counts: Vec<kendrix_store::MetricCount>| {
+        counts.sort_by_key(|c| (c.client_pk, c.metric, c.bucket));
+        counts
+    };
+    let kept = sorted(server.store.hourly_counts(since).await.unwrap());
+    let derived = sorted(server.store.metric_counts(since, HOUR).await.unwrap());
+    assert_eq!(kept, derived);
+    let figures: Vec<(&str, i64, i64)> = kept
+        .iter()
+        .map(|c| (c.metric, c.bucket - START / HOUR, c.count))
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            ("auth_failures", 0, 3),
+            ("refused_batches", 1, 1),
+            ("rejected_records", 1, 2),
+            ("tokens_issued", 0, 1),
+            ("tokens_issued", 1, 1),
+        ]
+    );
 }

@@ -86,6 +86,22 @@ pub async fn fill(
                 .execute(&mut conn)
                 .await?;
         }
+        // The hourly counts the server keeps as it writes such rows (`site_hours`).
+        let hours = [
+            "INSERT INTO site_hours (client_id, hour, tokens_issued) \
+             SELECT client_id, at / 3600000, COUNT(*) FROM audit_logs \
+             WHERE event = 'token.issued' AND client_id LIKE 'kxc_fleet_%' \
+             GROUP BY client_id, at / 3600000",
+            "INSERT INTO site_hours (client_id, hour, rejected_records) \
+             SELECT c.client_id, b.received_at / 3600000, SUM(b.rejected) \
+             FROM sync_batches b JOIN oauth_clients c ON c.id = b.client_pk \
+             WHERE b.rejected > 0 AND c.client_id LIKE 'kxc_fleet_%' \
+             GROUP BY c.client_id, b.received_at / 3600000 \
+             ON CONFLICT (client_id, hour) DO UPDATE SET rejected_records = excluded.rejected_records",
+        ];
+        for sql in hours {
+            sqlx::query(sql).execute(&mut conn).await?;
+        }
         sqlx::query("UPDATE audit_chain SET seq = (SELECT MAX(id) FROM audit_logs) WHERE id = 1")
             .execute(&mut conn)
             .await?;

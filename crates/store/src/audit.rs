@@ -8,6 +8,7 @@ use kendrix_core::{AuditDraft, UnixMillis};
 use sqlx::QueryBuilder;
 
 use crate::dialect::{sql, Dialect, On, PushParam, Statement};
+use crate::site_hours;
 use crate::sql_store::Connections;
 use crate::{AuditQuery, EventCount, StoreResult};
 
@@ -101,6 +102,7 @@ pub(crate) async fn append<D: Dialect>(
         Statement::from(insert.build())
             .execute(On::Tx(&mut *conn))
             .await?;
+        site_hours::count_audited::<D>(&mut *conn, &linked).await?;
         sql::<D>(UPDATE_CHAIN_HEAD)
             .bind(new_seq)
             .bind(new_head)

@@ -8,6 +8,7 @@ use kendrix_core::UnixMillis;
 use sqlx::QueryBuilder;
 
 use crate::dialect::{sql, Decoded, Dialect, PushParam, Statement};
+use crate::site_hours;
 use crate::sql_store::Connections;
 use crate::sync as apply;
 use crate::{config, idempotency};
@@ -138,6 +139,14 @@ async fn apply_in_one_transaction<D: Dialect>(
         .bind("applied")
         .execute(write.on())
         .await?;
+    site_hours::count_refused::<D>(
+        write.conn(),
+        batch.client_pk,
+        batch.received_at,
+        tally.total.rejected as i64,
+        false,
+    )
+    .await?;
     let mut entities = QueryBuilder::<D>::new(INSERT_BATCH_ENTITIES);
     entities.push_values(&tally.per_entity, |mut row, (entity, counts)| {
         row.push_param(batch.batch_id.clone())
@@ -201,6 +210,14 @@ pub(crate) async fn record_refused<D: Dialect>(
         .bind("refused")
         .execute(write.on())
         .await?;
+    site_hours::count_refused::<D>(
+        write.conn(),
+        batch.client_pk,
+        batch.received_at,
+        batch.records,
+        true,
+    )
+    .await?;
     write.commit(&[batch.audit]).await
 }
 

@@ -194,8 +194,7 @@ pub(crate) async fn activity<D: Dialect>(
     let figures: Vec<(i64, Option<i64>, Option<i64>, i64)> =
         RECENT_FIGURES.fetch(db, tenant_id, since, only).await?;
     let failures: Vec<(i64, i64)> = AUTH_FAILURES.fetch(db, tenant_id, since, only).await?;
-    let configs: Vec<(i64, String)> =
-        REPORTED_CONFIGS.fetch(db, tenant_id, since, only).await?;
+    let configs: Vec<(i64, String)> = REPORTED_CONFIGS.fetch(db, tenant_id, since, only).await?;
 
     let mut activity: HashMap<i64, SiteActivity> = HashMap::new();
     for status in statuses {
@@ -282,9 +281,7 @@ pub(crate) async fn page<D: Dialect>(
     select
         .push(" ORDER BY fleet_rank, name, client_id LIMIT ")
         .push_param(query.limit);
-    let clients = Statement::from(select.build())
-        .fetch_all(db.read())
-        .await?;
+    let clients = Statement::from(select.build()).fetch_all(db.read()).await?;
     Ok(Some(clients))
 }
 
@@ -347,9 +344,7 @@ pub(crate) async fn set_ranks<D: Dialect>(
                 list.push_param(*pk);
             }
             update.push(")");
-            changed += Statement::from(update.build())
-                .execute(write.on())
-                .await?;
+            changed += Statement::from(update.build()).execute(write.on()).await?;
         }
     }
     write.commit(&[]).await?;

@@ -16,6 +16,7 @@ mod idempotency;
 mod model;
 mod postgres;
 mod series;
+mod site_hours;
 mod sql_store;
 mod sqlite;
 mod sync;
@@ -217,6 +218,9 @@ pub trait Store: Send + Sync + 'static {
         since: UnixMillis,
         bucket_ms: i64,
     ) -> StoreResult<Vec<MetricCount>>;
+    /// Each site's counts per hour since `since` (sparse), kept as their events are
+    /// written: the same figures as [`Self::metric_counts`] with hour buckets.
+    async fn hourly_counts(&self, since: UnixMillis) -> StoreResult<Vec<MetricCount>>;
     /// Alerts matching `query`, open ones first.
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>>;
     /// Open alerts per kind.

@@ -16,7 +16,9 @@ use sqlx::{Database, Pool, Transaction};
 
 use crate::dialect::{sql, Dialect, On};
 use crate::group_commit::{self, WriteQueue};
-use crate::{alerts, audit, batches, config, fleet, idempotency, series, tenants, tokens};
+use crate::{
+    alerts, audit, batches, config, fleet, idempotency, series, site_hours, tenants, tokens,
+};
 use crate::{begin_detached, model::*, Backend, Store, StoreResult};
 
 /// The store over one database: a [`crate::SqliteStore`] or a [`crate::PgStore`].
@@ -113,6 +115,7 @@ impl<D: Dialect> AuditedWrite<D> {
 
 /// How long the runs sites report are kept.
 const SITE_RUN_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+const SITE_HOURS_RETENTION_MS: i64 = 15 * 24 * 3600 * 1000;
 
 /// Deletes rate-limit windows and tokens that ended before `before`, idempotency keys
 /// whose retention ended before `now`, and site runs older than their retention.
@@ -136,6 +139,11 @@ async fn prune<D: Dialect>(
         .await?;
     let site_runs = sql(fleet::PRUNE_RUNS)
         .bind(now - SITE_RUN_RETENTION_MS)
+        .execute(write.on())
+        .await?;
+    // Detection looks back two weeks; a day more covers a pass across midnight.
+    sql(site_hours::PRUNE_HOURS)
+        .bind((now - SITE_HOURS_RETENTION_MS).div_euclid(site_hours::HOUR_MS))
         .execute(write.on())
         .await?;
     write.commit(&[]).await?;
@@ -319,6 +327,10 @@ impl<D: Dialect> Store for SqlStore<D> {
         bucket_ms: i64,
     ) -> StoreResult<Vec<MetricCount>> {
         alerts::counts(&self.db, since, bucket_ms).await
+    }
+
+    async fn hourly_counts(&self, since: UnixMillis) -> StoreResult<Vec<MetricCount>> {
+        site_hours::read(&self.db, since).await
     }
 
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {

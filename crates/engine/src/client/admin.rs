@@ -66,10 +66,12 @@ impl AdminClient {
         let mut sites = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let mut url = reqwest::Url::parse(&format!("{}/admin/sites", client.base))
-                .map_err(|e| Failure::Transient {
-                    reason: format!("the server address is not a URL: {e}"),
-                    retry_after: None,
+            let mut url =
+                reqwest::Url::parse(&format!("{}/admin/sites", client.base)).map_err(|e| {
+                    Failure::Transient {
+                        reason: format!("the server address is not a URL: {e}"),
+                        retry_after: None,
+                    }
                 })?;
             url.query_pairs_mut().append_pair("limit", SITES_PER_PAGE);
             if let Some(after) = &after {

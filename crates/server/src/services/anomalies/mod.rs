@@ -236,7 +236,7 @@ impl Anomalies {
     pub async fn pass(&self, verify_chain: bool) -> Result<PassReport, StoreError> {
         let now = self.clock.now_ms();
         let sites = self.store.site_signals().await?;
-        let history = self.store.metric_counts(now - HISTORY_MS, HOUR_MS).await?;
+        let history = self.store.hourly_counts(now - HISTORY_MS).await?;
         let recent = self
             .store
             .metric_counts(now - FIVE_MINUTES_MS, FIVE_MINUTES_MS)

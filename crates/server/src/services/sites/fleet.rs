@@ -164,14 +164,14 @@ impl Sites {
         let more = clients.len() > limit as usize;
         clients.truncate(limit as usize);
         let pks: Vec<i64> = clients.iter().map(|c| c.pk).collect();
-        let sites = self.views(ctx, admin.tenant_id, &clients, Some(&pks)).await?;
-        let counts = self
-            .store
-            .fleet_counts(admin.tenant_id)
-            .await
-            .within(ctx)?;
+        let sites = self
+            .views(ctx, admin.tenant_id, &clients, Some(&pks))
+            .await?;
+        let counts = self.store.fleet_counts(admin.tenant_id).await.within(ctx)?;
         Ok(FleetPage {
-            next_after: more.then(|| sites.last().map(|s| s.client_id.clone())).flatten(),
+            next_after: more
+                .then(|| sites.last().map(|s| s.client_id.clone()))
+                .flatten(),
             sites,
             counts: FleetTally {
                 sites: counts.needs_attention + counts.well + counts.revoked,
@@ -278,7 +278,12 @@ impl Sites {
     ) -> Result<SiteDetail, SiteError> {
         let client = self.site_of(admin, client_id).await?;
         let site = self
-            .views(&admin.ctx, admin.tenant_id, std::slice::from_ref(&client), Some(&[client.pk]))
+            .views(
+                &admin.ctx,
+                admin.tenant_id,
+                std::slice::from_ref(&client),
+                Some(&[client.pk]),
+            )
             .await?
             .pop()
             .ok_or(SiteError::NotFound)?;
