@@ -28,57 +28,73 @@ const INSERT_RUN: &str = "INSERT INTO site_runs (client_pk, started_at, finished
      ON CONFLICT (client_pk, started_at) DO NOTHING";
 pub(crate) const PRUNE_RUNS: &str = "DELETE FROM site_runs WHERE started_at < $1";
 
-/// One read of what admins see, for a tenant's sites or a page of them: `head` ends where
-/// the tenant is bound; `since`, the column counted from the time asked for; `site`, the
-/// column a page restricts; `tail`, its grouping.
+/// One read of what admins see, for a tenant's sites or a page of them: `head` ends at
+/// `WHERE`; `tenant`, the column naming the tenant; `since`, the column counted from the
+/// time asked for; `site`, the column a page restricts; `tail`, its grouping. A page is
+/// read by its sites alone (their own index) unless `page_by_tenant` (the only index starts
+/// with the tenant).
 struct SiteRead {
     head: &'static str,
+    tenant: &'static str,
     since: Option<&'static str>,
     site: &'static str,
+    page_by_tenant: bool,
     tail: &'static str,
 }
 
 const STATUSES: SiteRead = SiteRead {
     head: "SELECT client_pk, received_at, agent_version, queue_depth, oldest_pending_at, \
-           dead_letters, config_hash, interval_secs FROM site_status WHERE tenant_id = ",
+           dead_letters, config_hash, interval_secs FROM site_status WHERE ",
+    tenant: "tenant_id",
     since: None,
     site: "client_pk",
+    page_by_tenant: false,
     tail: "",
 };
 const LAST_TOKENS: SiteRead = SiteRead {
-    head: "SELECT client_pk, MAX(issued_at) FROM oauth_tokens WHERE tenant_id = ",
+    head: "SELECT client_pk, MAX(issued_at) FROM oauth_tokens WHERE ",
+    tenant: "tenant_id",
     since: None,
     site: "client_pk",
+    page_by_tenant: false,
     tail: " GROUP BY client_pk",
 };
 /// A batch that applied moves the site's high-water marks, so their newest time is its last
 /// successful batch.
 const LAST_BATCHES: SiteRead = SiteRead {
-    head: "SELECT client_pk, MAX(updated_at) FROM sync_versions WHERE tenant_id = ",
+    head: "SELECT client_pk, MAX(updated_at) FROM sync_versions WHERE ",
+    tenant: "tenant_id",
     since: None,
     site: "client_pk",
+    page_by_tenant: true,
     tail: " GROUP BY client_pk",
 };
 const RECENT_FIGURES: SiteRead = SiteRead {
     head: "SELECT client_pk, CAST(SUM(records) AS BIGINT), CAST(SUM(rejected) AS BIGINT), \
-           CAST(COUNT(*) AS BIGINT) FROM sync_batches WHERE tenant_id = ",
+           CAST(COUNT(*) AS BIGINT) FROM sync_batches WHERE ",
+    tenant: "tenant_id",
     since: Some("received_at"),
     site: "client_pk",
+    page_by_tenant: false,
     tail: " GROUP BY client_pk",
 };
 const AUTH_FAILURES: SiteRead = SiteRead {
     head: "SELECT c.id, CAST(COUNT(*) AS BIGINT) FROM audit_logs a \
            JOIN oauth_clients c ON c.client_id = a.client_id \
-           WHERE a.event = 'auth.client.failure' AND a.tenant_id = ",
+           WHERE a.event = 'auth.client.failure' AND ",
+    tenant: "a.tenant_id",
     since: Some("a.at"),
     site: "c.id",
+    page_by_tenant: true,
     tail: " GROUP BY c.id",
 };
 const REPORTED_CONFIGS: SiteRead = SiteRead {
     head: "SELECT r.client_pk, r.config_hash FROM config_reports r \
-           JOIN oauth_clients c ON c.id = r.client_pk WHERE c.tenant_id = ",
+           JOIN oauth_clients c ON c.id = r.client_pk WHERE ",
+    tenant: "c.tenant_id",
     since: None,
     site: "r.client_pk",
+    page_by_tenant: false,
     tail: "",
 };
 
@@ -90,17 +106,28 @@ impl SiteRead {
         only: Option<&[i64]>,
     ) -> QueryBuilder<'a, D> {
         let mut select = QueryBuilder::<D>::new(self.head);
-        select.push_param(tenant_id);
+        if only.is_none() || self.page_by_tenant {
+            select
+                .push(format!("{} = ", self.tenant))
+                .push_param(tenant_id)
+                .push(" AND ");
+        }
+        // The tenant's `AND` is followed by the page's sites, or by nothing (`1 = 1`).
+        match only {
+            Some(pks) => {
+                select.push(format!("{} IN (", self.site));
+                let mut list = select.separated(", ");
+                for pk in pks {
+                    list.push_param(*pk);
+                }
+                select.push(")");
+            }
+            None => {
+                select.push("1 = 1");
+            }
+        }
         if let Some(column) = self.since {
             select.push(format!(" AND {column} >= ")).push_param(since);
-        }
-        if let Some(pks) = only {
-            select.push(format!(" AND {} IN (", self.site));
-            let mut list = select.separated(", ");
-            for pk in pks {
-                list.push_param(*pk);
-            }
-            select.push(")");
         }
         select.push(self.tail);
         select

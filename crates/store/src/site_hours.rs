@@ -28,7 +28,7 @@ const ADD_REFUSED: &str = "INSERT INTO site_hours (client_id, hour, rejected_rec
      refused_batches = site_hours.refused_batches + excluded.refused_batches";
 pub(crate) const PRUNE_HOURS: &str = "DELETE FROM site_hours WHERE hour < $1";
 
-/// The metrics, in the order each hour's text carries them (see [`read`]).
+/// The metrics, as `site_hours` names its columns.
 const METRICS: [&str; 4] = [
     "auth_failures",
     "tokens_issued",
@@ -97,52 +97,57 @@ pub(crate) async fn count_refused<D: Dialect>(
     Ok(())
 }
 
-/// Each watched site's counts per hour since `since`, sparse: one row per site, its hours
-/// as `hour:failures:tokens:rejected:refused` (read in key order: no grouping sort).
+/// Each watched site's counts per hour since `since`, sparse: one row per site, each
+/// metric's hours as `hour:count` pairs (zeros left out), read in key order (no grouping sort).
 pub(crate) async fn read<D: Dialect>(
     db: &Connections<D>,
     since: UnixMillis,
 ) -> StoreResult<Vec<MetricCount>> {
-    let hours = match D::BACKEND {
-        Backend::Sqlite => {
-            "group_concat(h.hour || ':' || h.auth_failures || ':' || \
-             h.tokens_issued || ':' || h.rejected_records || ':' || h.refused_batches, ',')"
-        }
-        Backend::Postgres => {
-            "string_agg(h.hour || ':' || h.auth_failures || ':' || \
-             h.tokens_issued || ':' || h.rejected_records || ':' || h.refused_batches, ',')"
-        }
+    let concat = match D::BACKEND {
+        Backend::Sqlite => "group_concat",
+        Backend::Postgres => "string_agg",
     };
+    let columns: Vec<String> = METRICS
+        .iter()
+        .map(|m| {
+            format!("{concat}(CASE WHEN h.{m} > 0 THEN h.hour || ':' || h.{m} END, ',') AS {m}")
+        })
+        .collect();
     let select = format!(
-        "SELECT c.id, s.hours FROM (SELECT h.client_id, {hours} AS hours FROM site_hours h \
+        "SELECT c.id, {} FROM (SELECT h.client_id, {} FROM site_hours h \
          WHERE h.hour >= $1 GROUP BY h.client_id) s \
-         JOIN oauth_clients c ON c.client_id = s.client_id"
+         JOIN oauth_clients c ON c.client_id = s.client_id",
+        METRICS.map(|m| format!("s.{m}")).join(", "),
+        columns.join(", ")
     );
-    let rows: Vec<(i64, String)> = sql(&select)
+    type Row = (
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sql(&select)
         .bind(since.div_euclid(HOUR_MS))
         .fetch_all(db.read())
         .await?;
     let mut counts = Vec::new();
-    for (client_pk, hours) in rows {
-        for text in hours.split(',') {
-            let mut fields = text.split(':').map(str::parse::<i64>);
-            let hour = fields
-                .next()
-                .and_then(Result::ok)
-                .ok_or_else(|| undecodable(text))?;
-            for metric in METRICS {
-                let count = fields
-                    .next()
-                    .and_then(Result::ok)
-                    .ok_or_else(|| undecodable(text))?;
-                if count > 0 {
-                    counts.push(MetricCount {
-                        client_pk,
-                        metric,
-                        bucket: hour,
-                        count,
-                    });
-                }
+    for (client_pk, failures, tokens, rejected, refused) in rows {
+        for (metric, pairs) in METRICS
+            .into_iter()
+            .zip([failures, tokens, rejected, refused])
+        {
+            for pair in pairs.iter().flat_map(|p| p.split(',')) {
+                let parsed = pair
+                    .split_once(':')
+                    .and_then(|(h, n)| Some((h.parse().ok()?, n.parse().ok()?)));
+                let (bucket, count) = parsed.ok_or_else(|| undecodable(pair))?;
+                counts.push(MetricCount {
+                    client_pk,
+                    metric,
+                    bucket,
+                    count,
+                });
             }
         }
     }
@@ -151,6 +156,6 @@ pub(crate) async fn read<D: Dialect>(
 
 fn undecodable(text: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(
-        format!("an hour of site counts is not hour:counts: {text:?}").into(),
+        format!("an hour of site counts is not hour:count: {text:?}").into(),
     ))
 }
