@@ -81,8 +81,9 @@ pub(crate) async fn sites<D: Dialect>(db: &Connections<D>) -> StoreResult<Vec<Si
     sql(SITES).fetch_all(db.read()).await
 }
 
-/// The metrics [`COUNTS`] names, as [`MetricCount::metric`] holds them.
-const METRICS: [&str; 4] = [
+/// The metrics [`COUNTS`] names, as [`MetricCount::metric`] holds them (and `site_hours`
+/// names its columns).
+pub(crate) const METRICS: [&str; 4] = [
     "auth_failures",
     "tokens_issued",
     "rejected_records",
@@ -113,20 +114,31 @@ pub(crate) async fn counts<D: Dialect>(
             .into_iter()
             .find(|m| *m == metric)
             .ok_or_else(|| undecodable(&metric))?;
-        for pair in pairs.split(',') {
-            let parsed = pair
-                .split_once(':')
-                .and_then(|(b, n)| Some((b.parse().ok()?, n.parse().ok()?)));
-            let (bucket, count) = parsed.ok_or_else(|| undecodable(pair))?;
-            counts.push(MetricCount {
-                client_pk,
-                metric,
-                bucket,
-                count,
-            });
-        }
+        push_pairs(&mut counts, client_pk, metric, &pairs)?;
     }
     Ok(counts)
+}
+
+/// Adds a site's counts of one metric from its `bucket:count` pairs (`,`-separated).
+pub(crate) fn push_pairs(
+    counts: &mut Vec<MetricCount>,
+    client_pk: i64,
+    metric: &'static str,
+    pairs: &str,
+) -> StoreResult<()> {
+    for pair in pairs.split(',') {
+        let parsed = pair
+            .split_once(':')
+            .and_then(|(b, n)| Some((b.parse().ok()?, n.parse().ok()?)));
+        let (bucket, count) = parsed.ok_or_else(|| undecodable(pair))?;
+        counts.push(MetricCount {
+            client_pk,
+            metric,
+            bucket,
+            count,
+        });
+    }
+    Ok(())
 }
 
 fn undecodable(text: &str) -> StoreError {

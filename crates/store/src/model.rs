@@ -51,6 +51,24 @@ impl Client {
             .parse::<kendrix_core::ScopeSet>()
             .is_ok_and(|s| s.is_admin())
     }
+
+    /// `admin` for an admin credential, `site` for a site, as admins are shown.
+    pub fn role(&self) -> &'static str {
+        if self.is_admin() {
+            "admin"
+        } else {
+            "site"
+        }
+    }
+
+    /// `active` or `revoked`, as admins are shown.
+    pub fn status(&self) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else {
+            "active"
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use sqlx::QueryBuilder;
 
 use crate::dialect::{sql, Dialect, On, PushParam, Statement};
 use crate::sql_store::Connections;
-use crate::{Backend, MetricCount, StoreError, StoreResult};
+use crate::{alerts, Backend, MetricCount, StoreResult};
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
@@ -27,14 +27,6 @@ const ADD_REFUSED: &str = "INSERT INTO site_hours (client_id, hour, rejected_rec
      rejected_records = site_hours.rejected_records + excluded.rejected_records, \
      refused_batches = site_hours.refused_batches + excluded.refused_batches";
 pub(crate) const PRUNE_HOURS: &str = "DELETE FROM site_hours WHERE hour < $1";
-
-/// The metrics, as `site_hours` names its columns.
-const METRICS: [&str; 4] = [
-    "auth_failures",
-    "tokens_issued",
-    "rejected_records",
-    "refused_batches",
-];
 
 /// Counts the failed sign-ins and issued tokens among entries being appended: one upsert
 /// for all of them (none when there are none).
@@ -107,7 +99,7 @@ pub(crate) async fn read<D: Dialect>(
         Backend::Sqlite => "group_concat",
         Backend::Postgres => "string_agg",
     };
-    let columns: Vec<String> = METRICS
+    let columns: Vec<String> = alerts::METRICS
         .iter()
         .map(|m| {
             format!("{concat}(CASE WHEN h.{m} > 0 THEN h.hour || ':' || h.{m} END, ',') AS {m}")
@@ -117,7 +109,7 @@ pub(crate) async fn read<D: Dialect>(
         "SELECT c.id, {} FROM (SELECT h.client_id, {} FROM site_hours h \
          WHERE h.hour >= $1 GROUP BY h.client_id) s \
          JOIN oauth_clients c ON c.client_id = s.client_id",
-        METRICS.map(|m| format!("s.{m}")).join(", "),
+        alerts::METRICS.map(|m| format!("s.{m}")).join(", "),
         columns.join(", ")
     );
     type Row = (
@@ -133,29 +125,14 @@ pub(crate) async fn read<D: Dialect>(
         .await?;
     let mut counts = Vec::new();
     for (client_pk, failures, tokens, rejected, refused) in rows {
-        for (metric, pairs) in METRICS
+        for (metric, pairs) in alerts::METRICS
             .into_iter()
             .zip([failures, tokens, rejected, refused])
         {
-            for pair in pairs.iter().flat_map(|p| p.split(',')) {
-                let parsed = pair
-                    .split_once(':')
-                    .and_then(|(h, n)| Some((h.parse().ok()?, n.parse().ok()?)));
-                let (bucket, count) = parsed.ok_or_else(|| undecodable(pair))?;
-                counts.push(MetricCount {
-                    client_pk,
-                    metric,
-                    bucket,
-                    count,
-                });
+            if let Some(pairs) = pairs {
+                alerts::push_pairs(&mut counts, client_pk, metric, &pairs)?;
             }
         }
     }
     Ok(counts)
-}
-
-fn undecodable(text: &str) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(
-        format!("an hour of site counts is not hour:count: {text:?}").into(),
-    ))
 }

@@ -150,12 +150,8 @@ pub async fn names(
         .await?
         .into_iter()
         .map(|client| SiteName {
-            role: if client.is_admin() { "admin" } else { "site" },
-            status: if client.revoked_at.is_some() {
-                "revoked"
-            } else {
-                "active"
-            },
+            role: client.role(),
+            status: client.status(),
             client_id: client.client_id,
             name: client.name,
         })

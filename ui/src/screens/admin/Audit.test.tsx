@@ -76,7 +76,7 @@ describe('Audit log', () => {
     await screen.findAllByTestId('audit-row');
     expect(admin.auditLogs).toHaveBeenLastCalledWith({ cursor: null, limit: 50 });
 
-    await user.click(screen.getByTestId('audit-older'));
+    await user.click(screen.getByTestId('audit-next'));
     expect(admin.auditLogs).toHaveBeenLastCalledWith({ cursor: 'c2VxOjY', limit: 50 });
 
     await user.click(screen.getByTestId('audit-group-config'));
@@ -110,9 +110,9 @@ describe('Audit log', () => {
     const user = userEvent.setup();
     render(<Audit />);
     await screen.findAllByTestId('audit-row');
-    expect(screen.getByTestId('audit-newer')).toBeDisabled();
-    await user.click(screen.getByTestId('audit-older'));
-    await user.click(await screen.findByTestId('audit-newer'));
+    expect(screen.getByTestId('audit-back')).toBeDisabled();
+    await user.click(screen.getByTestId('audit-next'));
+    await user.click(await screen.findByTestId('audit-back'));
     expect(admin.auditLogs).toHaveBeenLastCalledWith({ cursor: null, limit: 50 });
   });
 

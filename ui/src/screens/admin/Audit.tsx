@@ -1,6 +1,7 @@
 import { useCallback, useMemo, useState } from 'react';
 import { auditLogs, auditVerify, type AuditEntry } from '../../apiAdmin';
 import { Busy } from '../../components/admin/Busy';
+import { Pager } from '../../components/admin/Pager';
 import { OutcomePill } from '../../components/admin/Pills';
 import { Empty, ErrorBanner } from '../../components/States';
 import { auditQuery, NO_FILTER, type AuditFilter } from '../../lib/admin/auditQuery';
@@ -130,25 +131,17 @@ export function Audit() {
         </div>
       ) : null}
 
-      <div className="actions">
-        <button
-          type="button"
-          data-testid="audit-newer"
-          disabled={cursors.length === 0 || page.loading}
-          onClick={() => setCursors((c) => c.slice(0, -1))}
-        >
-          {t('admin.audit.newer')}
-        </button>
-        <button
-          type="button"
-          data-testid="audit-older"
-          disabled={!next || page.loading}
-          onClick={() => next && setCursors((c) => [...c, next])}
-        >
-          {t('admin.audit.older')}
-        </button>
-        <span className="muted">{t('admin.audit.page', { n: cursors.length + 1 })}</span>
-      </div>
+      <Pager
+        testId="audit"
+        back={t('admin.audit.newer')}
+        next={t('admin.audit.older')}
+        canBack={cursors.length > 0}
+        canNext={next !== null}
+        busy={page.loading}
+        onBack={() => setCursors((c) => c.slice(0, -1))}
+        onNext={() => next && setCursors((c) => [...c, next])}
+        where={t('admin.audit.page', { n: cursors.length + 1 })}
+      />
 
       {open && <AuditDrawer entry={open} names={fleet.names} onClose={() => setOpen(null)} />}
     </section>

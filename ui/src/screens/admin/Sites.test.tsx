@@ -78,18 +78,18 @@ describe('Sites', () => {
     vi.mocked(admin.sites).mockResolvedValue(page(FLEET, 'kxc_old'));
     render(<Sites />);
     await screen.findAllByTestId('sites-row');
-    expect(screen.getByTestId('sites-range')).toHaveTextContent('Sites 1–3');
-    expect(screen.getByTestId('sites-previous')).toBeDisabled();
+    expect(screen.getByTestId('sites-where')).toHaveTextContent('Sites 1–3');
+    expect(screen.getByTestId('sites-back')).toBeDisabled();
 
     vi.mocked(admin.sites).mockResolvedValue(page([makeSite({ name: 'Store 99', client_id: 'kxc_99' })]));
     await user.click(screen.getByTestId('sites-next'));
     await waitFor(() => expect(screen.getByTestId('sites-row')).toHaveTextContent('Store 99'));
     expect(admin.sites).toHaveBeenLastCalledWith({ attention: false, q: '', after: 'kxc_old', limit: 100 });
-    expect(screen.getByTestId('sites-range')).toHaveTextContent('Sites 101–101');
+    expect(screen.getByTestId('sites-where')).toHaveTextContent('Sites 101–101');
     expect(screen.getByTestId('sites-next')).toBeDisabled();
 
     vi.mocked(admin.sites).mockResolvedValue(page(FLEET, 'kxc_old'));
-    await user.click(screen.getByTestId('sites-previous'));
+    await user.click(screen.getByTestId('sites-back'));
     await waitFor(() => expect(screen.getAllByTestId('sites-row')).toHaveLength(3));
     expect(admin.sites).toHaveBeenLastCalledWith({ attention: false, q: '', after: null, limit: 100 });
   });

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { sites, type SiteSummary } from '../../apiAdmin';
 import { Chip, FilterChip, StatusPill } from '../../components/admin/Pills';
 import { Busy } from '../../components/admin/Busy';
+import { Pager } from '../../components/admin/Pager';
 import { Empty, ErrorBanner } from '../../components/States';
 import { Ago } from '../../components/Time';
 import { versionName } from '../../lib/admin/format';
@@ -174,27 +175,17 @@ export function Sites() {
       ) : null}
 
       {(cursors.length > 0 || next) && (
-        <div className="actions" data-testid="sites-pager">
-          <button
-            type="button"
-            data-testid="sites-previous"
-            disabled={cursors.length === 0 || fleet.loading}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            {t('admin.sites.previous')}
-          </button>
-          <button
-            type="button"
-            data-testid="sites-next"
-            disabled={!next || fleet.loading}
-            onClick={() => next && setCursors((c) => [...c, next])}
-          >
-            {t('admin.sites.next')}
-          </button>
-          <span className="muted" data-testid="sites-range">
-            {t('admin.sites.range', { from: first, to: first + shown.length - 1 })}
-          </span>
-        </div>
+        <Pager
+          testId="sites"
+          back={t('admin.sites.previous')}
+          next={t('admin.sites.next')}
+          canBack={cursors.length > 0}
+          canNext={next !== null}
+          busy={fleet.loading}
+          onBack={() => setCursors((c) => c.slice(0, -1))}
+          onNext={() => next && setCursors((c) => [...c, next])}
+          where={t('admin.sites.range', { from: first, to: first + shown.length - 1 })}
+        />
       )}
 
       {registering && (

@@ -342,13 +342,8 @@ fn view(
         name: client.name.clone(),
         client_id: client.client_id.clone(),
         scopes: client.scopes.clone(),
-        status: if client.revoked_at.is_some() {
-            "revoked"
-        } else {
-            "active"
-        }
-        .into(),
-        role: if client.is_admin() { "admin" } else { "site" }.into(),
+        status: client.status().into(),
+        role: client.role().into(),
         created_ms: client.created_at,
         revoked_ms: client.revoked_at,
         last_seen_ms: last_seen,
