@@ -763,6 +763,8 @@ async fn a_large_fleet_is_listed_a_page_at_a_time(backend: Backend) {
         (format!("after={}", other_admin.client_id), "after"),
         (format!("after={}", admin.client_id), "after"),
         (format!("q={}", "x".repeat(201)), "search"),
+        ("q=store%00".to_owned(), "search"),
+        ("after=kxc%00".to_owned(), "after"),
     ] {
         let response = server
             .get_as(&admin_token, &format!("/admin/sites?{query}"))

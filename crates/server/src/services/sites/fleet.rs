@@ -136,10 +136,14 @@ impl Sites {
             )));
         }
         let search = query.search.as_deref().unwrap_or_default();
-        if search.chars().count() > MAX_SEARCH_CHARS {
+        if search.chars().count() > MAX_SEARCH_CHARS || search.chars().any(char::is_control) {
             return Err(SiteError::Invalid(format!(
-                "search is at most {MAX_SEARCH_CHARS} characters"
+                "search is at most {MAX_SEARCH_CHARS} characters, none of them control characters"
             )));
+        }
+        // Only a client id can name where a page starts (and a NUL never reaches the database).
+        if let Some(after) = &query.after {
+            super::check_client_id(after).map_err(|_| unknown_after())?;
         }
         let page_query = FleetPageQuery {
             tenant_id: admin.tenant_id,
@@ -155,12 +159,7 @@ impl Sites {
             .fleet_page(&page_query)
             .await
             .within(ctx)?
-            .ok_or_else(|| {
-                SiteError::Invalid(
-                    "after names no site of your tenant: pass the client id of a listed site"
-                        .into(),
-                )
-            })?;
+            .ok_or_else(unknown_after)?;
         let more = clients.len() > limit as usize;
         clients.truncate(limit as usize);
         let pks: Vec<i64> = clients.iter().map(|c| c.pk).collect();
@@ -304,6 +303,12 @@ impl Sites {
             alerts: Vec::new(),
         })
     }
+}
+
+fn unknown_after() -> SiteError {
+    SiteError::Invalid(
+        "after names no site of your tenant: pass the next_after of the previous page".into(),
+    )
 }
 
 fn config_failure(
