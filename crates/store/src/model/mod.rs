@@ -1,4 +1,12 @@
-//! Rows the store reads and writes, in plain types shared by both backends.
+//! Rows the store reads and writes, in plain types shared by both backends (`fleet.rs`:
+//! heartbeats and what admins see of their sites; `detection.rs`: what anomaly detection
+//! reads and the alerts it keeps).
+
+mod detection;
+mod fleet;
+
+pub use detection::*;
+pub use fleet::*;
 
 use kendrix_core::UnixMillis;
 
@@ -199,112 +207,6 @@ pub struct PruneCounts {
     pub tokens: u64,
     pub idempotency_keys: u64,
     pub site_runs: u64,
-}
-
-/// What a site reports after each sync run and while idle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewHeartbeat {
-    pub client_pk: i64,
-    pub tenant_id: i64,
-    pub received_at: UnixMillis,
-    pub agent_version: String,
-    pub queue_depth: i64,
-    pub oldest_pending_at: Option<UnixMillis>,
-    pub dead_letters: i64,
-    pub config_hash: Option<String>,
-    pub interval_secs: Option<i64>,
-    pub last_run: Option<SiteRun>,
-}
-
-/// One sync run as a site reported it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SiteRun {
-    pub started_at: UnixMillis,
-    pub finished_at: UnixMillis,
-    /// The agent's run outcome: `synced`, `partial`, `offline`, `auth` or `error`.
-    pub outcome: String,
-    pub sent: i64,
-    pub applied: i64,
-    pub refused: i64,
-    pub message: Option<String>,
-}
-
-/// A site's latest heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SiteStatus {
-    pub client_pk: i64,
-    pub received_at: UnixMillis,
-    pub agent_version: String,
-    pub queue_depth: i64,
-    pub oldest_pending_at: Option<UnixMillis>,
-    pub dead_letters: i64,
-    pub config_hash: Option<String>,
-    pub interval_secs: Option<i64>,
-}
-
-/// What the server knows of one site's recent activity ([`crate::Store::site_activity`]);
-/// the `*_recent` figures count since the time asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SiteActivity {
-    pub status: Option<SiteStatus>,
-    pub last_token_at: Option<UnixMillis>,
-    /// The last batch that applied.
-    pub last_batch_at: Option<UnixMillis>,
-    /// Records received (applied, duplicate, stale or rejected).
-    pub records_recent: i64,
-    pub rejected_recent: i64,
-    pub batches_recent: i64,
-    /// Failed client authentications (wrong secret, revoked) naming this client.
-    pub auth_failures_recent: i64,
-    /// The hash of the configuration it last reported running.
-    pub reported_config: Option<String>,
-}
-
-/// Where a client sorts in its tenant's fleet (`oauth_clients.fleet_rank`): the sites that
-/// need attention first, then the sites that are well, then the revoked ones; an admin
-/// credential is not a site and is never listed with them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i16)]
-pub enum FleetRank {
-    NeedsAttention = 0,
-    Well = 1,
-    Revoked = 2,
-    Admin = 3,
-}
-
-impl FleetRank {
-    /// A client just registered: a site has not synced yet, which needs attention.
-    pub fn of_new(scopes: &str) -> Self {
-        if scopes
-            .parse::<kendrix_core::ScopeSet>()
-            .is_ok_and(|s| s.is_admin())
-        {
-            Self::Admin
-        } else {
-            Self::NeedsAttention
-        }
-    }
-}
-
-/// Which sites one page of a tenant's fleet lists (sites only, never admin credentials).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FleetPageQuery {
-    pub tenant_id: i64,
-    /// Only the sites that need attention.
-    pub attention_only: bool,
-    /// Each word appears in the site's name or client id (case-insensitive).
-    pub words: Vec<String>,
-    /// The page starts after this site (the last one of the previous page).
-    pub after: Option<String>,
-    pub limit: i64,
-}
-
-/// How many sites a tenant has, by where they sort.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FleetCounts {
-    pub needs_attention: i64,
-    pub well: i64,
-    pub revoked: i64,
 }
 
 /// A counter increment with the most the counter may reach for the write it guards.
@@ -569,89 +471,4 @@ pub struct AuthBucket {
     pub tokens_issued: i64,
     /// `auth.client.failure` and `auth.bearer.failure` entries (as `/auth/stats` counts them).
     pub auth_failed: i64,
-}
-
-/// One site as anomaly detection sees it: what tells whether it went quiet or piles up.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SiteSignals {
-    pub client_pk: i64,
-    pub tenant_id: i64,
-    pub client_id: String,
-    pub name: String,
-    pub created_at: UnixMillis,
-    /// When a batch of the site last applied something.
-    pub last_batch_at: Option<UnixMillis>,
-    /// Its latest heartbeat, the interval it syncs on, and its oldest waiting record then.
-    pub heartbeat_at: Option<UnixMillis>,
-    pub interval_secs: Option<i64>,
-    pub oldest_pending_at: Option<UnixMillis>,
-    /// The hash of the configuration it last said it runs, and when.
-    pub config_hash: Option<String>,
-    pub config_reported_at: Option<UnixMillis>,
-}
-
-/// A site's count of one metric in one time bucket (`bucket` = time ÷ the bucket width).
-/// Metrics: `auth_failures`, `tokens_issued`, `rejected_records`, `refused_batches`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricCount {
-    pub client_pk: i64,
-    pub metric: &'static str,
-    pub bucket: i64,
-    pub count: i64,
-}
-
-/// An alert as stored and shown.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    pub id: i64,
-    /// `auth_failures`, `token_rate`, `refused_records`, `refused_batches`, `stale`,
-    /// `backlog` or `audit_chain`.
-    pub kind: String,
-    pub tenant_id: Option<i64>,
-    /// The site it is about (`null`: the whole server).
-    pub client_id: Option<String>,
-    pub site_name: Option<String>,
-    pub opened_at: UnixMillis,
-    /// The last detection pass that found the value unusual.
-    pub unusual_at: UnixMillis,
-    pub resolved_at: Option<UnixMillis>,
-    /// The value observed, and the baseline (threshold) it crossed.
-    pub observed: f64,
-    pub baseline: f64,
-    /// What happened, in plain words.
-    pub summary: String,
-}
-
-/// An alert a pass opens.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewAlert {
-    pub kind: String,
-    pub tenant_id: Option<i64>,
-    pub client_pk: Option<i64>,
-    pub observed: f64,
-    pub baseline: f64,
-    pub summary: String,
-}
-
-/// What one detection pass changes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AlertChanges {
-    pub opened: Vec<NewAlert>,
-    /// Open alerts still unusual (their `unusual_at` moves on).
-    pub still_unusual: Vec<i64>,
-    pub resolved: Vec<i64>,
-}
-
-/// Which alerts to list.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AlertQuery {
-    /// `None`: every tenant's (the operator).
-    pub tenant_id: Option<i64>,
-    /// `Some(true)` open only, `Some(false)` resolved only.
-    pub open: Option<bool>,
-    pub kind: Option<String>,
-    pub client_id: Option<String>,
-    /// Only about these clients (by `pk`).
-    pub client_pks: Option<Vec<i64>>,
-    pub limit: i64,
 }
