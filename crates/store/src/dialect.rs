@@ -50,10 +50,11 @@ impl<T> Decoded for T where
 {
 }
 
-/// Where a statement runs: inside a write transaction, or on a pool (reads, and the one
-/// write that needs no transaction).
-pub enum On<'c, D: Database> {
+/// Where a statement runs: inside a write transaction, on the read connections, or on the
+/// write pool (the one write that needs no transaction).
+pub enum On<'c, D: Dialect> {
     Tx(&'c mut D::Connection),
+    Read(&'c D::Readers),
     Pool(&'c Pool<D>),
 }
 
@@ -66,6 +67,8 @@ pub trait Dialect: Database {
     /// Reads the audit chain head so that appends never fork: a write transaction's appends
     /// line up behind whoever holds it.
     const LOCK_CHAIN_HEAD: &'static str;
+    /// Where reads run: a pool of their own (SQLite), or the one pool (PostgreSQL).
+    type Readers: Clone + Send + Sync + std::fmt::Debug + 'static;
 
     fn bind<'q, T: Param<'q>>(
         query: Query<'q, Self, Self::Arguments<'q>>,

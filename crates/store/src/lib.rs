@@ -19,6 +19,7 @@ mod series;
 mod site_hours;
 mod sql_store;
 mod sqlite;
+mod sqlite_readers;
 mod sync;
 mod tenants;
 mod tokens;

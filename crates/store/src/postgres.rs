@@ -41,6 +41,7 @@ impl SqlStore<Postgres> {
 impl Dialect for Postgres {
     const BACKEND: Backend = Backend::Postgres;
     const BEGIN: Option<&'static str> = None;
+    type Readers = Pool<Postgres>;
     /// Waits for, then holds, the head row until commit: concurrent appends from any number
     /// of instances line up behind it and each sees the head the previous one wrote.
     const LOCK_CHAIN_HEAD: &'static str =
@@ -70,7 +71,7 @@ impl Dialect for Postgres {
     ) -> sqlx::Result<u64> {
         let done = match on {
             On::Tx(conn) => query.execute(conn).await?,
-            On::Pool(pool) => query.execute(pool).await?,
+            On::Read(pool) | On::Pool(pool) => query.execute(pool).await?,
         };
         Ok(done.rows_affected())
     }
@@ -83,7 +84,7 @@ impl Dialect for Postgres {
         async move {
             match on {
                 On::Tx(conn) => query.fetch_all(conn).await,
-                On::Pool(pool) => query.fetch_all(pool).await,
+                On::Read(pool) | On::Pool(pool) => query.fetch_all(pool).await,
             }
         }
     }
@@ -96,7 +97,7 @@ impl Dialect for Postgres {
         async move {
             match on {
                 On::Tx(conn) => query.fetch_optional(conn).await,
-                On::Pool(pool) => query.fetch_optional(pool).await,
+                On::Read(pool) | On::Pool(pool) => query.fetch_optional(pool).await,
             }
         }
     }

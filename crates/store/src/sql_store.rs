@@ -23,7 +23,7 @@ use crate::{begin_detached, model::*, Backend, Store, StoreResult};
 
 /// The store over one database: a [`crate::SqliteStore`] or a [`crate::PgStore`].
 #[derive(Debug)]
-pub struct SqlStore<D: Database> {
+pub struct SqlStore<D: Dialect> {
     db: Connections<D>,
     queue: WriteQueue,
 }
@@ -36,7 +36,7 @@ impl<D: Dialect> SqlStore<D> {
     }
 }
 
-impl<D: Database> Clone for SqlStore<D> {
+impl<D: Dialect> Clone for SqlStore<D> {
     fn clone(&self) -> Self {
         Self {
             db: self.db.clone(),
@@ -48,12 +48,12 @@ impl<D: Database> Clone for SqlStore<D> {
 /// The pools of one database. Reads go to `read`; writes to `write` (on SQLite a pool of
 /// one connection, so writes queue in-process; on PostgreSQL the same pool as `read`).
 #[derive(Debug)]
-pub(crate) struct Connections<D: Database> {
-    read: Pool<D>,
+pub(crate) struct Connections<D: Dialect> {
+    read: D::Readers,
     write: Pool<D>,
 }
 
-impl<D: Database> Clone for Connections<D> {
+impl<D: Dialect> Clone for Connections<D> {
     fn clone(&self) -> Self {
         Self {
             read: self.read.clone(),
@@ -63,13 +63,13 @@ impl<D: Database> Clone for Connections<D> {
 }
 
 impl<D: Dialect> Connections<D> {
-    pub(crate) fn new(read: Pool<D>, write: Pool<D>) -> Self {
+    pub(crate) fn new(read: D::Readers, write: Pool<D>) -> Self {
         Self { read, write }
     }
 
     /// Where reads run.
     pub(crate) fn read(&self) -> On<'_, D> {
-        On::Pool(&self.read)
+        On::Read(&self.read)
     }
 
     /// A single write statement outside any transaction.

@@ -3,8 +3,8 @@
 //! SQLite allows one writer at a time, so writes go through a one-connection pool (they queue
 //! in-process instead of spinning in SQLite's busy handler) and start with `BEGIN IMMEDIATE`
 //! (the write lock is taken up front, so a read-then-write transaction never fails to
-//! upgrade, and the audit head needs no lock of its own). Reads use their own pool and run
-//! concurrently under WAL.
+//! upgrade, and the audit head needs no lock of its own). Reads run concurrently under WAL on
+//! connections of their own, lent without sqlx's pool (`sqlite_readers.rs` says why).
 
 use std::future::Future;
 use std::str::FromStr;
@@ -23,6 +23,7 @@ use sqlx::{Pool, QueryBuilder, Sqlite};
 use crate::batches::UPSERT_TAIL;
 use crate::dialect::{Decoded, Dialect, On, Param};
 use crate::sql_store::{Connections, SqlStore};
+use crate::sqlite_readers::ReadConnections;
 use crate::sync::{stored_from_rows, RecordRow, StoredVersions};
 use crate::{Backend, StoreError, StoreResult};
 
@@ -41,14 +42,14 @@ impl SqlStore<Sqlite> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // Not pinged before each transaction: a local file cannot go stale (see
+        // `sqlite_readers.rs`); sqlx still pings it once when each transaction hands it back.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(max_readers.max(1))
-            .connect_with(options)
-            .await?;
+        let read = ReadConnections::new(options, max_readers);
         Ok(Self::new(Connections::new(read, write)))
     }
 }
@@ -56,6 +57,7 @@ impl SqlStore<Sqlite> {
 impl Dialect for Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
     const BEGIN: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    type Readers = ReadConnections;
     /// `BEGIN IMMEDIATE` already holds the write lock, so the head is read as is.
     const LOCK_CHAIN_HEAD: &'static str = "SELECT seq, head_hash FROM audit_chain WHERE id = 1";
 
@@ -85,6 +87,7 @@ impl Dialect for Sqlite {
         async move {
             let done = match on {
                 On::Tx(conn) => query.execute(conn).await?,
+                On::Read(readers) => query.execute(&mut *readers.lend().await?).await?,
                 On::Pool(pool) => query.execute(pool).await?,
             };
             Ok(done.rows_affected())
@@ -100,6 +103,7 @@ impl Dialect for Sqlite {
         async move {
             match on {
                 On::Tx(conn) => query.fetch_all(conn).await,
+                On::Read(readers) => query.fetch_all(&mut *readers.lend().await?).await,
                 On::Pool(pool) => query.fetch_all(pool).await,
             }
         }
@@ -114,6 +118,7 @@ impl Dialect for Sqlite {
         async move {
             match on {
                 On::Tx(conn) => query.fetch_optional(conn).await,
+                On::Read(readers) => query.fetch_optional(&mut *readers.lend().await?).await,
                 On::Pool(pool) => query.fetch_optional(pool).await,
             }
         }
