@@ -106,7 +106,9 @@ impl Dialect for Postgres {
         Ok(MIGRATOR.run(pool).await?)
     }
 
-    /// The keys travel as two arrays.
+    /// The keys travel as two arrays, and each is looked up by the primary key: the
+    /// `LIMIT 1` keeps the subquery apart, so the planner cannot turn the lookups into a hash
+    /// join over the whole `records` table (which it did — a full scan per batch, bench S7).
     fn stored_versions(
         conn: &mut PgConnection,
         tenant_id: i64,
@@ -118,7 +120,9 @@ impl Dialect for Postgres {
             let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
                 "SELECT k.n - 1, r.version, r.content_hash, r.batch_id \
                  FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS k(entity, record_id, n) \
-                 JOIN records r ON r.tenant_id = $1 AND r.entity = k.entity AND r.record_id = k.record_id",
+                 CROSS JOIN LATERAL (SELECT version, content_hash, batch_id FROM records \
+                   WHERE tenant_id = $1 AND entity = k.entity AND record_id = k.record_id \
+                   LIMIT 1) r",
             )
             .bind(tenant_id)
             .bind(entities)
