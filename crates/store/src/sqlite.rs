@@ -87,7 +87,12 @@ impl Dialect for Sqlite {
         async move {
             let done = match on {
                 On::Tx(conn) => query.execute(conn).await?,
-                On::Read(readers) => query.execute(&mut *readers.lend().await?).await?,
+                On::Read(readers) => {
+                    let mut conn = readers.lend().await?;
+                    let done = query.execute(&mut *conn).await;
+                    conn.give_back(&done);
+                    done?
+                }
                 On::Pool(pool) => query.execute(pool).await?,
             };
             Ok(done.rows_affected())
@@ -103,7 +108,12 @@ impl Dialect for Sqlite {
         async move {
             match on {
                 On::Tx(conn) => query.fetch_all(conn).await,
-                On::Read(readers) => query.fetch_all(&mut *readers.lend().await?).await,
+                On::Read(readers) => {
+                    let mut conn = readers.lend().await?;
+                    let rows = query.fetch_all(&mut *conn).await;
+                    conn.give_back(&rows);
+                    rows
+                }
                 On::Pool(pool) => query.fetch_all(pool).await,
             }
         }
@@ -118,7 +128,12 @@ impl Dialect for Sqlite {
         async move {
             match on {
                 On::Tx(conn) => query.fetch_optional(conn).await,
-                On::Read(readers) => query.fetch_optional(&mut *readers.lend().await?).await,
+                On::Read(readers) => {
+                    let mut conn = readers.lend().await?;
+                    let row = query.fetch_optional(&mut *conn).await;
+                    conn.give_back(&row);
+                    row
+                }
                 On::Pool(pool) => query.fetch_optional(pool).await,
             }
         }

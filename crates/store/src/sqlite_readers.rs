@@ -6,7 +6,10 @@
 //! every read (measured: bench S4, where the pings were 7 % of the process's CPU). A local
 //! file cannot go stale as a network connection can, so these connections are lent and
 //! taken back as they are; a read abandoned midway is safe too, because a connection runs
-//! its commands in order and stops a read whose receiver is gone.
+//! its commands in order and stops a read whose receiver is gone. What the ping would have
+//! caught — a connection whose worker thread is gone, or whose file fails to read — shows
+//! in the read's own error, and such a connection is closed instead of kept
+//! ([`Lent::give_back`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -67,12 +70,22 @@ impl ReadConnections {
     }
 }
 
-/// A lent read connection; back to the idle list when dropped.
+/// A lent read connection; back to the idle list when dropped (or by [`Lent::give_back`]).
 pub struct Lent {
     conn: Option<SqliteConnection>,
     home: Arc<Shared>,
     // Released after `drop` below has put the connection back.
     _permit: OwnedSemaphorePermit,
+}
+
+impl Lent {
+    /// Gives the connection back after a read that ended with `result` — or closes it, when
+    /// the error says the connection itself is broken, so the next read opens a fresh one.
+    pub fn give_back<T>(mut self, result: &sqlx::Result<T>) {
+        if matches!(result, Err(sqlx::Error::WorkerCrashed | sqlx::Error::Io(_))) {
+            drop(self.conn.take());
+        }
+    }
 }
 
 impl std::ops::Deref for Lent {
@@ -164,6 +177,29 @@ mod tests {
             .unwrap();
         assert_eq!(row.get::<i64, _>(0), 10_000);
         assert_eq!(row.get::<i64, _>(1), 50_005_000);
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_broke_is_closed_and_the_next_read_opens_another() {
+        let scratch = Scratch::new("broken");
+        let readers = ReadConnections::new(scratch.options(), 1);
+        let conn = readers.lend().await.unwrap();
+        conn.give_back(&sqlx::Result::<()>::Err(sqlx::Error::WorkerCrashed));
+        assert_eq!(readers.shared.idle.lock().unwrap().len(), 0);
+        // A plain failure (here, bad SQL) keeps the connection.
+        let mut conn = readers.lend().await.unwrap();
+        let failed = sqlx::query("SELECT nothing FROM nowhere")
+            .fetch_all(&mut *conn)
+            .await;
+        assert!(failed.is_err());
+        conn.give_back(&failed);
+        assert_eq!(readers.shared.idle.lock().unwrap().len(), 1);
+        let mut conn = readers.lend().await.unwrap();
+        let one: i64 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
     }
 
     #[tokio::test]
