@@ -194,12 +194,7 @@ mod tests {
         assert!(failed.is_err());
         conn.give_back(&failed);
         assert_eq!(readers.shared.idle.lock().unwrap().len(), 1);
-        let mut conn = readers.lend().await.unwrap();
-        let one: i64 = sqlx::query_scalar("SELECT 1")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!(one, 1);
+        assert_answers(readers.lend().await.unwrap()).await;
     }
 
     #[tokio::test]
@@ -214,9 +209,12 @@ mod tests {
             "a third connection was lent while two were out"
         );
         drop(first);
-        let mut third = readers.lend().await.unwrap();
+        assert_answers(readers.lend().await.unwrap()).await;
+    }
+
+    async fn assert_answers(mut conn: Lent) {
         let one: i64 = sqlx::query_scalar("SELECT 1")
-            .fetch_one(&mut *third)
+            .fetch_one(&mut *conn)
             .await
             .unwrap();
         assert_eq!(one, 1);
