@@ -90,8 +90,7 @@ impl Dialect for Sqlite {
                 On::Read(readers) => {
                     let mut conn = readers.lend().await?;
                     let done = query.execute(&mut *conn).await;
-                    conn.give_back(&done);
-                    done?
+                    conn.give_back(done)?
                 }
                 On::Pool(pool) => query.execute(pool).await?,
             };
@@ -111,8 +110,7 @@ impl Dialect for Sqlite {
                 On::Read(readers) => {
                     let mut conn = readers.lend().await?;
                     let rows = query.fetch_all(&mut *conn).await;
-                    conn.give_back(&rows);
-                    rows
+                    conn.give_back(rows)
                 }
                 On::Pool(pool) => query.fetch_all(pool).await,
             }
@@ -131,8 +129,7 @@ impl Dialect for Sqlite {
                 On::Read(readers) => {
                     let mut conn = readers.lend().await?;
                     let row = query.fetch_optional(&mut *conn).await;
-                    conn.give_back(&row);
-                    row
+                    conn.give_back(row)
                 }
                 On::Pool(pool) => query.fetch_optional(pool).await,
             }

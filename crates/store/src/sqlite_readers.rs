@@ -79,12 +79,14 @@ pub struct Lent {
 }
 
 impl Lent {
-    /// Gives the connection back after a read that ended with `result` — or closes it, when
-    /// the error says the connection itself is broken, so the next read opens a fresh one.
-    pub fn give_back<T>(mut self, result: &sqlx::Result<T>) {
+    /// Gives the connection back after a read that ended with `result`, and passes the
+    /// result on — or closes the connection, when the error says it is broken, so the next
+    /// read opens a fresh one.
+    pub fn give_back<T>(mut self, result: sqlx::Result<T>) -> sqlx::Result<T> {
         if matches!(result, Err(sqlx::Error::WorkerCrashed | sqlx::Error::Io(_))) {
             drop(self.conn.take());
         }
+        result
     }
 }
 
@@ -184,15 +186,14 @@ mod tests {
         let scratch = Scratch::new("broken");
         let readers = ReadConnections::new(scratch.options(), 1);
         let conn = readers.lend().await.unwrap();
-        conn.give_back(&sqlx::Result::<()>::Err(sqlx::Error::WorkerCrashed));
+        let _ = conn.give_back(sqlx::Result::<()>::Err(sqlx::Error::WorkerCrashed));
         assert_eq!(readers.shared.idle.lock().unwrap().len(), 0);
         // A plain failure (here, bad SQL) keeps the connection.
         let mut conn = readers.lend().await.unwrap();
         let failed = sqlx::query("SELECT nothing FROM nowhere")
             .fetch_all(&mut *conn)
             .await;
-        assert!(failed.is_err());
-        conn.give_back(&failed);
+        assert!(conn.give_back(failed).is_err());
         assert_eq!(readers.shared.idle.lock().unwrap().len(), 1);
         assert_answers(readers.lend().await.unwrap()).await;
     }
