@@ -38,9 +38,9 @@ if ! have cargo; then
   exit 1
 fi
 apt_install build-essential pkg-config curl ca-certificates
-# The agent's keychain (Secret Service), a private session to run it in, and libfaketime
-# (the clock-skew story shifts the agent's clock).
-apt_install dbus gnome-keyring keyutils xvfb xauth dunst faketime
+# The agent's keychain (Secret Service), a private session to run it in, libfaketime (the
+# clock-skew story shifts the agent's clock) and gdb (a run that never ends shows its stacks).
+apt_install dbus gnome-keyring keyutils xvfb xauth dunst faketime gdb
 # The desktop app (Tauri 2 on WebKitGTK) and its WebDriver for the end-to-end story.
 apt_install libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver
 if have rustup; then

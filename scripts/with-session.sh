@@ -32,7 +32,11 @@ fi
 keyring_home=$(mktemp -d)
 password=$(head -c 24 /dev/urandom | base64)
 eval "$(printf %s "$password" | XDG_DATA_HOME="$keyring_home" gnome-keyring-daemon --unlock --components=secrets)"
-export GNOME_KEYRING_CONTROL GNOME_KEYRING_PID
+export GNOME_KEYRING_CONTROL
+# It prints no pid (the daemon would outlive the session): ask the bus who holds the name.
+GNOME_KEYRING_PID=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+  org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null |
+  awk '/uint32/ {print $2}')
 
 if command -v dunst >/dev/null && [ -n "${DISPLAY:-}" ]; then
   dunst >/dev/null 2>&1 &

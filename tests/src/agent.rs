@@ -110,6 +110,8 @@ pub struct Agent {
     runs: AtomicUsize,
     clock_offset: Mutex<Option<String>>,
     wine: Option<Wine>,
+    /// The session bus of a keychain of the story's own, instead of the one tests share.
+    session_bus: Option<String>,
 }
 
 /// The Windows build of the agent and the Wine prefix (a Windows "PC") it runs in, apart
@@ -170,6 +172,7 @@ impl Agent {
             runs: AtomicUsize::new(0),
             clock_offset: Mutex::new(None),
             wine: None,
+            session_bus: None,
         }
     }
 
@@ -215,6 +218,14 @@ impl Agent {
         wine.prefix.path().join("drive_c").join(path)
     }
 
+    /// An agent whose keychain is `keychain`, one the story can freeze.
+    pub fn with_keychain(keychain: &crate::keychain::PrivateKeychain) -> Self {
+        Self {
+            session_bus: Some(keychain.address.clone()),
+            ..Self::new()
+        }
+    }
+
     /// An agent keeping its database in `data_dir` (e.g. on a small disk).
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
         Self {
@@ -238,6 +249,9 @@ impl Agent {
             .env("KENDRIX_AGENT_DIR", self.data_dir())
             .env("NO_COLOR", "1")
             .env("KENDRIX_LOG", "info");
+        if let Some(address) = &self.session_bus {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", address);
+        }
         if let Some(offset) = self.clock_offset.lock().unwrap().as_deref() {
             // libfaketime shifts the wall clock of this process only; timers stay real.
             cmd.env("LD_PRELOAD", FAKETIME_LIBRARY)
@@ -372,10 +386,11 @@ impl Started {
                 break status;
             }
             if started.elapsed() > RUN_LIMIT {
+                let stacks = thread_stacks(self.child.id());
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 panic!(
-                    "`{}` did not finish within {} s; it printed:\n{}\n{}",
+                    "`{}` did not finish within {} s; it printed:\n{}\n{}\nwhere its threads were:\n{stacks}",
                     self.what,
                     RUN_LIMIT.as_secs(),
                     std::fs::read_to_string(&self.out).unwrap_or_default(),
@@ -389,6 +404,24 @@ impl Started {
             stdout: std::fs::read(&self.out).unwrap_or_default(),
             stderr: std::fs::read(&self.err).unwrap_or_default(),
         }
+    }
+}
+
+/// Each thread's stack of a running process (gdb), to tell where a run that never ended
+/// waits; what is missing instead, when gdb is not installed.
+fn thread_stacks(pid: u32) -> String {
+    let gdb = Command::new("timeout")
+        .args(["60", "gdb", "-p", &pid.to_string(), "-batch", "-nx"])
+        .args(["-ex", "thread apply all bt 25"])
+        .stdin(Stdio::null())
+        .output();
+    match gdb {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Ok(out) => format!(
+            "(gdb could not attach: {})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("(no stacks: {e})"),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod desktop;
+pub mod keychain;
 pub mod storm;
 
 use std::path::PathBuf;

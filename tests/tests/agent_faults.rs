@@ -15,6 +15,7 @@ use kendrix_tests::agent::{
     server_checksum, set_config_number, source_checksum, sqlite_server, Agent, Fault, SmallDisk,
     TcpProxy,
 };
+use kendrix_tests::keychain::PrivateKeychain;
 use kendrix_tests::{abandon_after_steps, server_cli, Backend, ServerProcess, TestDb};
 use serde_json::{json, Value};
 
@@ -479,5 +480,38 @@ async fn the_agent_killed_while_taking_in_the_inbox_takes_each_file_in_once() {
     assert_eq!(exit_code(&out), 0, "{}", output_text(&out));
     // A file taken in again after its rows were synced would be queued with newer versions
     // and applied a second time.
+    assert_delivered_exactly_once(&db, &rows).await;
+}
+
+/// A keychain that stops answering (its daemon frozen: calls are taken, never answered) ends
+/// a sync with a message naming the keychain, instead of a run that never ends and shows
+/// "syncing" forever; nothing is sent or lost, and once the keychain answers again the next
+/// sync delivers everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keychain_that_stops_answering_ends_the_sync_with_a_message_and_loses_nothing() {
+    let (db, server) = sqlite_server(&[]).await;
+    let site = register_site(&db, "Store 8", "sync:write config:read");
+    let keychain = PrivateKeychain::start();
+    let agent = Agent::with_keychain(&keychain);
+    agent.enroll(&enrollment_for(&site, &server.url));
+    let rows = order_rows(0, 20);
+    agent.enqueue("orders", &rows);
+
+    keychain.freeze();
+    let out = agent.run(&["sync"]);
+    keychain.thaw();
+    assert_ne!(exit_code(&out), 0, "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("keychain is unavailable (it did not answer within 60 s)"),
+        "{}",
+        output_text(&out)
+    );
+    assert_eq!(
+        server_checksum(&db, "orders").await.0,
+        0,
+        "nothing was sent"
+    );
+
+    assert_eq!(exit_code(&agent.run(&["sync"])), 0);
     assert_delivered_exactly_once(&db, &rows).await;
 }

@@ -187,7 +187,10 @@ fn main() -> ExitCode {
         )
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // A keychain call past its deadline may still hold a thread: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");

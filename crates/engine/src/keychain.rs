@@ -3,6 +3,9 @@
 //! are kept. There is deliberately no fallback: if the keychain cannot be used, the agent
 //! says so and stores nothing.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use kendrix_core::UnixMillis;
@@ -148,13 +151,51 @@ impl Keychain {
     }
 }
 
+/// How long one keychain call may take: time enough to type a password into an unlock
+/// prompt, while a keychain that never answers (a frozen daemon) ends the run with a
+/// message instead of leaving it "syncing" forever.
+pub const KEYCHAIN_DEADLINE: Duration = Duration::from_secs(60);
+/// A call past its deadline still holds its thread (a blocked D-Bus call cannot be
+/// cancelled): at most this many calls run at once, so stuck ones cannot pile up.
+const MAX_STUCK: usize = 4;
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// One keychain call counted in [`IN_FLIGHT`] until it returns (or its thread unwinds).
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Option<Self> {
+        let before = IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        let entered = InFlight;
+        (before < MAX_STUCK).then_some(entered)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs one keyring call on a blocking thread, at most [`KEYCHAIN_DEADLINE`].
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> keyring::Result<T> + Send + 'static,
 ) -> Result<T, KeychainError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(KeychainError::Unavailable(describe(&e))),
-        Err(e) => Err(KeychainError::Unavailable(e.to_string())),
+    let in_flight = InFlight::enter().ok_or_else(|| {
+        KeychainError::Unavailable("earlier calls to it have not returned".into())
+    })?;
+    let call = tokio::task::spawn_blocking(move || {
+        let _in_flight = in_flight;
+        work()
+    });
+    match tokio::time::timeout(KEYCHAIN_DEADLINE, call).await {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Err(e))) => Err(KeychainError::Unavailable(describe(&e))),
+        Ok(Err(e)) => Err(KeychainError::Unavailable(e.to_string())),
+        Err(_) => Err(KeychainError::Unavailable(format!(
+            "it did not answer within {} s",
+            KEYCHAIN_DEADLINE.as_secs()
+        ))),
     }
 }
 
