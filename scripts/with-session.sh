@@ -33,10 +33,25 @@ keyring_home=$(mktemp -d)
 password=$(head -c 24 /dev/urandom | base64)
 eval "$(printf %s "$password" | XDG_DATA_HOME="$keyring_home" gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
-# It prints no pid (the daemon would outlive the session): ask the bus who holds the name.
-GNOME_KEYRING_PID=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-  org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null |
-  awk '/uint32/ {print $2}')
+# It takes the Secret Service's name on the bus a moment after it returns; a call before then
+# would make the bus start another daemon (D-Bus activation) without the unlocked keyring.
+# Wait for the name, and ask the bus who holds it (the daemon prints no pid; without one it
+# would outlive the session).
+secrets_owner() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null |
+    awk '/uint32/ {print $2}' || true
+}
+GNOME_KEYRING_PID=""
+for _ in $(seq 1 100); do
+  GNOME_KEYRING_PID=$(secrets_owner)
+  [ -n "$GNOME_KEYRING_PID" ] && break
+  sleep 0.1
+done
+if [ -z "$GNOME_KEYRING_PID" ]; then
+  echo "gnome-keyring-daemon did not take the Secret Service's name within 10 s" >&2
+  exit 1
+fi
 
 if command -v dunst >/dev/null && [ -n "${DISPLAY:-}" ]; then
   dunst >/dev/null 2>&1 &
