@@ -74,9 +74,10 @@ impl BatchBudget {
 }
 
 /// The condition naming the oldest waiting records within the budget (`$1` records, `$2`
-/// bytes): the one definition the batch's body and the removal from the outbox share, so
-/// both always take the same records. A record's cost is its share of the body: its texts
-/// and the JSON around them (a little over, so the body stays under the budget).
+/// bytes). A record's cost is its share of the body: its texts and the JSON around them (a
+/// little over, so the body stays under the budget). The running sum only grows, so what it
+/// names is always a prefix of the outbox in `outbox_order`: the removal names the same
+/// records by their count.
 macro_rules! oldest_waiting {
     () => {
         "(entity, record_id) IN (SELECT entity, record_id FROM ( \
@@ -200,12 +201,16 @@ impl LocalStore {
         if count == 0 {
             return Ok(None);
         }
-        // The same records (the order is total), in the same transaction.
-        sqlx::query(concat!("DELETE FROM outbox WHERE ", oldest_waiting!()))
-            .bind(budget.records)
-            .bind(budget.bytes - ENVELOPE_BYTES)
-            .execute(&mut *tx)
-            .await?;
+        // The same records, in the same transaction: the selection above is the first
+        // `count` in this (total) order, so the order's index alone names them — their
+        // sizes need not be read again.
+        sqlx::query(
+            "DELETE FROM outbox WHERE (entity, record_id) IN (SELECT entity, record_id \
+             FROM outbox ORDER BY enqueued_at, entity, record_id LIMIT $1)",
+        )
+        .bind(count)
+        .execute(&mut *tx)
+        .await?;
         let mut body = format!("{{\"records\":{records}");
         if let Some(hash) = config_hash {
             body.push_str(",\"config_hash\":");
@@ -490,5 +495,59 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn a_byte_budget_cuts_the_batch_and_leaves_exactly_the_rest_queued_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("agent.db"))
+            .await
+            .unwrap();
+        // Five records of ~1 kB, the third one of ~5 kB: more than a whole budget.
+        let sizes = [1000, 1000, 5000, 1000, 1000];
+        for (n, size) in sizes.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO outbox (entity, record_id, op, version, data, enqueued_at) \
+                 VALUES ('orders', $1, 'upsert', '1800000000000-0000-s', $2, $3)",
+            )
+            .bind(format!("r{n}"))
+            .bind(format!("{{\"pad\":\"{}\"}}", "x".repeat(*size)))
+            .bind(n as i64)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        let budget = BatchBudget {
+            records: 100,
+            bytes: 2500 + ENVELOPE_BYTES,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut batches = Vec::new();
+        while let Some(batch) = store
+            .form_batch_within(budget, None, 10, &mut rng)
+            .await
+            .unwrap()
+        {
+            let body: Value = serde_json::from_str(&batch.body).unwrap();
+            let ids: Vec<String> = body["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned())
+                .collect();
+            batches.push(ids);
+            let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            let taken: usize = batches.iter().map(Vec::len).sum();
+            assert_eq!(
+                left as usize,
+                sizes.len() - taken,
+                "only the batch left the outbox"
+            );
+        }
+        // Two fit; the large one goes alone; then the last two.
+        assert_eq!(batches, [vec!["r0", "r1"], vec!["r2"], vec!["r3", "r4"]]);
     }
 }
