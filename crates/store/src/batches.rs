@@ -81,8 +81,11 @@ async fn apply_in_one_transaction<D: Dialect>(
     let records = &batch.records;
     let (texts, hashes) = apply::texts_and_hashes(records);
     let mut write = db.begin_write().await?;
-    let stored = D::stored_versions(write.conn(), batch.tenant_id, records).await?;
-    let mut decisions = apply::decide_all(records, &hashes, &stored);
+    // Written first, as if every record were new or newer than what is stored: the upsert
+    // writes only those that are (`UPSERT_TAIL`), so a batch of changes the server has not
+    // seen costs one statement. (Reading the stored versions first descended the primary
+    // key once more per record: 14 % of PostgreSQL's time in bench S7.)
+    let mut decisions = apply::decide_all(records, &hashes, &apply::StoredVersions::new());
     let rows = apply::rows_to_write(records, &texts, &hashes, &decisions);
     let written = D::upsert_records(
         write.conn(),
@@ -93,9 +96,9 @@ async fn apply_in_one_transaction<D: Dialect>(
         &rows,
     )
     .await?;
-    // Fewer rows written than decided: another batch wrote a newer version between our read
-    // and our write (PostgreSQL, several instances). Find those records and decide them
-    // again against what is stored now.
+    // Fewer rows written than sent: some records were not newer than the stored ones (or,
+    // with several instances, another batch wrote a newer version first). Find those and
+    // decide them against what is stored now: stale, duplicate or conflicting.
     if written < rows.len() as u64 {
         let now_stored = D::stored_versions(write.conn(), batch.tenant_id, records).await?;
         let lost = apply::lost_races(records, &decisions, &batch.batch_id, &now_stored);
