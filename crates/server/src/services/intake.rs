@@ -126,7 +126,7 @@ impl BatchIntake {
         let claim = IdempotencyClaim {
             client_pk: caller.client_pk,
             key: key.to_owned(),
-            request_hash: credentials::hash_bytes(bytes),
+            request_hash: credentials::request_hash(bytes),
             owner: owner.clone(),
             now,
             lease_ms: self.settings.idempotency_lease_secs * 1000,
@@ -145,7 +145,21 @@ impl BatchIntake {
         // its key holds, and never holds the key. (Claiming before parsing measured ~20 %
         // slower on bench S1h.)
         let (records, config_hash) = self.check(caller, key, bytes, now, started).await?;
-        match self.store.claim_idempotency_key(&claim).await.within(ctx)? {
+        let mut next = self.store.claim_idempotency_key(&claim).await.within(ctx)?;
+        if next == NextAction::Mismatch {
+            // A key kept before request hashes were tagged holds the body's bare SHA-256: the
+            // same body must still match it (a retry across an upgrade), another body not.
+            let legacy = IdempotencyClaim {
+                request_hash: credentials::hash_bytes(bytes),
+                ..claim.clone()
+            };
+            next = self
+                .store
+                .claim_idempotency_key(&legacy)
+                .await
+                .within(ctx)?;
+        }
+        match next {
             NextAction::Claimed => {}
             // Completed by another delivery between the read above and the claim.
             NextAction::Replay(body) => {
