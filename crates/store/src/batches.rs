@@ -86,7 +86,13 @@ async fn apply_in_one_transaction<D: Dialect>(
     // seen costs one statement. (Reading the stored versions first descended the primary
     // key once more per record: 14 % of PostgreSQL's time in bench S7.)
     let mut decisions = apply::decide_all(records, &hashes, &apply::StoredVersions::new());
-    let rows = apply::rows_to_write(records, &texts, &hashes, &decisions);
+    let mut rows = apply::rows_to_write(records, &texts, &hashes, &decisions);
+    // In key order, so two instances writing overlapping batches lock the rows they share in
+    // the same order and never wait on each other in a cycle (PostgreSQL's deadlock).
+    rows.sort_unstable_by(|a, b| {
+        (a.record.entity.as_str(), a.record.id.as_str())
+            .cmp(&(b.record.entity.as_str(), b.record.id.as_str()))
+    });
     let written = D::upsert_records(
         write.conn(),
         batch.tenant_id,
