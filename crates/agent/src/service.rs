@@ -459,13 +459,14 @@ fn serve(arguments: Vec<OsString>) -> anyhow::Result<()> {
         };
         crate::daemon(&engine, inbox, id_field, stopping).await
     });
-    // Stop pending while the runtime winds down (its blocking tasks finish first).
+    // Stop pending while the runtime winds down; a keychain call past its deadline may
+    // still hold a thread, which the stop does not wait for.
     let _ = set(
         ServiceState::StopPending,
         ServiceControlAccept::empty(),
         ServiceExitCode::Win32(0),
     );
-    drop(runtime);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     let exit_code = match &outcome {
         Ok(()) => ServiceExitCode::Win32(0),
         // A failure the SCM answers with a restart (failure actions apply to non-crash

@@ -3,10 +3,10 @@
 //! are kept. There is deliberately no fallback: if the keychain cannot be used, the agent
 //! says so and stores nothing.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use kendrix_core::UnixMillis;
 
@@ -156,38 +156,25 @@ impl Keychain {
 /// message instead of leaving it "syncing" forever.
 pub const KEYCHAIN_DEADLINE: Duration = Duration::from_secs(60);
 /// A call past its deadline still holds its thread (a blocked D-Bus call cannot be
-/// cancelled): at most this many calls run at once, so stuck ones cannot pile up.
-const MAX_STUCK: usize = 4;
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// One keychain call counted in [`IN_FLIGHT`] until it returns (or its thread unwinds).
-struct InFlight;
-
-impl InFlight {
-    fn enter() -> Option<Self> {
-        let before = IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-        let entered = InFlight;
-        (before < MAX_STUCK).then_some(entered)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+/// cancelled): at most this many run at once, so stuck ones cannot pile up in a process that
+/// runs for months; a call waits for a free one within its own deadline.
+static SLOTS: Semaphore = Semaphore::const_new(4);
 
 /// Runs one keyring call on a blocking thread, at most [`KEYCHAIN_DEADLINE`].
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> keyring::Result<T> + Send + 'static,
 ) -> Result<T, KeychainError> {
-    let in_flight = InFlight::enter().ok_or_else(|| {
-        KeychainError::Unavailable("earlier calls to it have not returned".into())
-    })?;
-    let call = tokio::task::spawn_blocking(move || {
-        let _in_flight = in_flight;
-        work()
-    });
+    let call = async {
+        let slot = SLOTS
+            .acquire()
+            .await
+            .expect("the keychain's slots are never closed");
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+    };
     match tokio::time::timeout(KEYCHAIN_DEADLINE, call).await {
         Ok(Ok(Ok(value))) => Ok(value),
         Ok(Ok(Err(e))) => Err(KeychainError::Unavailable(describe(&e))),
