@@ -67,6 +67,9 @@ pub trait Dialect: Database {
     /// Reads the audit chain head so that appends never fork: a write transaction's appends
     /// line up behind whoever holds it.
     const LOCK_CHAIN_HEAD: &'static str;
+    /// Appended to a `SELECT` to lock the rows it reads until commit (`""`: SQLite's one
+    /// writer already holds everything).
+    const ROW_LOCK: &'static str;
     /// Where reads run: a pool of their own (SQLite), or the one pool (PostgreSQL).
     type Readers: Clone + Send + Sync + std::fmt::Debug + 'static;
 

@@ -355,6 +355,36 @@ pub(crate) async fn set_ranks<D: Dialect>(
     well: &[i64],
 ) -> StoreResult<u64> {
     let mut write = db.begin_write().await?;
+    if !D::ROW_LOCK.is_empty() {
+        // The rows this pass changes, locked first and in id order: a revocation (which locks
+        // its row, then its counts in `fleet_counts`) or another pass then waits for this one,
+        // instead of holding a row this pass needs while this pass holds the counts that one
+        // needs — a deadlock PostgreSQL would end by failing one of them.
+        let mut wanted: Vec<(i64, i16)> = (needs_attention.iter())
+            .map(|pk| (*pk, FleetRank::NeedsAttention as i16))
+            .chain(well.iter().map(|pk| (*pk, FleetRank::Well as i16)))
+            .collect();
+        wanted.sort_unstable();
+        for chunk in wanted.chunks(RANK_CHUNK) {
+            let mut lock = QueryBuilder::<D>::new("SELECT c.id FROM oauth_clients c JOIN (VALUES ");
+            for (i, (pk, rank)) in chunk.iter().enumerate() {
+                lock.push(if i == 0 { "(" } else { ", (" })
+                    .push_param(*pk)
+                    .push(", ")
+                    .push_param(*rank)
+                    .push(")");
+            }
+            lock.push(format!(
+                ") AS t(id, fleet_rank) ON c.id = t.id WHERE c.revoked_at IS NULL \
+                 AND c.fleet_rank IN ({}, {}) AND c.fleet_rank <> t.fleet_rank \
+                 ORDER BY c.id{} OF c",
+                FleetRank::NeedsAttention as i16,
+                FleetRank::Well as i16,
+                D::ROW_LOCK
+            ));
+            Statement::from(lock.build()).execute(write.on()).await?;
+        }
+    }
     let mut changed = 0;
     for (pks, rank, other) in [
         (needs_attention, FleetRank::NeedsAttention, FleetRank::Well),

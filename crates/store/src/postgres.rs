@@ -46,6 +46,7 @@ impl Dialect for Postgres {
     /// of instances line up behind it and each sees the head the previous one wrote.
     const LOCK_CHAIN_HEAD: &'static str =
         "SELECT seq, head_hash FROM audit_chain WHERE id = 1 FOR UPDATE";
+    const ROW_LOCK: &'static str = " FOR UPDATE";
 
     fn bind<'q, T: Param<'q>>(
         query: Query<'q, Postgres, PgArguments>,

@@ -60,6 +60,7 @@ impl Dialect for Sqlite {
     type Readers = ReadConnections;
     /// `BEGIN IMMEDIATE` already holds the write lock, so the head is read as is.
     const LOCK_CHAIN_HEAD: &'static str = "SELECT seq, head_hash FROM audit_chain WHERE id = 1";
+    const ROW_LOCK: &'static str = "";
 
     fn bind<'q, T: Param<'q>>(
         query: Query<'q, Sqlite, SqliteArguments<'q>>,
