@@ -216,6 +216,7 @@ async fn racing_takeovers_of_an_abandoned_key_leave_it_to_exactly_one(backend: B
         client_pk,
         key: "batch-7".into(),
         request_hash: "same-body".into(),
+        body_b3: "b3:same-body".into(),
         owner: owner.into(),
         now,
         lease_ms: 30_000,

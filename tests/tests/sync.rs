@@ -13,7 +13,7 @@ on_both_backends!(
     newer_versions_win_older_are_stale_and_repeats_are_duplicates,
     a_retry_replays_the_stored_response_byte_for_byte_and_writes_nothing,
     a_reused_key_with_another_body_is_refused,
-    a_key_kept_before_request_hashes_were_tagged_replays_its_body_and_refuses_another,
+    a_key_kept_by_a_server_without_the_blake3_column_replays_its_body_and_refuses_another,
     a_key_in_flight_gets_409_until_its_lease_runs_out,
     an_invalid_batch_is_refused_as_invalid_whatever_its_key_holds,
     keys_belong_to_the_client_that_sent_them,
@@ -188,10 +188,10 @@ async fn a_reused_key_with_another_body_is_refused(backend: Backend) {
     assert_eq!(server.audit_events("idempotency.mismatch").await.len(), 1);
 }
 
-/// A key completed by a server of before request hashes were tagged holds its body's bare
-/// SHA-256: a retry of that body after the upgrade still replays the stored answer, and
-/// another body under the key is still refused.
-async fn a_key_kept_before_request_hashes_were_tagged_replays_its_body_and_refuses_another(
+/// A key completed by a server of before the BLAKE3 column (during an upgrade, or after a
+/// rollback) has only its body's SHA-256: a retry of that body still replays the stored
+/// answer (through the claim), and another body under the key is still refused.
+async fn a_key_kept_by_a_server_without_the_blake3_column_replays_its_body_and_refuses_another(
     backend: Backend,
 ) {
     let server = TestServer::start(backend).await;
@@ -201,12 +201,9 @@ async fn a_key_kept_before_request_hashes_were_tagged_replays_its_body_and_refus
     let first = server.post_batch(&token, "old-key", &batch).await;
     let first = first.bytes().await.unwrap();
     // The key's row as the earlier server wrote it.
-    let bare = kendrix_core::credentials::hash_bytes(&serde_json::to_vec(&batch).unwrap());
     server
         .db
-        .execute(&format!(
-            "UPDATE idempotency_keys SET request_hash = '{bare}' WHERE key = 'old-key'"
-        ))
+        .execute("UPDATE idempotency_keys SET request_b3 = NULL WHERE key = 'old-key'")
         .await;
 
     let again = server.post_batch(&token, "old-key", &batch).await;
@@ -223,7 +220,7 @@ async fn a_key_kept_before_request_hashes_were_tagged_replays_its_body_and_refus
 }
 
 /// Makes another request (say, on another instance) hold a client's key for `lease_ms`.
-async fn hold_key(server: &TestServer, client_id: &str, key: &str, hash: &str, lease_ms: i64) {
+async fn hold_key(server: &TestServer, client_id: &str, key: &str, body: &[u8], lease_ms: i64) {
     let client_pk = server.store.client(client_id).await.unwrap().unwrap().pk;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -232,7 +229,8 @@ async fn hold_key(server: &TestServer, client_id: &str, key: &str, hash: &str, l
     let claim = IdempotencyClaim {
         client_pk,
         key: key.into(),
-        request_hash: hash.into(),
+        request_hash: kendrix_core::credentials::hash_bytes(body),
+        body_b3: kendrix_core::credentials::request_hash(body),
         owner: "someone-else".into(),
         now,
         lease_ms,
@@ -258,8 +256,7 @@ async fn a_key_in_flight_gets_409_until_its_lease_runs_out(backend: Backend) {
         json!({"records": [upsert("orders", "1", &v(1_800_000_000_000, 0, "a"), json!({"x": 1}))]});
     let body = serde_json::to_vec(&batch).unwrap();
     // Another request (say, on another instance that then died) holds the key.
-    let hash = kendrix_core::credentials::request_hash(&body);
-    hold_key(&server, &reg.client_id, "busy", &hash, 1000).await;
+    hold_key(&server, &reg.client_id, "busy", &body, 1000).await;
     let busy = server.post_batch(&token, "busy", &batch).await;
     assert_eq!(busy.status(), 409);
     assert!(busy.headers().contains_key("retry-after"));
@@ -296,7 +293,7 @@ async fn an_invalid_batch_is_refused_as_invalid_whatever_its_key_holds(backend: 
     assert_eq!(refused.status(), 422);
     invalid(json_of(refused).await);
     // A key another request holds: refused as invalid too, not 409.
-    hold_key(&server, &reg.client_id, "held", "another body", 60_000).await;
+    hold_key(&server, &reg.client_id, "held", b"another body", 60_000).await;
     let refused = server.post_batch(&token, "held", &bad).await;
     assert_eq!(refused.status(), 422);
     invalid(json_of(refused).await);

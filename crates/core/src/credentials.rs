@@ -54,16 +54,14 @@ pub fn hash(credential: &str) -> String {
     hex::encode(Sha256::digest(credential.as_bytes()))
 }
 
-/// Lowercase hex SHA-256 of raw bytes (files, configuration rows; request bodies before
-/// [`request_hash`]).
+/// Lowercase hex SHA-256 of raw bytes (files, configuration rows, request bodies).
 pub fn hash_bytes(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The hash an idempotency key keeps of its request body: BLAKE3, tagged `b3:`. A replay
-/// hashes the whole body to match it, and on a 250 kB batch BLAKE3 takes 40–90 µs where
-/// SHA-256 took 180–280 µs (this machine). Keys stored before it hold the body's bare
-/// [`hash_bytes`], which the server still accepts while they are retained.
+/// The hash a replay matches its request body by: BLAKE3, tagged `b3:`. A replay hashes the
+/// whole body, and on a 250 kB batch BLAKE3 takes 40–90 µs where SHA-256 took 180–280 µs
+/// (this machine). A key keeps it beside the body's [`hash_bytes`], which claims compare.
 pub fn request_hash(bytes: &[u8]) -> String {
     format!("b3:{}", blake3::hash(bytes).to_hex())
 }

@@ -9,19 +9,20 @@ use crate::dialect::{sql, Dialect, On, Statement};
 use crate::sql_store::Connections;
 use crate::{BatchToApply, IdempotencyClaim, NextAction, StoreResult};
 
-/// The stored response of a key completed with this very body, while it is retained.
+/// The stored response of a key completed with this very body (by its BLAKE3), while it is
+/// retained.
 const STORED_RESPONSE: &str = "SELECT response FROM idempotency_keys \
-     WHERE client_pk = $1 AND key = $2 AND request_hash = $3 AND state = 'done' AND expires_at > $4";
+     WHERE client_pk = $1 AND key = $2 AND request_b3 = $3 AND state = 'done' AND expires_at > $4";
 const CLAIM_KEY: &str = "INSERT INTO idempotency_keys \
-     (client_pk, key, request_hash, state, owner, locked_until, created_at, expires_at) \
-     VALUES ($1, $2, $3, 'in_flight', $4, $5, $6, $7) \
+     (client_pk, key, request_hash, state, owner, locked_until, created_at, expires_at, \
+     request_b3) VALUES ($1, $2, $3, 'in_flight', $4, $5, $6, $7, $8) \
      ON CONFLICT (client_pk, key) DO NOTHING RETURNING key";
 const READ_KEY: &str = "SELECT request_hash, state, locked_until, response, expires_at \
      FROM idempotency_keys WHERE client_pk = $1 AND key = $2";
 /// Takes over a key whose retention ended, or whose in-flight claim was abandoned.
 const TAKE_OVER_KEY: &str = "UPDATE idempotency_keys SET request_hash = $3, \
      state = 'in_flight', owner = $4, locked_until = $5, status_code = NULL, response = NULL, \
-     created_at = $6, expires_at = $7 \
+     created_at = $6, expires_at = $7, request_b3 = $8 \
      WHERE client_pk = $1 AND key = $2 \
      AND (expires_at <= $6 OR (state = 'in_flight' AND locked_until <= $6))";
 const RELEASE_KEY: &str = "DELETE FROM idempotency_keys \
@@ -39,7 +40,7 @@ pub(crate) async fn stored_response<D: Dialect>(
     let stored: Option<(Option<String>,)> = sql(STORED_RESPONSE)
         .bind(claim.client_pk)
         .bind(&claim.key)
-        .bind(&claim.request_hash)
+        .bind(&claim.body_b3)
         .bind(claim.now)
         .fetch_optional(db.read())
         .await?;
@@ -125,6 +126,7 @@ fn lease<'q, D: Dialect>(
         .bind(claim.now + claim.lease_ms)
         .bind(claim.now)
         .bind(claim.now + claim.retention_ms)
+        .bind(&claim.body_b3)
 }
 
 /// Gives back a claim whose batch will not be applied; only its owner can.
