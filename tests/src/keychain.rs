@@ -18,14 +18,17 @@ pub struct PrivateKeychain {
 impl PrivateKeychain {
     /// A bus of its own and an unlocked login keyring on it.
     pub fn start() -> Self {
-        let mut bus = Command::new("dbus-daemon")
+        let bus = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("dbus-daemon (Debian package dbus; scripts/test.sh installs it)");
+        // Should anything below fail, the bus goes with the story (and a keyring daemon on it
+        // leaves with its bus).
+        let mut bus = EndsWithTheStory(Some(bus));
         let mut address = String::new();
-        BufReader::new(bus.stdout.take().expect("bus stdout"))
+        BufReader::new(bus.child().stdout.take().expect("bus stdout"))
             .read_line(&mut address)
             .expect("the bus prints its address");
         let address = address.trim().to_owned();
@@ -68,7 +71,7 @@ impl PrivateKeychain {
             .expect("gnome-keyring-daemon took the Secret Service's name on the bus");
         Self {
             address,
-            bus,
+            bus: bus.0.take().expect("the bus"),
             keyring_pid,
             _home: home,
         }
@@ -90,6 +93,24 @@ impl Drop for PrivateKeychain {
         send_signal(self.keyring_pid, libc::SIGTERM);
         let _ = self.bus.kill();
         let _ = self.bus.wait();
+    }
+}
+
+/// A child process killed when dropped, unless taken out.
+struct EndsWithTheStory(Option<Child>);
+
+impl EndsWithTheStory {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the child")
+    }
+}
+
+impl Drop for EndsWithTheStory {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
