@@ -62,7 +62,7 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
 /// The hash a replay matches its request body by: BLAKE3, tagged `b3:`. A replay hashes the
 /// whole body, and on a 250 kB batch BLAKE3 takes 40–90 µs where SHA-256 took 180–280 µs
 /// (this machine). A key keeps it beside the body's [`hash_bytes`], which claims compare.
-pub fn request_hash(bytes: &[u8]) -> String {
+pub fn body_b3(bytes: &[u8]) -> String {
     format!("b3:{}", blake3::hash(bytes).to_hex())
 }
 

@@ -7,6 +7,8 @@
 
 use crate::dialect::{sql, Dialect, On, Statement};
 use crate::sql_store::Connections;
+use kendrix_core::UnixMillis;
+
 use crate::{BatchToApply, IdempotencyClaim, NextAction, StoreResult};
 
 /// The stored response of a key completed with this very body (by its BLAKE3), while it is
@@ -35,13 +37,16 @@ pub(crate) const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_
 /// The stored response of a key completed with this very body: a read, no write transaction.
 pub(crate) async fn stored_response<D: Dialect>(
     db: &Connections<D>,
-    claim: &IdempotencyClaim,
+    client_pk: i64,
+    key: &str,
+    body_b3: &str,
+    now: UnixMillis,
 ) -> StoreResult<Option<String>> {
     let stored: Option<(Option<String>,)> = sql(STORED_RESPONSE)
-        .bind(claim.client_pk)
-        .bind(&claim.key)
-        .bind(&claim.body_b3)
-        .bind(claim.now)
+        .bind(client_pk)
+        .bind(key)
+        .bind(body_b3)
+        .bind(now)
         .fetch_optional(db.read())
         .await?;
     Ok(stored.map(|(body,)| body.unwrap_or_default()))

@@ -251,9 +251,16 @@ pub trait Store: Send + Sync + 'static {
     /// The caller's high-water marks per entity.
     async fn sync_versions(&self, tenant_id: i64, client_pk: i64) -> StoreResult<Vec<SyncVersion>>;
 
-    /// The response stored for a key completed with this very body, while it is retained: a
-    /// read only, so a retry after a lost response is answered before its body is parsed.
-    async fn stored_response(&self, claim: &IdempotencyClaim) -> StoreResult<Option<String>>;
+    /// The response stored for a key completed with the body whose BLAKE3 is `body_b3`,
+    /// while it is retained: a read only, so a retry after a lost response is answered before
+    /// its body is parsed.
+    async fn stored_response(
+        &self,
+        client_pk: i64,
+        key: &str,
+        body_b3: &str,
+        now: UnixMillis,
+    ) -> StoreResult<Option<String>>;
     /// The decision on a batch's Idempotency-Key (see [`NextAction`]), in a short transaction
     /// of its own with a lease (`in_flight`, owner, `locked_until`): a new key, or one whose
     /// retention ended, or one whose holder let its lease run out with this same body (it

@@ -378,8 +378,14 @@ impl<D: Dialect> Store for SqlStore<D> {
         batches::sync_versions(&self.db, tenant_id, client_pk).await
     }
 
-    async fn stored_response(&self, claim: &IdempotencyClaim) -> StoreResult<Option<String>> {
-        idempotency::stored_response(&self.db, claim).await
+    async fn stored_response(
+        &self,
+        client_pk: i64,
+        key: &str,
+        body_b3: &str,
+        now: UnixMillis,
+    ) -> StoreResult<Option<String>> {
+        idempotency::stored_response(&self.db, client_pk, key, body_b3, now).await
     }
 
     async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<NextAction> {

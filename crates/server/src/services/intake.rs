@@ -122,22 +122,14 @@ impl BatchIntake {
         let now = self.clock.now_ms();
         let ctx = &caller.ctx;
         let retention_ms = self.settings.idempotency_retention_secs * 1000;
-        let owner = credentials::generate_id(&mut self.entropy.rng());
-        let mut claim = IdempotencyClaim {
-            client_pk: caller.client_pk,
-            key: key.to_owned(),
-            // Computed below, only when the request is not a replay (a replay matches by the
-            // cheaper BLAKE3 alone).
-            request_hash: String::new(),
-            body_b3: credentials::request_hash(bytes),
-            owner: owner.clone(),
-            now,
-            lease_ms: self.settings.idempotency_lease_secs * 1000,
-            retention_ms,
-        };
+        let body_b3 = credentials::body_b3(bytes);
         // A retry of a batch already applied is answered from its stored response before the
-        // body is even parsed: the common case after a lost response, and cheap (a read).
-        if let Some(body) = self.store.stored_response(&claim).await.within(ctx)? {
+        // body is even parsed: the common case after a lost response, and cheap (a read, by
+        // the body's BLAKE3 alone).
+        let stored = self
+            .store
+            .stored_response(caller.client_pk, key, &body_b3, now);
+        if let Some(body) = stored.await.within(ctx)? {
             self.replayed(caller, key, now);
             return Ok(BatchAnswer {
                 body,
@@ -148,7 +140,17 @@ impl BatchIntake {
         // its key holds, and never holds the key. (Claiming before parsing measured ~20 %
         // slower on bench S1h.)
         let (records, config_hash) = self.check(caller, key, bytes, now, started).await?;
-        claim.request_hash = credentials::hash_bytes(bytes);
+        let owner = credentials::generate_id(&mut self.entropy.rng());
+        let claim = IdempotencyClaim {
+            client_pk: caller.client_pk,
+            key: key.to_owned(),
+            request_hash: credentials::hash_bytes(bytes),
+            body_b3,
+            owner: owner.clone(),
+            now,
+            lease_ms: self.settings.idempotency_lease_secs * 1000,
+            retention_ms,
+        };
         match self.store.claim_idempotency_key(&claim).await.within(ctx)? {
             NextAction::Claimed => {}
             // Completed by another delivery between the read above and the claim.

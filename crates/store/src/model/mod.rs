@@ -232,7 +232,7 @@ pub struct IdempotencyClaim {
     pub key: String,
     /// SHA-256 of the request body: the same key with another body is refused.
     pub request_hash: String,
-    /// BLAKE3 of the request body (`credentials::request_hash`): what a replay's read
+    /// BLAKE3 of the request body (`credentials::body_b3`): what a replay's read
     /// matches, as it is cheaper to compute than the SHA-256.
     pub body_b3: String,
     /// Who holds the claim (a random id per request), so only its holder can complete it.
